@@ -1,0 +1,152 @@
+/**
+ * Evaluates a Pulumi program in-process under `pulumi.runtime.setMocks`, recording every
+ * registered resource with its parent and dependencies (the mock API hides both, so the
+ * monitor's registerResource is wrapped to read them off the request).
+ *
+ * `newResource` decides what a custom resource "does": the default echoes its inputs (a
+ * plain mock); the lab's executor passes one that carries the resource out for real.
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const settings = require("@pulumi/pulumi/runtime/settings");
+
+/** The SDK's marker for a secret value inside serialized properties. */
+export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+export const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+
+export interface Registered {
+    urn: string;
+    type: string;
+    name: string;
+    custom: boolean;
+    /** Inputs as the engine received them: secrets still wrapped in the SDK's signature. */
+    inputs: any;
+    parent: string | undefined;
+    /** URNs this resource depends on (dependsOn plus the resources its inputs came from). */
+    dependencies: string[];
+    id: string | undefined;
+    /** Outputs returned for it. */
+    state: Record<string, any>;
+}
+
+export interface NewResourceArgs {
+    type: string;
+    name: string;
+    urn: string;
+    parent: string | undefined;
+    dependencies: string[];
+    custom: boolean;
+    /** Inputs with the secret wrappers still in place. */
+    inputs: any;
+}
+
+export interface EvaluateOptions {
+    /** Stack config, full keys (`osm-hosting:domain`); objects are JSON-encoded like Pulumi does. */
+    config: Record<string, string>;
+    /** Config keys that are secret. */
+    secretKeys?: string[];
+    project?: string;
+    stack?: string;
+    preview?: boolean;
+    /** Outputs a `pulumi:pulumi:StackReference` returns (the stack's previous outputs). */
+    stackReferenceOutputs?: Record<string, unknown>;
+    /** What a custom resource does; default: its outputs are its inputs. */
+    newResource?: (args: NewResourceArgs) => Promise<{ id: string; state: Record<string, any> }>;
+}
+
+export interface Evaluation<T> {
+    resources: Registered[];
+    /** The program's return value with every Output resolved (secrets unwrapped). */
+    outputs: T;
+    /** The program's return value as returned (Outputs intact, so secretness can be checked). */
+    raw: unknown;
+}
+
+/** True when `v` is a value wrapped in the SDK's secret signature. */
+export function isWrappedSecret(v: unknown): v is { value: unknown } {
+    return typeof v === "object" && v !== null && (v as any)[SECRET_SIG] === SECRET_VALUE;
+}
+
+/** Removes every secret wrapper, recursively. */
+export function unwrapSecrets(v: any): any {
+    if (isWrappedSecret(v)) return unwrapSecrets((v as any).value);
+    if (Array.isArray(v)) return v.map(unwrapSecrets);
+    if (v && typeof v === "object") {
+        const out: Record<string, any> = {};
+        for (const [k, x] of Object.entries(v)) out[k] = unwrapSecrets(x);
+        return out;
+    }
+    return v;
+}
+
+/** Resolves every Output inside `v` (objects and arrays walked). */
+export async function resolveDeep(v: any): Promise<any> {
+    if (pulumi.Output.isInstance(v)) {
+        return resolveDeep(await new Promise((r) => (v as pulumi.Output<any>).apply(r)));
+    }
+    if (v instanceof Promise) return resolveDeep(await v);
+    if (Array.isArray(v)) return Promise.all(v.map(resolveDeep));
+    if (v && typeof v === "object" && !(v instanceof pulumi.Resource)) {
+        const out: Record<string, any> = {};
+        for (const [k, x] of Object.entries(v)) out[k] = await resolveDeep(x);
+        return out;
+    }
+    return v;
+}
+
+/** Runs `program` under mocks and returns what it registered and returned. */
+export async function evaluate<T>(program: () => T | Promise<T>, opts: EvaluateOptions): Promise<Evaluation<any>> {
+    const project = opts.project ?? "osm-hosting";
+    const stack = opts.stack ?? "test";
+    const resources: Registered[] = [];
+    const requests = new Map<string, { urn: string; parent: string | undefined; dependencies: string[] }>();
+
+    const mocks: pulumi.runtime.Mocks = {
+        newResource: async (args) => {
+            const meta = requests.get(`${args.type}::${args.name}`)!;
+            let result: { id: string | undefined; state: Record<string, any> };
+            if (args.type === "pulumi:pulumi:StackReference") {
+                result = { id: args.name, state: { name: args.name, outputs: opts.stackReferenceOutputs ?? {}, secretOutputNames: [] } };
+            } else if (opts.newResource && args.custom) {
+                result = await opts.newResource({ type: args.type, name: args.name, urn: meta.urn, parent: meta.parent, dependencies: meta.dependencies, custom: !!args.custom, inputs: args.inputs });
+            } else {
+                result = { id: args.custom ? `${args.name}-id` : undefined, state: args.inputs };
+            }
+            resources.push({ urn: meta.urn, type: args.type, name: args.name, custom: !!args.custom, inputs: args.inputs, parent: meta.parent, dependencies: meta.dependencies, id: result.id, state: result.state });
+            return { id: result.id, state: result.state };
+        },
+        call: () => ({}),
+    };
+
+    pulumi.runtime.setAllConfig(opts.config, opts.secretKeys ?? []);
+    await pulumi.runtime.setMocks(mocks, project, stack, opts.preview ?? false);
+    const monitor = settings.getMonitor();
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req: any, cb: any) => {
+        const parent = req.getParent() || undefined;
+        const deps = new Set<string>(req.getDependenciesList());
+        const propDeps = req.getPropertydependenciesMap();
+        propDeps.forEach((v: any) => v.getUrnsList().forEach((u: string) => deps.add(u)));
+        requests.set(`${req.getType()}::${req.getName()}`, {
+            urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()),
+            parent,
+            dependencies: [...deps],
+        });
+        return register(req, cb);
+    };
+
+    const raw = await program();
+    const outputs = await resolveDeep(raw);
+    await settings.waitForRPCs();
+    return { resources, outputs, raw };
+}
+
+/** Config map from plain values: objects are JSON-encoded, keys get the project prefix. */
+export function configMap(values: Record<string, unknown>, project = "osm-hosting"): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(values)) {
+        out[k.includes(":") ? k : `${project}:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
+    }
+    return out;
+}
