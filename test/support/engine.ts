@@ -49,6 +49,8 @@ export interface EvaluateOptions {
     project?: string;
     stack?: string;
     preview?: boolean;
+    /** Pulumi organization (self-managed backends call theirs `organization`). */
+    organization?: string;
     /** Outputs a `pulumi:pulumi:StackReference` returns (the stack's previous outputs). */
     stackReferenceOutputs?: Record<string, unknown>;
     /** What a custom resource does; default: its outputs are its inputs. */
@@ -104,11 +106,13 @@ export async function evaluate<T>(program: () => T | Promise<T>, opts: EvaluateO
 
     const mocks: pulumi.runtime.Mocks = {
         newResource: async (args) => {
+            if (args.type === "pulumi:pulumi:StackReference") {
+                // A read, not a registration: it is not recorded.
+                return { id: args.name, state: { name: args.name, outputs: opts.stackReferenceOutputs ?? {}, secretOutputNames: [] } };
+            }
             const meta = requests.get(`${args.type}::${args.name}`)!;
             let result: { id: string | undefined; state: Record<string, any> };
-            if (args.type === "pulumi:pulumi:StackReference") {
-                result = { id: args.name, state: { name: args.name, outputs: opts.stackReferenceOutputs ?? {}, secretOutputNames: [] } };
-            } else if (opts.newResource && args.custom) {
+            if (opts.newResource && args.custom) {
                 result = await opts.newResource({ type: args.type, name: args.name, urn: meta.urn, parent: meta.parent, dependencies: meta.dependencies, custom: !!args.custom, inputs: args.inputs });
             } else {
                 result = { id: args.custom ? `${args.name}-id` : undefined, state: args.inputs };
@@ -120,7 +124,7 @@ export async function evaluate<T>(program: () => T | Promise<T>, opts: EvaluateO
     };
 
     pulumi.runtime.setAllConfig(opts.config, opts.secretKeys ?? []);
-    await pulumi.runtime.setMocks(mocks, project, stack, opts.preview ?? false);
+    await pulumi.runtime.setMocks(mocks, project, stack, opts.preview ?? false, opts.organization ?? "organization");
     const monitor = settings.getMonitor();
     const register = monitor.registerResource.bind(monitor);
     monitor.registerResource = (req: any, cb: any) => {

@@ -1,0 +1,253 @@
+/**
+ * Stack config (Pulumi.<stack>.yaml): read through a key lookup, checked against a JSON
+ * Schema and the rules beyond it. Pure apart from the lookup, so `npm run plan`, the tests
+ * and the Pulumi program share it. Every problem names the key and the command that fixes it.
+ */
+import { LABEL_PATTERN } from "./naming";
+import { InputError, Problem } from "./problems";
+import { compile, schemaProblems } from "./schema";
+
+export const PROJECT = "osm-hosting";
+
+export interface HostSettings {
+    /** Host name; its public name is `<name>.<domain>`. */
+    name: string;
+    /** Public IPv4 address (the A record and the SSH target). */
+    address: string;
+    /** How many customers it may hold. */
+    capacity: number;
+    /** The host's public SSH host key (`ssh-ed25519 AAAA...`), pinned in every connection. */
+    hostKey: string;
+    /** SSH port; 22 when not set. */
+    sshPort: number;
+    /** No new customers go to a draining host; the ones it has stay. */
+    drain: boolean;
+}
+
+export interface PowerDnsSettings {
+    /** PowerDNS HTTP API base URL, e.g. `https://ns1.example:8081`. */
+    apiUrl: string;
+    /** The zone the fleet's records live in. */
+    zone: string;
+    /** TTL of the records the program declares. */
+    ttl: number;
+}
+
+export interface AcmeSettings {
+    /** ACME directory URL (Let's Encrypt in production). */
+    server: string;
+    /** Account e-mail for expiry notices. */
+    email: string;
+    /** Path on the hosts of a CA bundle certbot must trust (test CAs only). */
+    caBundle?: string;
+}
+
+export interface MysqlSettings {
+    /** `host:port` of the MySQL server behind PowerDNS. */
+    endpoint: string;
+    /** Administrative user the program connects as. */
+    adminUser: string;
+    /** PowerDNS's database. */
+    database: string;
+    /** PowerDNS's user. */
+    user: string;
+    /** Host part of PowerDNS's user (`localhost`, `%`, an address). */
+    userHost: string;
+}
+
+/** The fleet's settings, validated. Secret values are held apart (see `FleetSecrets`). */
+export interface FleetSettings {
+    domain: string;
+    sshUser: string;
+    hosts: HostSettings[];
+    powerdns: PowerDnsSettings;
+    acme: AcmeSettings;
+    containerLimits: { cpus: number; memoryMiB: number };
+    powerdnsMysql?: MysqlSettings;
+    /** Path of customers.json. */
+    customersFile: string;
+}
+
+/** Secret settings, as plain strings: the program wraps them in `pulumi.secret` at once. */
+export interface FleetSecrets {
+    sshPrivateKey: string;
+    powerdnsApiKey: string;
+    powerdnsMysqlAdminPassword?: string;
+}
+
+const hostnamePattern = "^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$";
+const ipv4Pattern = "^((25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)$";
+
+const stackSchema = {
+    type: "object",
+    additionalProperties: false,
+    required: ["domain", "sshUser", "hosts", "powerdns", "acme", "containerLimits"],
+    properties: {
+        domain: { type: "string", pattern: hostnamePattern, description: "a lower-case DNS name such as opensmartmonitor.devtank.co.uk" },
+        sshUser: { type: "string", pattern: "^[a-z_][a-z0-9_-]{0,31}$", description: "a Unix user name" },
+        customersFile: { type: "string", minLength: 1 },
+        hosts: {
+            type: "array",
+            minItems: 1,
+            items: {
+                type: "object",
+                additionalProperties: false,
+                required: ["name", "address", "capacity", "hostKey"],
+                properties: {
+                    name: { type: "string", pattern: LABEL_PATTERN.source, maxLength: 63, description: "a DNS label (a-z, 0-9, dashes)" },
+                    address: { type: "string", pattern: ipv4Pattern, description: "an IPv4 address" },
+                    capacity: { type: "integer", minimum: 1, maximum: 1000 },
+                    hostKey: { type: "string", pattern: "^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( [^\\n]*)?$", description: "the host's public SSH key, one line as in /etc/ssh/ssh_host_ed25519_key.pub" },
+                    sshPort: { type: "integer", minimum: 1, maximum: 65535 },
+                    drain: { type: "boolean" },
+                },
+            },
+        },
+        powerdns: {
+            type: "object",
+            additionalProperties: false,
+            required: ["apiUrl", "zone"],
+            properties: {
+                apiUrl: { type: "string", pattern: "^https?://[^\\s/]+(:\\d+)?/?$", description: "the PowerDNS API base URL, e.g. https://ns1.example.org:8081" },
+                zone: { type: "string", pattern: hostnamePattern, description: "a lower-case DNS zone name" },
+                ttl: { type: "integer", minimum: 30, maximum: 86400 },
+            },
+        },
+        acme: {
+            type: "object",
+            additionalProperties: false,
+            required: ["server", "email"],
+            properties: {
+                server: { type: "string", pattern: "^https://\\S+$", description: "an ACME directory URL (https)" },
+                email: { type: "string", pattern: "^[^@\\s'\"]+@[a-z0-9.-]+$", description: "an e-mail address" },
+                caBundle: { type: "string", pattern: "^/[A-Za-z0-9._/-]+$", description: "an absolute path on the hosts" },
+            },
+        },
+        containerLimits: {
+            type: "object",
+            additionalProperties: false,
+            required: ["cpus", "memoryMiB"],
+            properties: {
+                cpus: { type: "integer", minimum: 1, maximum: 64 },
+                memoryMiB: { type: "integer", minimum: 256, maximum: 262144 },
+            },
+        },
+        powerdnsMysql: {
+            type: "object",
+            additionalProperties: false,
+            required: ["endpoint", "adminUser", "database", "user"],
+            properties: {
+                endpoint: { type: "string", pattern: "^[A-Za-z0-9.-]+:\\d{1,5}$", description: "host:port" },
+                adminUser: { type: "string", pattern: "^[A-Za-z0-9_]{1,32}$" },
+                database: { type: "string", pattern: "^[A-Za-z0-9_]{1,64}$" },
+                user: { type: "string", pattern: "^[A-Za-z0-9_]{1,32}$" },
+                userHost: { type: "string", pattern: "^[A-Za-z0-9.%_-]{1,255}$" },
+            },
+        },
+    },
+};
+const validateStack = compile(stackSchema);
+
+/** Keys whose values are objects or arrays (stored JSON-encoded by Pulumi). */
+const structured = ["hosts", "powerdns", "acme", "containerLimits", "powerdnsMysql"];
+const plain = ["domain", "sshUser", "customersFile"];
+export const SECRET_KEYS = ["sshPrivateKey", "powerdnsApiKey", "powerdnsMysqlAdminPassword"] as const;
+
+const examples: Record<string, string> = {
+    domain: "opensmartmonitor.devtank.co.uk",
+    sshUser: "root",
+    hosts: "osm1",
+    powerdns: "https://ns1.example.org:8081",
+    acme: "https://acme-v02.api.letsencrypt.org/directory",
+    containerLimits: "2",
+};
+
+/** The command that sets the value at a JSON path such as `/hosts/0/capacity`. */
+export function configFix(path: string): string {
+    const parts = path.split("/").slice(1);
+    if (parts.length === 0) return "";
+    const [top, ...rest] = parts;
+    const keyPath = rest.reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : `${acc}.${p}`), `${PROJECT}:${top}`);
+    const example = examples[top] ?? "VALUE";
+    return rest.length
+        ? `set it with: pulumi config set --path '${keyPath}' ${JSON.stringify(example)}`
+        : `set it with: pulumi config set ${keyPath} ${JSON.stringify(example)}`;
+}
+
+/** Reads a config value by its short key; returns undefined when not set. */
+export type ConfigLookup = (key: string) => string | undefined;
+
+/**
+ * Reads and checks the stack's settings. `file` names where they live (`Pulumi.prod.yaml`).
+ * Returns the settings and the secrets, or throws InputError listing every problem.
+ */
+export function readSettings(lookup: ConfigLookup, file: string): { settings: FleetSettings; secrets: FleetSecrets } {
+    const problems: Problem[] = [];
+    const doc: Record<string, unknown> = {};
+    for (const key of plain) {
+        const v = lookup(key);
+        if (v !== undefined) doc[key] = v;
+    }
+    for (const key of structured) {
+        const v = lookup(key);
+        if (v === undefined) continue;
+        try {
+            doc[key] = JSON.parse(v);
+        } catch {
+            problems.push({ file, path: `${PROJECT}:${key}`, message: `is not a structured value; write it as a YAML mapping/list under config, or ${configFix(`/${key}`)}` });
+        }
+    }
+    if (!validateStack(doc)) {
+        for (const p of schemaProblems(validateStack.errors, doc, file, configFix)) {
+            problems.push({ ...p, path: `${PROJECT}:${p.path.slice(1).replace(/\//g, ".")}` });
+        }
+    }
+    const secrets = {
+        sshPrivateKey: lookup("sshPrivateKey") ?? "",
+        powerdnsApiKey: lookup("powerdnsApiKey") ?? "",
+        powerdnsMysqlAdminPassword: lookup("powerdnsMysqlAdminPassword"),
+    };
+    const secretFix = (key: string, what: string) => `set it with: pulumi config set --secret ${PROJECT}:${key} < ${what}`;
+    if (!secrets.sshPrivateKey) {
+        problems.push({ file, path: `${PROJECT}:sshPrivateKey`, message: `is missing; ${secretFix("sshPrivateKey", "~/.ssh/osm_hosting_ed25519")}` });
+    } else if (!/^-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(secrets.sshPrivateKey.trim())) {
+        problems.push({ file, path: `${PROJECT}:sshPrivateKey`, message: `is not a PEM/OpenSSH private key (it must start with "-----BEGIN ... PRIVATE KEY-----"); ${secretFix("sshPrivateKey", "~/.ssh/osm_hosting_ed25519")}` });
+    }
+    if (!secrets.powerdnsApiKey) {
+        problems.push({ file, path: `${PROJECT}:powerdnsApiKey`, message: `is missing; ${secretFix("powerdnsApiKey", "pdns-api-key.txt")}` });
+    } else if (/\s/.test(secrets.powerdnsApiKey)) {
+        problems.push({ file, path: `${PROJECT}:powerdnsApiKey`, message: `contains whitespace (a stray newline?); ${secretFix("powerdnsApiKey", "pdns-api-key.txt")}` });
+    }
+    if (doc.powerdnsMysql !== undefined && !secrets.powerdnsMysqlAdminPassword) {
+        problems.push({ file, path: `${PROJECT}:powerdnsMysqlAdminPassword`, message: `is missing while powerdnsMysql is set; ${secretFix("powerdnsMysqlAdminPassword", "mysql-admin-password.txt")}` });
+    }
+    if (problems.length === 0) {
+        const d = doc as any;
+        const names = new Map<string, number>();
+        const addresses = new Map<string, number>();
+        (d.hosts as any[]).forEach((h, i) => {
+            if (names.has(h.name)) problems.push({ file, path: `${PROJECT}:hosts[${i}].name`, message: `host name "${h.name}" is also hosts[${names.get(h.name)}]; host names must be unique` });
+            names.set(h.name, i);
+            if (addresses.has(h.address)) problems.push({ file, path: `${PROJECT}:hosts[${i}].address`, message: `address ${h.address} is also hosts[${addresses.get(h.address)}]; each host needs its own address` });
+            addresses.set(h.address, i);
+        });
+        const zone = d.powerdns.zone as string;
+        if (d.domain !== zone && !(d.domain as string).endsWith(`.${zone}`)) {
+            problems.push({ file, path: `${PROJECT}:powerdns.zone`, message: `zone "${zone}" does not contain the domain "${d.domain}"; set powerdns.zone to the domain or a parent of it` });
+        }
+    }
+    if (problems.length) throw new InputError(problems);
+
+    const d = doc as any;
+    const settings: FleetSettings = {
+        domain: d.domain,
+        sshUser: d.sshUser,
+        hosts: d.hosts.map((h: any) => ({ name: h.name, address: h.address, capacity: h.capacity, hostKey: h.hostKey.trim(), sshPort: h.sshPort ?? 22, drain: h.drain ?? false })),
+        powerdns: { apiUrl: d.powerdns.apiUrl.replace(/\/$/, ""), zone: d.powerdns.zone, ttl: d.powerdns.ttl ?? 300 },
+        acme: { ...d.acme },
+        containerLimits: { ...d.containerLimits },
+        powerdnsMysql: d.powerdnsMysql && { userHost: "localhost", ...d.powerdnsMysql },
+        customersFile: d.customersFile ?? "customers.json",
+    };
+    return { settings, secrets };
+}

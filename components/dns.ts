@@ -1,0 +1,13 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/** Where and how the fleet's records are written: one PowerDNS zone. */
+export interface DnsTarget {
+    /** PowerDNS API base URL. */
+    apiUrl: string;
+    /** PowerDNS API key (a secret). */
+    apiKey: pulumi.Input<string>;
+    /** The zone. */
+    zone: string;
+    /** TTL of the records. */
+    ttl: number;
+}

@@ -1,0 +1,105 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { AcmeSettings, HostSettings } from "./config";
+import { absolute, hostName } from "./naming";
+import { DnsTarget } from "./dns";
+import * as powerdns from "./powerdns";
+import { playbook, REMOTE_ROOT, sshConnection } from "./remote";
+
+export interface HostArgs {
+    /** The host as the stack config describes it (name, address, host key, ...). */
+    host: HostSettings;
+    /** The hosting domain; the host's public name is `<name>.<domain>`. */
+    domain: string;
+    /** The SSH login user. */
+    sshUser: string;
+    /** The SSH private key (a secret). */
+    sshPrivateKey: pulumi.Input<string>;
+    /** Where the host's A record goes. */
+    dns: DnsTarget;
+    /** ACME account for the host's certificates. */
+    acme: AcmeSettings;
+    /** Local path of the `ansible/` folder shipped to the host. */
+    ansibleDir: string;
+    /** Content hash of `ansible/`: a change re-runs the set-up. */
+    ansibleHash: string;
+}
+
+/**
+ * Makes the very first connection useful: sshd must accept the OSM_* variables before any
+ * command can be sent one, so this script takes none. Idempotent; reloads sshd only on change.
+ */
+export const BOOTSTRAP_SCRIPT = `set -eu
+if [ "$(id -u)" -eq 0 ]; then SUDO=; else SUDO="sudo -n"; fi
+$SUDO mkdir -p ${REMOTE_ROOT}
+conf=/etc/ssh/sshd_config.d/osm-accept-env.conf
+want='AcceptEnv OSM_*'
+if [ "$($SUDO cat "$conf" 2>/dev/null || true)" != "$want" ]; then
+  grep -qiE '^[[:space:]]*Include[[:space:]]+/etc/ssh/sshd_config.d/' /etc/ssh/sshd_config || { echo "osm bootstrap: /etc/ssh/sshd_config does not Include sshd_config.d/*.conf; add that line" >&2; exit 1; }
+  echo "$want" | $SUDO tee "$conf" >/dev/null
+  $SUDO /usr/sbin/sshd -t
+  if [ -d /run/systemd/system ]; then $SUDO systemctl reload ssh; else $SUDO kill -HUP "$(cat /run/sshd.pid)"; fi
+  echo "osm bootstrap: sshd now accepts OSM_* variables" >&2
+fi
+if ! command -v ansible-playbook >/dev/null; then
+  $SUDO apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q ansible-core >&2
+fi
+echo '{}'
+`;
+
+/** One OSM host: its A record, the playbooks shipped to it, and its idempotent set-up. */
+export class Host extends pulumi.ComponentResource {
+    /** Host name from the stack config. */
+    public readonly hostName: string;
+    /** Public name, `<name>.<domain>`. */
+    public readonly fqdn: string;
+    public readonly address: string;
+    /** The pinned SSH connection (secret). */
+    public readonly connection: pulumi.Output<command.types.input.remote.ConnectionArgs>;
+    /** Completes when the host is ready for customers; customers depend on it. */
+    public readonly setup: command.remote.Command;
+    public readonly record: powerdns.Record;
+
+    constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("osm:hosting:Host", name, {}, opts);
+        const h = args.host;
+        this.hostName = h.name;
+        this.address = h.address;
+        this.fqdn = hostName(h.name, args.domain);
+        this.connection = sshConnection({ address: h.address, port: h.sshPort, user: args.sshUser, hostKey: h.hostKey, privateKey: args.sshPrivateKey });
+
+        this.record = new powerdns.Record(`${name}-a`, {
+            apiUrl: args.dns.apiUrl, apiKey: args.dns.apiKey, zone: args.dns.zone, ttl: args.dns.ttl,
+            name: absolute(this.fqdn), type: "A", records: [h.address],
+        }, { parent: this });
+
+        const bootstrap = new command.remote.Command(`${name}-bootstrap`, {
+            connection: this.connection,
+            create: BOOTSTRAP_SCRIPT,
+            addPreviousOutputInEnv: false,
+        }, { parent: this });
+
+        const ansible = new command.remote.CopyToRemote(`${name}-ansible`, {
+            connection: this.connection,
+            source: new pulumi.asset.FileArchive(args.ansibleDir),
+            remotePath: REMOTE_ROOT,
+        }, { parent: this, dependsOn: [bootstrap] });
+
+        const environment: Record<string, string> = {
+            OSM_HOST_NAME: h.name,
+            OSM_DOMAIN: args.domain,
+            OSM_ACME_SERVER: args.acme.server,
+            OSM_ACME_EMAIL: args.acme.email,
+            OSM_ANSIBLE_HASH: args.ansibleHash,
+        };
+        if (args.acme.caBundle) environment.OSM_ACME_CA_BUNDLE = args.acme.caBundle;
+        this.setup = new command.remote.Command(`${name}-setup`, {
+            connection: this.connection,
+            create: playbook("host-setup.yml"),
+            environment,
+            addPreviousOutputInEnv: false,
+        }, { parent: this, dependsOn: [ansible] });
+
+        this.registerOutputs({ fqdn: this.fqdn, address: this.address });
+    }
+}

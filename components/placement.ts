@@ -1,0 +1,182 @@
+/**
+ * Placement: which host and which MQTT port each customer gets. Pure (no Pulumi), so it is
+ * tested on its own and used by the program, `npm run plan` and the benchmarks alike.
+ *
+ * Rules, in order:
+ *  1. a pin in customers.json (`host`, `mqttPort`) wins;
+ *  2. otherwise a customer keeps the host and port it already has (the stack's previous
+ *     `placements` output): devices in the field are configured with that port;
+ *  3. a new customer goes to the least-utilised host (customers/capacity) with room that is
+ *     not draining; ties go to the host listed first in the stack config.
+ * MQTT ports follow the orchestrator this project replaces: 8883 + CRC-8(label), stepping
+ * up by one past ports already taken on that host.
+ */
+import { MAX_MQTT_PORT, WEB_PORTS } from "./naming";
+import { InputError } from "./problems";
+
+export interface HostCapacity {
+    name: string;
+    /** How many customers the host may hold. */
+    capacity: number;
+    /** A draining host keeps its customers but gets no new ones. */
+    drain?: boolean;
+    /** The host's SSH port: never given to a customer. */
+    sshPort?: number;
+}
+
+export interface CustomerRequest {
+    /** DNS label, unique. */
+    label: string;
+    /** Pinned host, if any. */
+    host?: string;
+    /** Pinned MQTT port, if any. */
+    mqttPort?: number;
+}
+
+export interface Placement {
+    host: string;
+    mqttPort: number;
+}
+
+/** `{"<label>": {"host": ..., "mqttPort": ...}}`: the `placements` stack output's shape. */
+export type Placements = Record<string, Placement>;
+
+export interface HostUsage {
+    used: number;
+    capacity: number;
+}
+
+export class PlacementError extends Error {
+    constructor(public readonly reasons: string[]) {
+        super(reasons.join("\n"));
+        this.name = "PlacementError";
+    }
+}
+
+/** CRC-8, polynomial 0x07, initial value 0, no reflection, no final xor (the common "crc-8"). */
+export function crc8(text: string): number {
+    let crc = 0;
+    for (const byte of Buffer.from(text, "utf8")) {
+        crc ^= byte;
+        for (let i = 0; i < 8; i++) crc = crc & 0x80 ? ((crc << 1) ^ 0x07) & 0xff : (crc << 1) & 0xff;
+    }
+    return crc;
+}
+
+/** The port the old orchestrator would first try for a label. */
+export function preferredMqttPort(label: string): number {
+    return 8883 + crc8(label);
+}
+
+export function reservedPorts(host: HostCapacity): number[] {
+    return [host.sshPort ?? 22, ...WEB_PORTS];
+}
+
+/**
+ * Places every customer. Throws PlacementError listing every problem (with each host's
+ * used/total when nothing fits); never returns a partial result.
+ */
+export function place(hosts: HostCapacity[], customers: CustomerRequest[], previous: Placements = {}): Placements {
+    const hostByName = new Map(hosts.map((h) => [h.name, h]));
+    const members = new Map<string, string[]>(hosts.map((h) => [h.name, []]));
+    const hostOf = new Map<string, string>();
+    const reasons: string[] = [];
+    const fresh: CustomerRequest[] = [];
+
+    // Hosts: pins and previous placements first, so new customers see the real load.
+    for (const c of customers) {
+        const kept = previous[c.label]?.host;
+        const host = c.host ?? kept;
+        if (host === undefined) { fresh.push(c); continue; }
+        if (!hostByName.has(host)) {
+            reasons.push(c.host !== undefined
+                ? `customer "${c.label}" is pinned to host "${host}", which is not in the stack config; pin an existing host`
+                : `customer "${c.label}" runs on host "${host}", which is no longer in the stack config; keep the host (set drain: true) until its customers are pinned elsewhere`);
+            continue;
+        }
+        hostOf.set(c.label, host);
+        members.get(host)!.push(c.label);
+    }
+    // New customers in label order: the file's order must not matter.
+    fresh.sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
+    for (const c of fresh) {
+        let best: HostCapacity | undefined;
+        let bestLoad = Infinity;
+        for (const h of hosts) {
+            const used = members.get(h.name)!.length;
+            if (h.drain || used >= h.capacity) continue;
+            const load = used / h.capacity;
+            if (load < bestLoad) { best = h; bestLoad = load; }
+        }
+        if (!best) {
+            const usage = hosts.map((h) => `${h.name} ${members.get(h.name)!.length}/${h.capacity}${h.drain ? " (draining)" : ""}`).join(", ");
+            reasons.push(`no host has room for new customer "${c.label}": ${usage}; add a host or raise a capacity in the stack config`);
+            continue;
+        }
+        hostOf.set(c.label, best.name);
+        members.get(best.name)!.push(c.label);
+    }
+    for (const h of hosts) {
+        const n = members.get(h.name)!.length;
+        if (n > h.capacity) {
+            reasons.push(`host "${h.name}" would hold ${n} customers but its capacity is ${h.capacity}; raise its capacity or pin customers to other hosts`);
+        }
+    }
+    if (reasons.length) throw new PlacementError(reasons);
+
+    // Ports, per host: pinned and kept ports are taken first, then new ones in label order.
+    const result: Placements = {};
+    const byLabel = new Map(customers.map((c) => [c.label, c]));
+    for (const h of hosts) {
+        const taken = new Map<number, string>();
+        for (const p of reservedPorts(h)) taken.set(p, "the host itself");
+        const needPort: string[] = [];
+        const labels = [...members.get(h.name)!].sort();
+        for (const label of labels) {
+            const c = byLabel.get(label)!;
+            const prev = previous[label];
+            const port = c.mqttPort ?? (prev && prev.host === h.name ? prev.mqttPort : undefined);
+            if (port === undefined) { needPort.push(label); continue; }
+            const holder = taken.get(port);
+            if (holder !== undefined) {
+                reasons.push(`MQTT port ${port} of customer "${label}" on host "${h.name}" is already used by ${holder === "the host itself" ? holder : `customer "${holder}"`}; pin another mqttPort`);
+                continue;
+            }
+            taken.set(port, label);
+            result[label] = { host: h.name, mqttPort: port };
+        }
+        for (const label of needPort) {
+            let port = preferredMqttPort(label);
+            while (taken.has(port)) port++;
+            if (port > MAX_MQTT_PORT) {
+                reasons.push(`no free MQTT port above ${preferredMqttPort(label)} on host "${h.name}" for customer "${label}"; pin an mqttPort`);
+                continue;
+            }
+            taken.set(port, label);
+            result[label] = { host: h.name, mqttPort: port };
+        }
+    }
+    if (reasons.length) throw new PlacementError(reasons);
+    // Same order as customers.json, for readable outputs.
+    const ordered: Placements = {};
+    for (const c of customers) ordered[c.label] = result[c.label];
+    return ordered;
+}
+
+/** Customers per host against capacity. */
+export function usage(hosts: HostCapacity[], placements: Placements): Record<string, HostUsage> {
+    const out: Record<string, HostUsage> = {};
+    for (const h of hosts) out[h.name] = { used: 0, capacity: h.capacity };
+    for (const p of Object.values(placements)) if (out[p.host]) out[p.host].used++;
+    return out;
+}
+
+/** `place`, with its reasons reported as input problems of the customers file. */
+export function placeOrReport(hosts: HostCapacity[], customers: CustomerRequest[], previous: Placements, file: string): Placements {
+    try {
+        return place(hosts, customers, previous);
+    } catch (err) {
+        if (!(err instanceof PlacementError)) throw err;
+        throw new InputError(err.reasons.map((message) => ({ file, path: "", message })));
+    }
+}

@@ -1,0 +1,57 @@
+/** What every remote command of the fleet shares: the pinned SSH connection and the host layout. */
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+
+/** Where the program keeps its files on a host; `ansible/` lands in it as `ansible`. */
+export const REMOTE_ROOT = "/opt/osm";
+/** Runs one playbook of ansible/ on the host (see ansible/README.md). */
+export function playbook(name: string): string {
+    return `${REMOTE_ROOT}/ansible/run ${name}`;
+}
+
+export interface SshTarget {
+    /** Address to dial. */
+    address: string;
+    /** SSH port. */
+    port: number;
+    /** Login user. */
+    user: string;
+    /** The host's public host key; the connection refuses any other. */
+    hostKey: string;
+    /** Private key to log in with (a secret). */
+    privateKey: pulumi.Input<string>;
+}
+
+/**
+ * The connection for @pulumi/command, as a secret. The host key is pinned: without it the
+ * provider accepts any key and a machine in the middle would receive the customers' secrets.
+ * Dialling gives up after ~1 minute instead of the default 10 x 15 s.
+ */
+export function sshConnection(t: SshTarget): pulumi.Output<command.types.input.remote.ConnectionArgs> {
+    return pulumi.secret(pulumi.output(t.privateKey).apply((privateKey) => ({
+        host: t.address,
+        port: t.port,
+        user: t.user,
+        hostKey: t.hostKey,
+        privateKey,
+        dialErrorLimit: 4,
+        perDialTimeout: 15,
+    })));
+}
+
+/** Content hash of a folder (paths and bytes), so commands re-run when the playbooks change. */
+export function folderHash(dir: string): string {
+    const hash = crypto.createHash("sha256");
+    const walk = (rel: string) => {
+        for (const entry of fs.readdirSync(path.join(dir, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+            const p = path.join(rel, entry.name);
+            if (entry.isDirectory()) walk(p);
+            else if (entry.isFile()) hash.update(`${p}\0`).update(fs.readFileSync(path.join(dir, p))).update("\0");
+        }
+    };
+    walk("");
+    return hash.digest("hex").slice(0, 16);
+}

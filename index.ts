@@ -1,0 +1,49 @@
+// osm-hosting: customers.json + stack config -> placed, validated hosting for every customer.
+import * as pulumi from "@pulumi/pulumi";
+import * as path from "path";
+import { PROJECT, readSettings } from "./components/config";
+import { Customer } from "./components/customer";
+import { loadCustomers } from "./components/customers";
+import { Host } from "./components/host";
+import { projectRoot } from "./components/paths";
+import { placeOrReport, usage } from "./components/placement";
+import { PowerDnsDatabase } from "./components/powerdns-database";
+import { previousPlacements } from "./components/previous";
+import { folderHash } from "./components/remote";
+
+export = async () => {
+    // 1. Inputs, all checked before a single resource is registered.
+    const root = projectRoot();
+    const { settings, secrets } = readSettings((key) => pulumi.runtime.getConfig(`${PROJECT}:${key}`), `Pulumi.${pulumi.getStack()}.yaml`);
+    const customers = loadCustomers(path.resolve(root, settings.customersFile), settings.hosts);
+    const placements = placeOrReport(settings.hosts, customers, await previousPlacements(), settings.customersFile);
+
+    // 2. Shared inputs of the components; secrets stay secrets from here on.
+    const sshPrivateKey = pulumi.secret(secrets.sshPrivateKey);
+    const dns = { ...settings.powerdns, apiKey: pulumi.secret(secrets.powerdnsApiKey) };
+    const ansibleDir = path.join(root, "ansible");
+    const ansibleHash = folderHash(ansibleDir);
+
+    // 3. Hosts, then each customer on the host it was placed on.
+    const hosts = new Map(settings.hosts.map((h) => [h.name, new Host(h.name, {
+        host: h, domain: settings.domain, sshUser: settings.sshUser, sshPrivateKey, dns, acme: settings.acme, ansibleDir, ansibleHash,
+    })]));
+    const fleet = customers.map((c) => new Customer(c.label, {
+        label: c.label, domain: settings.domain, host: hosts.get(placements[c.label].host)!, mqttPort: placements[c.label].mqttPort,
+        dns, acme: settings.acme, limits: settings.containerLimits, ansibleHash,
+    }));
+
+    // 4. PowerDNS's own MySQL database, when the stack manages it.
+    const mysql = settings.powerdnsMysql && new PowerDnsDatabase("powerdns-mysql", {
+        ...settings.powerdnsMysql, adminPassword: pulumi.secret(secrets.powerdnsMysqlAdminPassword!),
+    });
+
+    return {
+        placements,
+        hosts: usage(settings.hosts, placements),
+        customers: Object.fromEntries(fleet.map((c) => [c.label, {
+            host: c.hostName, mqttEndpoint: c.mqttEndpoint, urls: c.urls, credentials: c.credentials,
+        }])),
+        ...(mysql ? { powerdnsMysql: { database: mysql.database, user: mysql.user, password: mysql.password } } : {}),
+    };
+};

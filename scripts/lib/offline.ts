@@ -1,0 +1,81 @@
+/**
+ * Evaluating the program offline: a stack's YAML turned into the config map the Pulumi
+ * runtime would see, and the program run under mocks (no CLI, no network, no secrets).
+ */
+import * as fs from "fs";
+import * as yaml from "js-yaml";
+import * as path from "path";
+import { PROJECT, SECRET_KEYS } from "../../components/config";
+import { projectRoot } from "../../components/paths";
+import { evaluate, Evaluation, Registered, unwrapSecrets } from "../../test/support/engine";
+
+/** Placeholders for secrets: the plan never needs the real ones. */
+const PLACEHOLDER_SECRETS: Record<string, string> = {
+    sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nplan-placeholder\n-----END OPENSSH PRIVATE KEY-----\n",
+    powerdnsApiKey: "plan-placeholder",
+    powerdnsMysqlAdminPassword: "plan-placeholder",
+};
+
+/** `Pulumi.<stack>.yaml` as a Pulumi config map (objects JSON-encoded, keys namespaced). */
+export function readStackFile(file: string): Record<string, string> {
+    const doc = yaml.load(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | undefined;
+    const out: Record<string, string> = {};
+    for (const [key, value] of Object.entries(doc?.config ?? {})) {
+        const full = key.includes(":") ? key : `${PROJECT}:${key}`;
+        if (value && typeof value === "object" && "secure" in (value as object)) continue; // encrypted: replaced below
+        out[full] = typeof value === "string" ? value : JSON.stringify(value);
+    }
+    return out;
+}
+
+/** The config map with every secret the program reads filled by a placeholder. */
+export function withPlaceholderSecrets(config: Record<string, string>): { config: Record<string, string>; secretKeys: string[] } {
+    const out = { ...config };
+    const secretKeys: string[] = [];
+    for (const key of SECRET_KEYS) {
+        const full = `${PROJECT}:${key}`;
+        if (key === "powerdnsMysqlAdminPassword" && out[`${PROJECT}:powerdnsMysql`] === undefined) continue;
+        out[full] = out[full] ?? PLACEHOLDER_SECRETS[key];
+        secretKeys.push(full);
+    }
+    return { config: out, secretKeys };
+}
+
+export interface OfflineOptions {
+    /** Stack name: reads `Pulumi.<stack>.yaml` from the project root. */
+    stack: string;
+    /** Customers file (overrides the stack's `customersFile`). */
+    customersFile?: string;
+    /** Previous `placements` output. */
+    previous?: unknown;
+    /** Extra or replacing config values (full keys). */
+    overrides?: Record<string, string>;
+}
+
+/** Evaluates index.ts for a stack offline. */
+export async function evaluateOffline(opts: OfflineOptions): Promise<Evaluation<any>> {
+    const root = projectRoot();
+    const stackFile = path.join(root, `Pulumi.${opts.stack}.yaml`);
+    if (!fs.existsSync(stackFile)) throw new Error(`no stack file ${stackFile}; pass --stack NAME for an existing Pulumi.NAME.yaml`);
+    const base = readStackFile(stackFile);
+    if (opts.customersFile) base[`${PROJECT}:customersFile`] = path.resolve(opts.customersFile);
+    const { config, secretKeys } = withPlaceholderSecrets({ ...base, ...opts.overrides });
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const program: () => Promise<unknown> = require("../../index");
+    return evaluate(program, {
+        config, secretKeys, stack: opts.stack, project: PROJECT,
+        stackReferenceOutputs: opts.previous === undefined ? {} : { placements: opts.previous },
+    });
+}
+
+export interface DnsRecord { name: string; type: string; content: string }
+
+/** The PowerDNS records a evaluation declares, one line per content. */
+export function declaredRecords(resources: Registered[]): DnsRecord[] {
+    return resources
+        .filter((r) => r.type === "pulumi-nodejs:dynamic:Resource" && r.inputs.type && r.inputs.records)
+        .flatMap((r) => {
+            const i = unwrapSecrets(r.inputs);
+            return (i.records as string[]).map((content) => ({ name: i.name, type: i.type, content }));
+        });
+}

@@ -1,0 +1,73 @@
+/**
+ * npm run plan -- [--stack NAME] [--customers PATH] [--previous PATH] [--json]
+ * Evaluates the program offline and prints where every customer goes and which names it gets.
+ */
+import * as fs from "fs";
+import { formatProblem, InputError } from "../components/problems";
+import { checkPlacements } from "../components/previous";
+import { declaredRecords, evaluateOffline } from "./lib/offline";
+
+const USAGE = "usage: npm run plan -- [--stack NAME] [--customers PATH] [--previous PATH] [--json]";
+
+function parseArgs(argv: string[]) {
+    const opts = { stack: "prod", customers: undefined as string | undefined, previous: undefined as string | undefined, json: false };
+    for (let i = 0; i < argv.length; i++) {
+        const a = argv[i];
+        const value = () => {
+            const v = argv[++i];
+            if (v === undefined || v.startsWith("--")) throw new Error(`${a} needs a value\n${USAGE}`);
+            return v;
+        };
+        if (a === "--stack") opts.stack = value();
+        else if (a === "--customers") opts.customers = value();
+        else if (a === "--previous") opts.previous = value();
+        else if (a === "--json") opts.json = true;
+        else if (a === "--help" || a === "-h") { console.log(USAGE); process.exit(0); }
+        else throw new Error(`unknown argument ${a}\n${USAGE}`);
+    }
+    return opts;
+}
+
+function table(rows: string[][]): string {
+    const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+    return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd()).join("\n");
+}
+
+async function main() {
+    const opts = parseArgs(process.argv.slice(2));
+    let previous: unknown;
+    if (opts.previous) {
+        previous = checkPlacements(JSON.parse(fs.readFileSync(opts.previous, "utf8")), opts.previous);
+    }
+    const { outputs, resources } = await evaluateOffline({ stack: opts.stack, customersFile: opts.customers, previous });
+    const records = declaredRecords(resources);
+    if (opts.json) {
+        console.log(JSON.stringify({ placements: outputs.placements, records }, null, 2));
+        return;
+    }
+    const target = new Map(records.map((r) => [r.name, `${r.type} ${r.content}`]));
+    const rows = [["CUSTOMER", "HOST", "MQTT PORT", "NAME", "RECORD"]];
+    for (const [label, p] of Object.entries(outputs.placements as Record<string, { host: string; mqttPort: number }>)) {
+        const c = outputs.customers[label];
+        const names = [c.urls.grafana, c.urls.influx, c.urls.chirpstack].map((u: string) => `${new URL(u).hostname}.`);
+        names.forEach((n, i) => rows.push(i === 0 ? [label, p.host, String(p.mqttPort), n, target.get(n) ?? "?"] : ["", "", "", n, target.get(n) ?? "?"]));
+    }
+    console.log(table(rows));
+    console.log("");
+    const hostRows = [["HOST", "RECORD", "CUSTOMERS"]];
+    for (const [name, u] of Object.entries(outputs.hosts as Record<string, { used: number; capacity: number }>)) {
+        const a = records.find((r) => r.type === "A" && r.name.startsWith(`${name}.`));
+        hostRows.push([name, a ? `${a.name} A ${a.content}` : "?", `${u.used}/${u.capacity}`]);
+    }
+    console.log(table(hostRows));
+}
+
+main().then(() => process.exit(0), (err) => {
+    if (err instanceof InputError) {
+        console.error(`Invalid input (${err.problems.length} problem(s)); nothing would be changed:`);
+        for (const p of err.problems) console.error(`  ${formatProblem(p)}`);
+    } else {
+        console.error(`plan failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    process.exit(1);
+});
