@@ -14,7 +14,8 @@ import { folderHash } from "./components/remote";
 export = async () => {
     // 1. Inputs, all checked before a single resource is registered.
     const root = projectRoot();
-    const { settings, secrets } = readSettings((key) => pulumi.runtime.getConfig(`${PROJECT}:${key}`), `Pulumi.${pulumi.getStack()}.yaml`);
+    const { settings, secrets } = readSettings((key) => pulumi.runtime.getConfig(`${PROJECT}:${key}`),
+        `Pulumi.${pulumi.getStack()}.yaml`, Object.keys(pulumi.runtime.allConfig()));
     const customers = loadCustomers(path.resolve(root, settings.customersFile), settings.hosts);
     const placements = placeOrReport(settings.hosts, customers, await previousPlacements(), settings.customersFile);
 

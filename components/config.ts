@@ -181,8 +181,17 @@ export type ConfigLookup = (key: string) => string | undefined;
  * Reads and checks the stack's settings. `file` names where they live (`Pulumi.prod.yaml`).
  * Returns the settings and the secrets, or throws InputError listing every problem.
  */
-export function readSettings(lookup: ConfigLookup, file: string): { settings: FleetSettings; secrets: FleetSecrets } {
+export function readSettings(lookup: ConfigLookup, file: string, presentKeys: string[] = []): { settings: FleetSettings; secrets: FleetSecrets } {
     const problems: Problem[] = [];
+    // A misspelt key (`osm-hosting:hots`) must not be silently ignored.
+    const known = new Set<string>([...plain, ...structured, ...SECRET_KEYS]);
+    for (const full of presentKeys) {
+        if (!full.startsWith(`${PROJECT}:`)) continue;
+        const key = full.slice(PROJECT.length + 1);
+        if (!known.has(key)) {
+            problems.push({ file, path: full, message: `unknown setting; remove it or correct its spelling (known: ${[...known].join(", ")})` });
+        }
+    }
     const doc: Record<string, unknown> = {};
     for (const key of plain) {
         const v = lookup(key);

@@ -130,16 +130,26 @@ export function place(hosts: HostCapacity[], customers: CustomerRequest[], previ
     for (const h of hosts) {
         const taken = new Map<number, string>();
         for (const p of reservedPorts(h)) taken.set(p, "the host itself");
-        const needPort: string[] = [];
         const labels = [...members.get(h.name)!].sort();
-        for (const label of labels) {
-            const c = byLabel.get(label)!;
-            const prev = previous[label];
-            const port = c.mqttPort ?? (prev && prev.host === h.name ? prev.mqttPort : undefined);
-            if (port === undefined) { needPort.push(label); continue; }
+        // Kept ports first: devices in the field use them, so a pin colliding with one is the pin's problem.
+        const pinned = labels.filter((l) => byLabel.get(l)!.mqttPort !== undefined);
+        const kept = labels.filter((l) => byLabel.get(l)!.mqttPort === undefined && previous[l]?.host === h.name);
+        const needPort = labels.filter((l) => byLabel.get(l)!.mqttPort === undefined && previous[l]?.host !== h.name);
+        for (const label of kept) {
+            const port = previous[label].mqttPort;
             const holder = taken.get(port);
             if (holder !== undefined) {
-                reasons.push(`MQTT port ${port} of customer "${label}" on host "${h.name}" is already used by ${holder === "the host itself" ? holder : `customer "${holder}"`}; pin another mqttPort`);
+                reasons.push(`customer "${label}" already has MQTT port ${port} on host "${h.name}" (previous placements), but ${holder === "the host itself" ? "the host itself now uses it" : `so does customer "${holder}"`}; pin "${label}" to a free mqttPort`);
+                continue;
+            }
+            taken.set(port, label);
+            result[label] = { host: h.name, mqttPort: port };
+        }
+        for (const label of pinned) {
+            const port = byLabel.get(label)!.mqttPort!;
+            const holder = taken.get(port);
+            if (holder !== undefined) {
+                reasons.push(`MQTT port ${port} pinned for customer "${label}" on host "${h.name}" is already used by ${holder === "the host itself" ? holder : `customer "${holder}"`}; pin another mqttPort`);
                 continue;
             }
             taken.set(port, label);
