@@ -153,25 +153,58 @@ const structured = ["hosts", "powerdns", "acme", "containerLimits", "powerdnsMys
 const plain = ["domain", "sshUser", "customersFile"];
 export const SECRET_KEYS = ["sshPrivateKey", "powerdnsApiKey", "powerdnsMysqlAdminPassword"] as const;
 
-const examples: Record<string, string> = {
+/** Example values per setting (`hosts.capacity` stands for every `hosts[i].capacity`), for the fix commands. */
+const examples: Record<string, string | number | boolean> = {
     domain: "opensmartmonitor.devtank.co.uk",
     sshUser: "root",
-    hosts: "osm1",
-    powerdns: "https://ns1.example.org:8081",
-    acme: "https://acme-v02.api.letsencrypt.org/directory",
-    containerLimits: "2",
+    customersFile: "customers.json",
+    "hosts.name": "osm1",
+    "hosts.address": "203.0.113.10",
+    "hosts.capacity": 40,
+    "hosts.hostKey": "ssh-ed25519 AAAA...",
+    "hosts.sshPort": 22,
+    "hosts.drain": true,
+    "powerdns.apiUrl": "https://ns1.example.org:8081",
+    "powerdns.zone": "opensmartmonitor.devtank.co.uk",
+    "powerdns.ttl": 300,
+    "acme.server": "https://acme-v02.api.letsencrypt.org/directory",
+    "acme.email": "hosting@example.org",
+    "acme.caBundle": "/etc/ssl/certs/ca-certificates.crt",
+    "containerLimits.cpus": 2,
+    "containerLimits.memoryMiB": 2048,
+    "powerdnsMysql.endpoint": "127.0.0.1:3306",
+    "powerdnsMysql.adminUser": "root",
+    "powerdnsMysql.database": "pdns",
+    "powerdnsMysql.user": "pdns",
+    "powerdnsMysql.userHost": "localhost",
 };
+
+/** A structured setting that is missing or empty is fixed by setting its first required field. */
+const firstField: Record<string, string> = {
+    hosts: "/hosts/0/name",
+    powerdns: "/powerdns/apiUrl",
+    acme: "/acme/server",
+    containerLimits: "/containerLimits/cpus",
+    powerdnsMysql: "/powerdnsMysql/endpoint",
+};
+
+/** `/hosts/0/capacity` -> `osm-hosting:hosts[0].capacity`, the form `pulumi config set --path` takes. */
+export function configKeyPath(path: string): string {
+    const [top, ...rest] = path.split("/").slice(1);
+    return rest.reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : `${acc}.${p}`), `${PROJECT}:${top}`);
+}
 
 /** The command that sets the value at a JSON path such as `/hosts/0/capacity`. */
 export function configFix(path: string): string {
     const parts = path.split("/").slice(1);
     if (parts.length === 0) return "";
-    const [top, ...rest] = parts;
-    const keyPath = rest.reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : `${acc}.${p}`), `${PROJECT}:${top}`);
-    const example = examples[top] ?? "VALUE";
+    if (parts.length === 1 && firstField[parts[0]]) path = firstField[parts[0]];
+    const [top, ...rest] = path.split("/").slice(1);
+    const example = examples[[top, ...rest.filter((p) => !/^\d+$/.test(p))].join(".")] ?? "VALUE";
+    const value = typeof example === "string" ? JSON.stringify(example) : String(example);
     return rest.length
-        ? `set it with: pulumi config set --path '${keyPath}' ${JSON.stringify(example)}`
-        : `set it with: pulumi config set ${keyPath} ${JSON.stringify(example)}`;
+        ? `set it with: pulumi config set --path '${configKeyPath(path)}' ${value}`
+        : `set it with: pulumi config set ${configKeyPath(path)} ${value}`;
 }
 
 /** Reads a config value by its short key; returns undefined when not set. */
@@ -193,6 +226,7 @@ export function readSettings(lookup: ConfigLookup, file: string, presentKeys: st
         }
     }
     const doc: Record<string, unknown> = {};
+    const unparsable = new Set<string>();
     for (const key of plain) {
         const v = lookup(key);
         if (v !== undefined) doc[key] = v;
@@ -203,12 +237,17 @@ export function readSettings(lookup: ConfigLookup, file: string, presentKeys: st
         try {
             doc[key] = JSON.parse(v);
         } catch {
+            unparsable.add(key);
             problems.push({ file, path: `${PROJECT}:${key}`, message: `is not a structured value; write it as a YAML mapping/list under config, or ${configFix(`/${key}`)}` });
         }
     }
-    if (!validateStack(doc)) {
+    const schemaOk = validateStack(doc);
+    const wellFormed = schemaOk && unparsable.size === 0;
+    if (!schemaOk) {
         for (const p of schemaProblems(validateStack.errors, doc, file, configFix)) {
-            problems.push({ ...p, path: `${PROJECT}:${p.path.slice(1).replace(/\//g, ".")}` });
+            // A value that is not JSON was reported above; "is missing" would say it twice.
+            if (unparsable.has(p.path.split("/")[1])) continue;
+            problems.push({ ...p, path: configKeyPath(p.path) });
         }
     }
     const secrets = {
@@ -230,7 +269,8 @@ export function readSettings(lookup: ConfigLookup, file: string, presentKeys: st
     if (doc.powerdnsMysql !== undefined && !secrets.powerdnsMysqlAdminPassword) {
         problems.push({ file, path: `${PROJECT}:powerdnsMysqlAdminPassword`, message: `is missing while powerdnsMysql is set; ${secretFix("powerdnsMysqlAdminPassword", "mysql-admin-password.txt")}` });
     }
-    if (problems.length === 0) {
+    // Checks across fields need a well-formed document, but not the absence of other problems.
+    if (wellFormed) {
         const d = doc as any;
         const names = new Map<string, number>();
         const addresses = new Map<string, number>();

@@ -4,7 +4,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { customerLabel, LABEL_PATTERN, MAX_LABEL_LENGTH, WEB_PORTS } from "./naming";
+import { customerLabel, LABEL_PATTERN, MAX_LABEL_LENGTH, MAX_MQTT_PORT, MIN_MQTT_PORT, WEB_PORTS } from "./naming";
 import { projectRoot } from "./paths";
 import { CustomerRequest } from "./placement";
 import { InputError, Problem } from "./problems";
@@ -29,21 +29,30 @@ export interface KnownHost {
 
 /** Validates a parsed customers document; returns the customers or the problems. */
 export function checkCustomers(doc: unknown, file: string, hosts: KnownHost[]): { customers: Customer[]; problems: Problem[] } {
-    if (!validateSchema(doc)) {
-        return { customers: [], problems: schemaProblems(validateSchema.errors, doc, file) };
-    }
-    const problems: Problem[] = [];
-    const entries = (doc as { customers: Array<{ name: string; host?: string; mqttPort?: number }> }).customers;
+    const schemaOk = validateSchema(doc);
+    const problems: Problem[] = schemaOk ? [] : schemaProblems(validateSchema.errors, doc, file);
+    // The rules run even when the schema fails, on the values that are well-typed, so one run
+    // reports every problem; a value the schema rejected is not judged twice.
+    const entries = (doc as { customers?: unknown } | null)?.customers;
+    if (!Array.isArray(entries)) return { customers: [], problems };
     const hostByName = new Map(hosts.map((h) => [h.name, h]));
     const labels = new Map<string, number>();
     const ports = new Map<string, number>();
     const customers: Customer[] = [];
 
-    entries.forEach((e, i) => {
+    entries.forEach((raw, i) => {
+        if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return; // reported by the schema
+        const e = raw as { name?: unknown; host?: unknown; mqttPort?: unknown };
         const at = `/customers/${i}`;
-        const label = customerLabel(e.name);
-        const quoted = JSON.stringify(e.name);
-        if (label.length === 0) {
+        const nameOk = typeof e.name === "string" && e.name.length >= 1 && e.name.length <= 80;
+        const hostOk = typeof e.host === "string" && e.host.length >= 1;
+        const portOk = Number.isInteger(e.mqttPort) && (e.mqttPort as number) >= MIN_MQTT_PORT && (e.mqttPort as number) <= MAX_MQTT_PORT;
+        const name = nameOk ? e.name as string : "";
+        const label = customerLabel(name);
+        const quoted = JSON.stringify(name);
+        if (!nameOk) {
+            // reported by the schema
+        } else if (label.length === 0) {
             problems.push({ file, path: `${at}/name`, message: `name ${quoted} is blank; give the customer a name` });
         } else if (!/^[a-z0-9-]+$/.test(label)) {
             const bad = [...new Set(label.replace(/[a-z0-9-]/g, ""))].map((ch) => JSON.stringify(ch)).join(" ");
@@ -57,32 +66,34 @@ export function checkCustomers(doc: unknown, file: string, hosts: KnownHost[]): 
         }
         const first = labels.get(label);
         if (first !== undefined && label) {
-            problems.push({ file, path: `${at}/name`, message: `name ${quoted} gives DNS label "${label}", the same as /customers/${first}/name (${JSON.stringify(entries[first].name)}); give one of them a different name` });
-        } else {
+            problems.push({ file, path: `${at}/name`, message: `name ${quoted} gives DNS label "${label}", the same as /customers/${first}/name (${JSON.stringify((entries[first] as { name: string }).name)}); give one of them a different name` });
+        } else if (label) {
             labels.set(label, i);
         }
-        const host = e.host === undefined ? undefined : hostByName.get(e.host);
-        if (e.host !== undefined && !host) {
-            problems.push({ file, path: `${at}/host`, message: `host "${e.host}" is not in the stack config; use one of ${hosts.map((h) => `"${h.name}"`).join(", ")} or remove the pin` });
+        const hostName = hostOk ? e.host as string : undefined;
+        const host = hostName === undefined ? undefined : hostByName.get(hostName);
+        if (hostName !== undefined && !host) {
+            problems.push({ file, path: `${at}/host`, message: `host "${hostName}" is not in the stack config; use one of ${hosts.map((h) => `"${h.name}"`).join(", ")} or remove the pin` });
         }
-        if (e.mqttPort !== undefined) {
+        const port = portOk ? e.mqttPort as number : undefined;
+        if (port !== undefined) {
             const reserved = host ? [host.sshPort ?? 22, ...WEB_PORTS] : [22, ...WEB_PORTS];
-            if (reserved.includes(e.mqttPort)) {
-                problems.push({ file, path: `${at}/mqttPort`, message: `mqttPort ${e.mqttPort} is used by the host itself (SSH, HTTP or HTTPS); choose another port` });
-            }
-            if (e.host === undefined) {
-                problems.push({ file, path: `${at}/mqttPort`, message: `mqttPort is pinned but host is not; a port is only unique on one host, so pin "host" too` });
-            } else {
-                const key = `${e.host}:${e.mqttPort}`;
-                const other = ports.get(key);
-                if (other !== undefined) {
-                    problems.push({ file, path: `${at}/mqttPort`, message: `mqttPort ${e.mqttPort} on host "${e.host}" is already pinned by /customers/${other}; choose another port` });
-                } else {
-                    ports.set(key, i);
-                }
+            if (reserved.includes(port)) {
+                problems.push({ file, path: `${at}/mqttPort`, message: `mqttPort ${port} is used by the host itself (SSH, HTTP or HTTPS); choose another port` });
             }
         }
-        customers.push({ name: e.name, label, host: e.host, mqttPort: e.mqttPort });
+        if (e.mqttPort !== undefined && e.host === undefined) {
+            problems.push({ file, path: `${at}/mqttPort`, message: `mqttPort is pinned but host is not; a port is only unique on one host, so pin "host" too` });
+        } else if (port !== undefined && hostName !== undefined) {
+            const key = `${hostName}:${port}`;
+            const other = ports.get(key);
+            if (other !== undefined) {
+                problems.push({ file, path: `${at}/mqttPort`, message: `mqttPort ${port} on host "${hostName}" is already pinned by /customers/${other}; choose another port` });
+            } else {
+                ports.set(key, i);
+            }
+        }
+        customers.push({ name, label, host: hostName, mqttPort: port });
     });
     return { customers: problems.length ? [] : customers, problems };
 }

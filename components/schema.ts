@@ -2,7 +2,8 @@
 import Ajv, { ErrorObject, ValidateFunction } from "ajv";
 import { Problem } from "./problems";
 
-const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+// verbose: errors carry their parentSchema, which the messages below read (ranges, descriptions, allowed fields).
+const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
 
 export function compile(schema: object): ValidateFunction {
     return ajv.compile(schema);
@@ -59,8 +60,12 @@ export function schemaProblems(errors: ErrorObject[] | null | undefined, doc: un
                 message = `must be ${range} (got ${got})`;
                 break;
             }
-            case "pattern": case "format": case "minLength": case "maxLength":
-                message = `${(e.parentSchema as any)?.description ? `${(e.parentSchema as any).description}; ` : ""}${e.message} (got ${got})`;
+            case "pattern":
+                // The regex helps nobody; the field's description says what is expected.
+                message = (e.parentSchema as any)?.description ? `must be ${(e.parentSchema as any).description} (got ${got})` : `${e.message} (got ${got})`;
+                break;
+            case "format": case "minLength": case "maxLength":
+                message = `${(e.parentSchema as any)?.description ? `${(e.parentSchema as any).description.replace(/\.$/, "")}; ` : ""}${e.message} (got ${got})`;
                 break;
             case "minItems":
                 message = `must list at least ${(e.params as any).limit} item(s)`;
@@ -73,7 +78,8 @@ export function schemaProblems(errors: ErrorObject[] | null | undefined, doc: un
         const key = `${path} ${message}`;
         if (seen.has(key)) continue;
         seen.add(key);
-        const fix = hint(path);
+        // An unknown field is fixed by removing it (the message says so), not by setting it.
+        const fix = e.keyword === "additionalProperties" ? "" : hint(path) || (e.keyword === "required" ? "add it" : "");
         out.push({ file, path, message: fix ? `${message}; ${fix}` : message });
     }
     return out;
