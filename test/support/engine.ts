@@ -115,7 +115,8 @@ export async function evaluate<T>(program: () => T | Promise<T>, opts: EvaluateO
             if (opts.newResource && args.custom) {
                 result = await opts.newResource({ type: args.type, name: args.name, urn: meta.urn, parent: meta.parent, dependencies: meta.dependencies, custom: !!args.custom, inputs: args.inputs });
             } else {
-                result = { id: args.custom ? `${args.name}-id` : undefined, state: args.inputs };
+                const { __provider, ...state } = args.inputs; void __provider;
+                result = { id: args.custom ? `${args.name}-id` : undefined, state };
             }
             resources.push({ urn: meta.urn, type: args.type, name: args.name, custom: !!args.custom, inputs: args.inputs, parent: meta.parent, dependencies: meta.dependencies, id: result.id, state: result.state });
             return { id: result.id, state: result.state };
