@@ -12,7 +12,7 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { LAB_ROOT } from "./hosts";
+import { LAB_ROOT, REPO_ROOT } from "./hosts";
 import { run } from "./lab-exec";
 
 export const SUITE = "bookworm";
@@ -56,29 +56,35 @@ RestartSec=1
 WantedBy=multi-user.target
 `;
 
-const NETWORKD_ETH0 = `[Match]
-Name=eth0
-
-[Network]
-DHCP=ipv4
-`;
-
-/** Runs inside the fresh rootfs ($1) after debootstrap: the base's own configuration. */
+/** Runs on a copy of the debootstrap tree ($1): the base's own configuration. */
 const CONFIGURE_SCRIPT = `set -eu
-R="$1"
+R="$1"; NAMESERVER="$4"
 install -m 0755 "$2" "$R/usr/local/sbin/osm-standin"
 install -m 0644 "$3" "$R/etc/systemd/system/osm-standin@.service"
-install -m 0644 "$4" "$R/etc/systemd/network/eth0.network"
 mkdir -p "$R/etc/systemd/system/multi-user.target.wants"
 for s in grafana chirpstack influxdb; do
   ln -sf ../osm-standin@.service "$R/etc/systemd/system/multi-user.target.wants/osm-standin@$s.service"
 done
-chroot "$R" systemctl enable systemd-networkd.service >/dev/null 2>&1
+# As production's base (ansible/files/osm-build-base): the address comes from LXC, DNS is
+# the host's dnsmasq on the customers' bridge.
+printf 'nameserver %s\n' "$NAMESERVER" > "$R/etc/resolv.conf"
+# debootstrap copies the build machine's hostname and hosts: a container's name comes from
+# LXC (lxc.uts.name), which systemd would otherwise overwrite from /etc/hostname.
+rm -f "$R/etc/hostname"
+printf '127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n' > "$R/etc/hosts"
 # Every container gets its own machine-id at first boot.
 : > "$R/etc/machine-id"
 rm -f "$R/var/lib/dbus/machine-id"
 rm -rf "$R/var/cache/apt/archives/"*.deb "$R/var/lib/apt/lists/"*
 `;
+
+/** The customers' bridge address from the playbooks' vars (the containers' DNS server). */
+export function bridgeAddress(): string {
+    const vars = fs.readFileSync(path.join(REPO_ROOT, "ansible", "vars", "osm.yml"), "utf8");
+    const m = /^osm_bridge_address:\s*([0-9.]+)\s*$/m.exec(vars);
+    if (!m) throw new Error("ansible/vars/osm.yml has no osm_bridge_address: the lab base needs it for the containers' resolv.conf");
+    return m[1];
+}
 
 export interface Base {
     /** The rootfs directory on this machine (bound read-only into each lab host). */
@@ -89,44 +95,60 @@ export interface Base {
     seconds: number;
 }
 
-export function baseKey(): string {
+function hash(parts: string[]): string {
     const h = crypto.createHash("sha256");
-    h.update([SUITE, MIRROR, "minbase", ...BASE_PACKAGES].join("\n"));
-    for (const t of [STANDIN_SCRIPT, STANDIN_UNIT, NETWORKD_ETH0, CONFIGURE_SCRIPT]) h.update("\0" + t);
+    for (const p of parts) h.update(p + "\0");
     return h.digest("hex").slice(0, 16);
 }
 
-/** Returns the cached base, building it first when missing (one builder at a time: flock). */
+/** Key of the debootstrap tree: suite, mirror, packages. */
+export function debootstrapKey(): string {
+    return hash([SUITE, MIRROR, "minbase", ...BASE_PACKAGES]);
+}
+
+/** Key of the configured base: the tree plus everything configured into it. */
+export function baseKey(): string {
+    return hash([debootstrapKey(), STANDIN_SCRIPT, STANDIN_UNIT, CONFIGURE_SCRIPT, bridgeAddress()]);
+}
+
+/**
+ * Returns the cached base, building it first when missing (one builder at a time: flock).
+ * Two layers: the debootstrap tree (slow, keyed by the package list) and the configured copy
+ * (seconds), so a change of the stand-ins does not re-run debootstrap.
+ */
 export async function ensureBase(opts: { log?: (m: string) => void } = {}): Promise<Base> {
     const t0 = Date.now();
     const key = baseKey();
     const cache = path.join(LAB_ROOT, "cache");
     const dir = path.join(cache, `base-${key}`);
     const rootfs = path.join(dir, "rootfs");
-    const done = path.join(dir, "complete");
     fs.mkdirSync(cache, { recursive: true });
-    if (fs.existsSync(done)) return { path: rootfs, key, built: false, seconds: (Date.now() - t0) / 1000 };
+    if (fs.existsSync(path.join(dir, "complete"))) return { path: rootfs, key, built: false, seconds: (Date.now() - t0) / 1000 };
 
-    opts.log?.(`building the container base ${key} (debootstrap ${SUITE}, ~1 min)…`);
+    const tree = path.join(cache, `debootstrap-${debootstrapKey()}`);
+    if (!fs.existsSync(path.join(tree, "complete"))) opts.log?.(`building the container base (debootstrap ${SUITE}, ~1 min)…`);
     const files = path.join(cache, `base-${key}.files`);
     fs.mkdirSync(files, { recursive: true });
     fs.writeFileSync(path.join(files, "osm-standin"), STANDIN_SCRIPT);
     fs.writeFileSync(path.join(files, "osm-standin@.service"), STANDIN_UNIT);
-    fs.writeFileSync(path.join(files, "eth0.network"), NETWORKD_ETH0);
     fs.writeFileSync(path.join(files, "configure.sh"), CONFIGURE_SCRIPT);
-    const tmp = `${dir}.building`;
-    // Under flock: a second builder waits, then sees "complete" and returns.
+    // Under flock: a second builder waits, then finds "complete" and does nothing.
     const script = `set -eu
-if [ -e "$1/complete" ]; then exit 0; fi
-rm -rf "$2"
-mkdir -p "$2"
-debootstrap --variant=minbase --include="$3" ${SUITE} "$2/rootfs" ${MIRROR} > "$2/debootstrap.log" 2>&1 || { tail -20 "$2/debootstrap.log" >&2; exit 1; }
-sh "$4/configure.sh" "$2/rootfs" "$4/osm-standin" "$4/osm-standin@.service" "$4/eth0.network"
-touch "$2/complete"
-rm -rf "$1"
-mv "$2" "$1"
+dir="$1"; tree="$2"; pkgs="$3"; files="$4"; ns="$5"
+if [ -e "$dir/complete" ]; then exit 0; fi
+if [ ! -e "$tree/complete" ]; then
+  rm -rf "$tree.building"; mkdir -p "$tree.building"
+  debootstrap --variant=minbase --include="$pkgs" ${SUITE} "$tree.building/rootfs" ${MIRROR} > "$tree.building/debootstrap.log" 2>&1 || { tail -20 "$tree.building/debootstrap.log" >&2; exit 1; }
+  touch "$tree.building/complete"
+  rm -rf "$tree"; mv "$tree.building" "$tree"
+fi
+rm -rf "$dir.building"; mkdir -p "$dir.building"
+cp -a "$tree/rootfs" "$dir.building/rootfs"
+sh "$files/configure.sh" "$dir.building/rootfs" "$files/osm-standin" "$files/osm-standin@.service" "$ns"
+touch "$dir.building/complete"
+rm -rf "$dir"; mv "$dir.building" "$dir"
 `;
-    await run("flock", [path.join(cache, "base.lock"), "sh", "-c", script, "build-base", dir, tmp, BASE_PACKAGES.join(","), files], { timeoutMs: 15 * 60_000 });
+    await run("flock", [path.join(cache, "base.lock"), "sh", "-c", script, "build-base", dir, tree, BASE_PACKAGES.join(","), files, bridgeAddress()], { timeoutMs: 15 * 60_000 });
     fs.rmSync(files, { recursive: true, force: true });
     const seconds = (Date.now() - t0) / 1000;
     opts.log?.(`container base ready in ${seconds.toFixed(1)} s`);

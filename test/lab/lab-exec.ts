@@ -3,6 +3,7 @@
  * from values), fail with the program's own stderr tail, and run things inside a fake host.
  */
 import { execFile, execFileSync, spawn } from "child_process";
+import * as fs from "fs";
 
 export interface RunOptions {
     /** Text written to the program's stdin. */
@@ -102,11 +103,16 @@ export async function waitFor(what: string, check: () => Promise<boolean> | bool
     }
 }
 
-/** True when a process with this PID exists. */
+/** True when a process with this PID exists and is not a zombie (PID 1 here may reap late). */
 export function alive(pid: number): boolean {
     try {
         process.kill(pid, 0);
-        return true;
+    } catch {
+        return false;
+    }
+    try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
     } catch {
         return false;
     }

@@ -1,0 +1,262 @@
+/**
+ * Issue 4, items 6 and 7, end to end: the program, evaluated with a lab stack config (its hosts
+ * are the lab's fake hosts, its DNS the lab PowerDNS, its ACME server pebble), has every
+ * resource it declares carried out for real (records through the provider; CopyToRemote and
+ * every remote command's create, later delete, over SSH with the declared environment). Then,
+ * checked from outside over the lab network: each customer's three names answer over HTTPS
+ * through NGINX from that customer's container; MQTT over TLS with the customer's credentials
+ * reaches that customer's broker and no other; a wrong password is refused; ten customers
+ * created at once on one host all work; a removed customer leaves an archive holding its data
+ * and nothing else on its host.
+ */
+import * as assert from "assert";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { configMap } from "../support/engine";
+import { ensureBase } from "./base";
+import { CarryOutError, carryOut, Deployment, destroyRemoved, dynamicHandler, DYNAMIC_TYPE, Handlers } from "./executor";
+import { HOST_CA_BUNDLE_PATH, Lab, stopLab } from "./hosts";
+import { httpsGet, MqttTarget, mosquitto } from "./outside";
+import { PowerDnsLab, startPowerDns } from "./pdns-server";
+import { Pebble, startPebble } from "./pebble";
+import { remoteHandlers } from "./remote";
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const program: () => Promise<any> = require("../../index");
+
+const DOMAIN = "osm.lab.test";
+const SERVICES = [
+    { suffix: "", standin: "grafana" },
+    { suffix: "-influx", standin: "influxdb" },
+    { suffix: "-chirpstack", standin: "chirpstack" },
+] as const;
+
+interface CustomerEntry {
+    name: string;
+    host?: string;
+}
+
+/** The lab's stack: its hosts, its PowerDNS, pebble; secrets as secret config. */
+export function labStack(lab: Lab, pdns: PowerDnsLab, pebble: Pebble, customersFile: string) {
+    const config = configMap({
+        domain: DOMAIN,
+        sshUser: lab.state.sshUser,
+        hosts: lab.hosts.map((h) => ({ name: h.name, address: h.address, sshPort: h.sshPort, capacity: 20, hostKey: h.hostKey })),
+        powerdns: { apiUrl: pdns.apiUrl, zone: DOMAIN, ttl: 60 },
+        acme: { server: pebble.directoryUrl, email: "hosting@example.org", caBundle: HOST_CA_BUNDLE_PATH },
+        containerLimits: { cpus: 1, memoryMiB: 256 },
+        customersFile,
+        sshPrivateKey: lab.privateKey(),
+        powerdnsApiKey: pdns.apiKey,
+    });
+    return { config, secretKeys: ["osm-hosting:sshPrivateKey", "osm-hosting:powerdnsApiKey"] };
+}
+
+export function labHandlers(): Handlers {
+    return { [DYNAMIC_TYPE]: dynamicHandler(), ...remoteHandlers() };
+}
+
+/** What the lab PowerDNS answers for `name`: the address at the end of its CNAME chain. */
+async function resolve(pdns: PowerDnsLab, name: string): Promise<string> {
+    const a = await pdns.dig(name, "A");
+    const rec = a.answers.find((x) => x.startsWith("A "));
+    if (!rec) throw new Error(`${name} does not resolve (${a.status}: ${a.answers.join(", ")})`);
+    return rec.slice(2).trim();
+}
+
+describe("end to end: the program carried out on lab hosts", function () {
+    this.timeout(1_200_000);
+    let lab: Lab;
+    let pdns: PowerDnsLab;
+    let pebble: Pebble;
+    let dir: string;
+    let first: Deployment;
+    let current: Deployment;
+    const handlers = labHandlers();
+    const seconds: Record<string, number> = {};
+
+    async function deploy(customers: CustomerEntry[], previous?: Deployment): Promise<Deployment> {
+        const file = path.join(dir, `customers-${crypto.randomBytes(4).toString("hex")}.json`);
+        fs.writeFileSync(file, JSON.stringify({ customers }, null, 2));
+        const { config, secretKeys } = labStack(lab, pdns, pebble, file);
+        try {
+            return await carryOut(program, { config, secretKeys, handlers, previous, stack: "lab" });
+        } catch (e) {
+            // What was carried out stays in `current` for the next steps' diagnostics.
+            if (e instanceof CarryOutError) current = e.deployment;
+            throw e;
+        }
+    }
+
+    function creds(d: Deployment, label: string) {
+        const c = d.outputs?.customers?.[label]?.credentials;
+        if (!c || !c.mqttPassword) throw new Error(`no credentials for ${label} in the deployment's outputs`);
+        return c as { mqttUsername: string; mqttPassword: string };
+    }
+
+    async function mqttTarget(d: Deployment, label: string, password?: string): Promise<MqttTarget> {
+        const name = `${label}.${DOMAIN}`;
+        const c = creds(d, label);
+        return { name, port: d.outputs.placements[label].mqttPort, address: await resolve(pdns, name), caFile: pebble.rootCaPath, username: c.mqttUsername, password: password ?? c.mqttPassword };
+    }
+
+    async function assertAnswers(label: string): Promise<void> {
+        for (const s of SERVICES) {
+            const name = `${label}${s.suffix}.${DOMAIN}`;
+            const address = await resolve(pdns, name);
+            const r = await httpsGet(name, address, pebble.rootCaPath);
+            assert.strictEqual(r.status, 200, `${name}: HTTP ${r.status}`);
+            assert.strictEqual(r.body.trim(), `${s.standin} stand-in for customer ${label}`, `${name} answered from the wrong place`);
+        }
+    }
+
+    before(async function () {
+        let t = Date.now();
+        const base = await ensureBase();
+        seconds.base = (Date.now() - t) / 1000;
+        t = Date.now();
+        lab = await Lab.start({ id: "e2e", hostNames: ["osm-lab1", "osm-lab2"], basePath: base.path, teardownOnExit: true });
+        dir = path.join(lab.state.dir, "stack");
+        fs.mkdirSync(dir, { recursive: true });
+        pdns = await startPowerDns({ zone: DOMAIN });
+        pebble = await startPebble(lab, { dnsServer: `127.0.0.1:${pdns.dnsPort}` });
+        seconds.lab = (Date.now() - t) / 1000;
+    });
+
+    after(async function () {
+        if (process.env.OSM_LAB_KEEP === "1" && lab) {
+            process.stderr.write(`OSM_LAB_KEEP=1: lab left running (node build/test/lab/lab-cli.js down --id e2e)\n`);
+            return;
+        }
+        if (lab) await stopLab(lab);
+        if (pdns) await pdns.stop();
+        process.stderr.write(`e2e timings (s): ${JSON.stringify(seconds)}\n`);
+    });
+
+    const three: CustomerEntry[] = [{ name: "Alpha Dairy" }, { name: "Bravo Farms" }, { name: "Charlie Greenhouses" }];
+    const labels = ["alpha-dairy", "bravo-farms", "charlie-greenhouses"];
+
+    it("carries out every resource the program declares (records, bootstrap, ansible copy, setup, containers)", async () => {
+        const t = Date.now();
+        first = await deploy(three);
+        current = first;
+        seconds.firstDeploy = (Date.now() - t) / 1000;
+        const byName = new Map(first.resources.map((r) => [r.name, r]));
+        for (const h of lab.hosts) {
+            for (const n of [`${h.name}-a`, `${h.name}-bootstrap`, `${h.name}-ansible`, `${h.name}-setup`]) assert.ok(byName.has(n), `${n} carried out`);
+        }
+        for (const l of labels) {
+            for (const n of [`${l}-grafana`, `${l}-influx`, `${l}-chirpstack`, `${l}-container`, `${l}-provision`]) assert.ok(byName.has(n), `${n} carried out`);
+            const created = JSON.parse(byName.get(`${l}-container`)!.outputs.stdout.trim().split("\n").pop()!);
+            assert.match(created.address, /^\d+\.\d+\.\d+\.\d+$/);
+        }
+        // Both hosts got customers (placement spreads them), and the playbooks ran on them.
+        const used = new Set(Object.values(first.outputs.placements).map((p: any) => p.host));
+        assert.deepStrictEqual([...used].sort(), ["osm-lab1", "osm-lab2"]);
+        for (const h of lab.hosts) {
+            assert.match((await lab.exec(h.name, "cat", ["/etc/ssh/sshd_config.d/osm-accept-env.conf"])).stdout, /AcceptEnv OSM_\*/);
+            await lab.exec(h.name, "test", ["-f", "/opt/osm/ansible/host-setup.yml"]);
+        }
+    });
+
+    it("answers each customer's three names over HTTPS through NGINX from that customer's container", async () => {
+        assert.ok(first, "deployment");
+        for (const l of labels) await assertAnswers(l);
+    });
+
+    it("delivers MQTT over TLS with the customer's credentials to that customer's broker and no other", async () => {
+        const topic = `osm/e2e/${crypto.randomBytes(4).toString("hex")}`;
+        const [a, ...others] = labels;
+        const message = `reading-${crypto.randomBytes(6).toString("hex")}`;
+        // Retained, so each broker can be asked afterwards what it holds on the topic.
+        const pub = await mosquitto("mosquitto_pub", await mqttTarget(first, a), ["-t", topic, "-m", message, "-r", "-q", "1"]);
+        assert.strictEqual(pub.code, 0, `publish failed: ${pub.stderr}`);
+        const got = await mosquitto("mosquitto_sub", await mqttTarget(first, a), ["-t", topic, "-C", "1", "-W", "10"]);
+        assert.strictEqual(got.stdout.trim(), message, `${a}'s broker holds the message (${got.stderr})`);
+        for (const o of others) {
+            const none = await mosquitto("mosquitto_sub", await mqttTarget(first, o), ["-t", topic, "-C", "1", "-W", "3"]);
+            assert.strictEqual(none.stdout.trim(), "", `${o}'s broker must not have ${a}'s message`);
+            assert.match(none.stderr + none.code, /Timed out|27/, `${o}: subscription worked but stayed empty`);
+        }
+        // A live subscriber sees a live message too.
+        const live = mosquitto("mosquitto_sub", await mqttTarget(first, others[0]), ["-t", `${topic}/live`, "-C", "1", "-W", "15"]);
+        await new Promise((r) => setTimeout(r, 1500));
+        await mosquitto("mosquitto_pub", await mqttTarget(first, others[0]), ["-t", `${topic}/live`, "-m", "live-1", "-q", "1"]);
+        assert.strictEqual((await live).stdout.trim(), "live-1");
+    });
+
+    it("refuses a wrong MQTT password, and another customer's password", async () => {
+        const [a, b] = labels;
+        const wrong = await mosquitto("mosquitto_pub", await mqttTarget(first, a, "not-the-password"), ["-t", "osm/x", "-m", "x"]);
+        assert.notStrictEqual(wrong.code, 0);
+        assert.match(wrong.stderr, /not authori[sz]ed|Connection Refused/i);
+        const crossed = await mosquitto("mosquitto_pub", await mqttTarget(first, a, creds(first, b).mqttPassword), ["-t", "osm/x", "-m", "x"]);
+        assert.notStrictEqual(crossed.code, 0, "b's password must not open a's broker");
+    });
+
+    it("creates 10 customers at once on one host: distinct addresses and MACs, consistent /etc/hosts and dnsmasq, nginx -t, all answer", async () => {
+        const ten = Array.from({ length: 10 }, (_, i) => ({ name: `Parallel ${i + 1}`, host: "osm-lab2" }));
+        const t = Date.now();
+        current = await deploy([...three, ...ten], first);
+        seconds.tenConcurrent = (Date.now() - t) / 1000;
+        const tenLabels = ten.map((_, i) => `parallel-${i + 1}`);
+        const results = tenLabels.map((l) => {
+            const r = current.resources.find((x) => x.name === `${l}-container`)!;
+            return { label: l, ...JSON.parse(r.outputs.stdout.trim().split("\n").pop()!) } as { label: string; address: string; mac: string };
+        });
+        assert.strictEqual(new Set(results.map((r) => r.address)).size, 10, "distinct addresses");
+        assert.strictEqual(new Set(results.map((r) => r.mac.toLowerCase())).size, 10, "distinct MACs");
+        const hosts = (await lab.exec("osm-lab2", "cat", ["/etc/hosts"])).stdout;
+        const dnsmasq = (await lab.sh("osm-lab2", "cat /var/lib/osm/network/*hosts* 2>/dev/null || true")).stdout;
+        for (const r of results) {
+            const lines = hosts.split("\n").filter((l) => l.split(/\s+/).includes(r.label));
+            assert.strictEqual(lines.length, 1, `one /etc/hosts line for ${r.label}`);
+            assert.strictEqual(lines[0].split(/\s+/)[0], r.address, `/etc/hosts address of ${r.label}`);
+            const d = dnsmasq.split("\n").filter((l) => l.toLowerCase().includes(r.mac.toLowerCase()));
+            assert.strictEqual(d.length, 1, `one dnsmasq entry for ${r.label}'s MAC`);
+            assert.ok(d[0].includes(r.address), `dnsmasq entry of ${r.label} gives ${r.address}: ${d[0]}`);
+        }
+        await lab.exec("osm-lab2", "nginx", ["-t", "-q"]);
+        for (const l of tenLabels) await assertAnswers(l);
+        // The customers there before are untouched.
+        for (const l of labels) await assertAnswers(l);
+    });
+
+    it("removing a customer archives its data and leaves nothing else of it on its host", async () => {
+        const victim = "charlie-greenhouses";
+        const host = current.outputs.placements[victim].host as string;
+        // A marker in the container's data, to find in the archive.
+        const marker = `marker-${crypto.randomBytes(6).toString("hex")}`;
+        await lab.exec(host, "lxc-attach", ["-n", victim, "--", "sh", "-c", `mkdir -p /srv/osm-e2e && echo ${marker} > /srv/osm-e2e/marker`]);
+        const keep = current.outputs.placements;
+        const remaining = Object.keys(keep).filter((l) => l !== victim);
+        const entries: CustomerEntry[] = [
+            ...three.filter((c) => c.name !== "Charlie Greenhouses"),
+            ...Array.from({ length: 10 }, (_, i) => ({ name: `Parallel ${i + 1}`, host: "osm-lab2" })),
+        ];
+        const next = await deploy(entries, current);
+        const removed = await destroyRemoved(current, next, handlers);
+        current = next;
+        assert.deepStrictEqual(removed.map((r) => r.name).sort(), [`${victim}-chirpstack`, `${victim}-container`, `${victim}-grafana`, `${victim}-influx`, `${victim}-provision`].sort());
+
+        // The archive: dated, on the host, holding the container's data.
+        const archives = (await lab.sh(host, 'ls -1 /var/lib/osm/archives/ | grep -F -- "$1" || true', victim)).stdout.trim().split("\n").filter(Boolean);
+        assert.strictEqual(archives.length, 1, `one archive of ${victim}: ${archives.join(", ")}`);
+        assert.match(archives[0], new RegExp(`^${victim}-\\d{8}T?\\d{6}Z?.*\\.tar\\.gz$`));
+        const listing = (await lab.sh(host, 'tar -xzOf "/var/lib/osm/archives/$1" --wildcards "*osm-e2e/marker"', archives[0])).stdout.trim();
+        assert.strictEqual(listing, marker, "the archive holds the container's data");
+
+        // Nothing else of it: container, config, addresses, NGINX, firewall, certificate, names.
+        const leftovers = (await lab.sh(host, `
+            c="$1"
+            lxc-ls -1 | grep -x -- "$c" || true
+            # By content and by name; its archive and its (empty) flock file excepted.
+            { grep -rlF -- "$c" /etc /var/lib/osm /var/lib/lxc /run 2>/dev/null; find /etc /var/lib/osm /var/lib/lxc /run -name "*$c*" 2>/dev/null; } |
+              grep -v -e '^/var/lib/osm/archives/' -e "^/var/lib/osm/locks/customer-$c.lock$" | sort -u || true
+            nft list ruleset 2>/dev/null | grep -F -- "$2" || true
+        `, victim, `dport ${keep[victim].mqttPort}`)).stdout.trim();
+        assert.strictEqual(leftovers, "", `left on ${host} after deleting ${victim}:\n${leftovers}`);
+        for (const s of SERVICES) assert.strictEqual((await pdns.dig(`${victim}${s.suffix}.${DOMAIN}`)).status, "NXDOMAIN");
+        for (const l of remaining.slice(0, 3)) await assertAnswers(l);
+    });
+});
