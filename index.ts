@@ -30,7 +30,7 @@ export = async () => {
         host: h, domain: settings.domain, sshUser: settings.sshUser, sshPrivateKey, dns, acme: settings.acme, ansibleDir, ansibleHash,
     })]));
     const fleet = customers.map((c) => new Customer(c.label, {
-        label: c.label, domain: settings.domain, host: hosts.get(placements[c.label].host)!, mqttPort: placements[c.label].mqttPort,
+        label: c.label, domain: settings.domain, host: hosts.get(placements[c.label].host)!, mqttPort: placements[c.label].mqttPort, adopt: c.adopt,
         dns, acme: settings.acme, limits: settings.containerLimits, ansibleHash,
     }));
 

@@ -22,6 +22,8 @@ export interface HostSettings {
     sshPort: number;
     /** No new customers go to a draining host; the ones it has stay. */
     drain: boolean;
+    /** The host already runs: take over its existing A record if it matches. */
+    adopt: boolean;
 }
 
 export interface PowerDnsSettings {
@@ -100,6 +102,7 @@ const stackSchema = {
                     hostKey: { type: "string", pattern: "^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( [^\\n]*)?$", description: "the host's public SSH key, one line as in /etc/ssh/ssh_host_ed25519_key.pub" },
                     sshPort: { type: "integer", minimum: 1, maximum: 65535 },
                     drain: { type: "boolean" },
+                    adopt: { type: "boolean" },
                 },
             },
         },
@@ -291,7 +294,7 @@ export function readSettings(lookup: ConfigLookup, file: string, presentKeys: st
     const settings: FleetSettings = {
         domain: d.domain,
         sshUser: d.sshUser,
-        hosts: d.hosts.map((h: any) => ({ name: h.name, address: h.address, capacity: h.capacity, hostKey: h.hostKey.trim(), sshPort: h.sshPort ?? 22, drain: h.drain ?? false })),
+        hosts: d.hosts.map((h: any) => ({ name: h.name, address: h.address, capacity: h.capacity, hostKey: h.hostKey.trim(), sshPort: h.sshPort ?? 22, drain: h.drain ?? false, adopt: h.adopt ?? false })),
         powerdns: { apiUrl: d.powerdns.apiUrl.replace(/\/$/, ""), zone: d.powerdns.zone, ttl: d.powerdns.ttl ?? 300 },
         acme: { ...d.acme },
         containerLimits: { ...d.containerLimits },

@@ -16,6 +16,8 @@ export interface CustomerArgs {
     host: Host;
     /** The customer's MQTT-over-TLS port on its host. */
     mqttPort: number;
+    /** Already running elsewhere: take over its existing DNS records if they match. */
+    adopt?: boolean;
     /** Where its records go. */
     dns: DnsTarget;
     /** ACME account for its certificate. */
@@ -68,6 +70,7 @@ export class Customer extends pulumi.ComponentResource {
             new powerdns.Record(`${name}-${service}`, {
                 apiUrl: args.dns.apiUrl, apiKey: args.dns.apiKey, zone: args.dns.zone, ttl: args.dns.ttl,
                 name: absolute(this.names[service]), type: "CNAME", records: [target],
+                ...(args.adopt ? { adoptId: `${args.dns.zone}/${absolute(this.names[service])}/CNAME` } : {}),
             }, { parent: this }));
 
         const environment = {

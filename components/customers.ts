@@ -19,6 +19,8 @@ export interface Customer extends CustomerRequest {
     name: string;
     /** Derived DNS label. */
     label: string;
+    /** Already running: take over its existing DNS records if they match. */
+    adopt: boolean;
 }
 
 /** What validation needs to know of the hosts. */
@@ -42,7 +44,7 @@ export function checkCustomers(doc: unknown, file: string, hosts: KnownHost[]): 
 
     entries.forEach((raw, i) => {
         if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return; // reported by the schema
-        const e = raw as { name?: unknown; host?: unknown; mqttPort?: unknown };
+        const e = raw as { name?: unknown; host?: unknown; mqttPort?: unknown; adopt?: unknown };
         const at = `/customers/${i}`;
         const nameOk = typeof e.name === "string" && e.name.length >= 1 && e.name.length <= 80;
         const hostOk = typeof e.host === "string" && e.host.length >= 1;
@@ -93,7 +95,7 @@ export function checkCustomers(doc: unknown, file: string, hosts: KnownHost[]): 
                 ports.set(key, i);
             }
         }
-        customers.push({ name, label, host: hostName, mqttPort: port });
+        customers.push({ name, label, host: hostName, mqttPort: port, adopt: e.adopt === true });
     });
     return { customers: problems.length ? [] : customers, problems };
 }
