@@ -1,0 +1,316 @@
+/**
+ * The resource graph index.ts declares, evaluated under mocks: records, commands, parents,
+ * dependencies, environment, outputs; with previous placements; with and without MySQL.
+ */
+import * as assert from "assert";
+import * as path from "path";
+import { projectRoot } from "../../components/paths";
+import { declaredRecords, evaluateOffline } from "../../scripts/lib/offline";
+import { Evaluation, Registered, unwrapSecrets } from "../support/engine";
+import { DOMAIN, HOST_KEYS, runProgram, Scratch, SENTINEL_MYSQL_ADMIN, SENTINEL_SSH_KEY, TEST_SECRETS, testHosts, testSettings } from "./support/fleet";
+
+const CUSTOMERS = {
+    customers: [
+        { name: "Blue Widget Co" },
+        { name: "Acme" },
+        { name: "Northfield Dairy" },
+        { name: "Harbour Cold Store", host: "beta", mqttPort: 9500 },
+        { name: "Old Mill", host: "gamma" },
+    ],
+};
+const LABELS = ["blue-widget-co", "acme", "northfield-dairy", "harbour-cold-store", "old-mill"];
+const HOSTS = testHosts();
+const hostByName = new Map(HOSTS.map((h) => [h.name as string, h]));
+const SERVICES = ["grafana", "influx", "chirpstack"] as const;
+const RECORD = "pulumi-nodejs:dynamic:Resource";
+const COMMAND = "command:remote:Command";
+
+function byName(ev: Evaluation<any>, name: string, type?: string): Registered {
+    const found = ev.resources.filter((r) => r.name === name && (!type || r.type === type));
+    assert.strictEqual(found.length, 1, `expected one resource named ${name}${type ? ` of type ${type}` : ""}, found ${found.length}`);
+    return found[0];
+}
+
+function ofType(ev: Evaluation<any>, type: string): Registered[] {
+    return ev.resources.filter((r) => r.type === type);
+}
+
+function serviceName(label: string, service: typeof SERVICES[number]): string {
+    return service === "grafana" ? `${label}.${DOMAIN}.` : `${label}-${service}.${DOMAIN}.`;
+}
+
+describe("graph: the program under mocks", function () {
+    this.timeout(30000);
+    const scratch = new Scratch();
+    let ev: Evaluation<any>;
+    let customersFile: string;
+
+    before(async () => {
+        customersFile = scratch.customers(CUSTOMERS);
+        ev = await runProgram({ customersFile });
+    });
+    after(() => scratch.cleanup());
+
+    it("declares exactly: per host a component, A record, bootstrap, ansible copy, setup; per customer a component, 3 records, container, provision", () => {
+        const counts = new Map<string, number>();
+        for (const r of ev.resources) counts.set(r.type, (counts.get(r.type) ?? 0) + 1);
+        assert.deepStrictEqual(Object.fromEntries(counts), {
+            "osm:hosting:Host": 3,
+            "osm:hosting:Customer": 5,
+            [RECORD]: 3 + 5 * 3,
+            [COMMAND]: 3 * 2 + 5 * 2,
+            "command:remote:CopyToRemote": 3,
+        });
+        assert.deepStrictEqual(ofType(ev, "osm:hosting:Customer").map((r) => r.name).sort(), [...LABELS].sort());
+    });
+
+    it("each customer has exactly its three records: right names, CNAME to its host's FQDN with a trailing dot", () => {
+        for (const label of LABELS) {
+            const component = byName(ev, label, "osm:hosting:Customer");
+            const records = ev.resources.filter((r) => r.type === RECORD && r.parent === component.urn);
+            assert.deepStrictEqual(records.map((r) => r.name).sort(), SERVICES.map((s) => `${label}-${s}`).sort());
+            const host = ev.outputs.placements[label].host;
+            for (const service of SERVICES) {
+                const i = unwrapSecrets(byName(ev, `${label}-${service}`).inputs);
+                assert.strictEqual(i.name, serviceName(label, service));
+                assert.strictEqual(i.type, "CNAME");
+                assert.deepStrictEqual(i.records, [`${host}.${DOMAIN}.`]);
+                assert.strictEqual(i.zone, "test.example");
+                assert.strictEqual(i.ttl, 120);
+                assert.strictEqual(i.apiUrl, "http://127.0.0.1:8081");
+            }
+        }
+    });
+
+    it("every record name is declared once, and the full record set is hosts' A + customers' CNAMEs", () => {
+        const records = declaredRecords(ev.resources);
+        const names = records.map((r) => r.name);
+        assert.strictEqual(new Set(names).size, names.length, "a name declared twice");
+        const expected = [
+            ...HOSTS.map((h) => ({ name: `${h.name}.${DOMAIN}.`, type: "A", content: h.address })),
+            ...LABELS.flatMap((l) => SERVICES.map((s) => ({ name: serviceName(l, s), type: "CNAME", content: `${ev.outputs.placements[l].host}.${DOMAIN}.` }))),
+        ];
+        const key = (r: { name: string }) => r.name;
+        assert.deepStrictEqual([...records].sort((a, b) => key(a).localeCompare(key(b))), expected.sort((a, b) => key(a).localeCompare(key(b))));
+    });
+
+    it("each host has its A record under its component", () => {
+        for (const h of HOSTS) {
+            const rec = byName(ev, `${h.name}-a`, RECORD);
+            assert.strictEqual(rec.parent, byName(ev, h.name, "osm:hosting:Host").urn);
+            const i = unwrapSecrets(rec.inputs);
+            assert.deepStrictEqual([i.name, i.type, i.records], [`${h.name}.${DOMAIN}.`, "A", [h.address]]);
+        }
+    });
+
+    it("a customer's commands run on its host: address, SSH port, user, pinned host key", () => {
+        for (const label of LABELS) {
+            const host = hostByName.get(ev.outputs.placements[label].host)!;
+            for (const cmd of [`${label}-container`, `${label}-provision`]) {
+                const c = unwrapSecrets(byName(ev, cmd, COMMAND).inputs).connection;
+                assert.strictEqual(c.host, host.address, cmd);
+                assert.strictEqual(c.port, host.sshPort ?? 22, cmd);
+                assert.strictEqual(c.user, "osmadmin", cmd);
+                assert.strictEqual(c.hostKey, (HOST_KEYS as Record<string, string>)[host.name], cmd);
+                assert.strictEqual(c.privateKey, SENTINEL_SSH_KEY, cmd);
+            }
+        }
+    });
+
+    it("a host's own commands run on it, with its host key pinned", () => {
+        for (const h of HOSTS) {
+            for (const [name, type] of [[`${h.name}-bootstrap`, COMMAND], [`${h.name}-ansible`, "command:remote:CopyToRemote"], [`${h.name}-setup`, COMMAND]]) {
+                const c = unwrapSecrets(byName(ev, name, type).inputs).connection;
+                assert.deepStrictEqual([c.host, c.port, c.hostKey], [h.address, h.sshPort ?? 22, h.hostKey], name);
+            }
+        }
+    });
+
+    it("every child's parent is its component, named after it; components are top-level", () => {
+        const components = new Map(ev.resources.filter((r) => !r.custom).map((r) => [r.urn, r]));
+        for (const c of components.values()) assert.strictEqual(c.parent, undefined, `${c.name} has a parent`);
+        for (const r of ev.resources.filter((x) => x.custom)) {
+            const parent = r.parent && components.get(r.parent);
+            assert.ok(parent, `${r.type}::${r.name} is not parented to a component`);
+            assert.ok(r.name.startsWith(`${parent.name}-`), `${r.name} is not named after its parent ${parent.name}`);
+        }
+    });
+
+    it("the container depends on its three records and on its host's setup; provision on the container", () => {
+        for (const label of LABELS) {
+            const host = ev.outputs.placements[label].host;
+            const container = byName(ev, `${label}-container`, COMMAND);
+            const want = [...SERVICES.map((s) => byName(ev, `${label}-${s}`).urn), byName(ev, `${host}-setup`).urn];
+            for (const urn of want) assert.ok(container.dependencies.includes(urn), `${label}-container does not depend on ${urn}`);
+            // And on no other customer's or host's resources.
+            for (const dep of container.dependencies) assert.ok(want.includes(dep), `${label}-container depends on ${dep}`);
+            const provision = byName(ev, `${label}-provision`, COMMAND);
+            assert.deepStrictEqual(provision.dependencies, [container.urn]);
+        }
+    });
+
+    it("a host's setup follows the ansible copy, which follows the bootstrap", () => {
+        for (const h of HOSTS) {
+            assert.deepStrictEqual(byName(ev, `${h.name}-ansible`).dependencies, [byName(ev, `${h.name}-bootstrap`).urn]);
+            assert.deepStrictEqual(byName(ev, `${h.name}-setup`).dependencies, [byName(ev, `${h.name}-ansible`).urn]);
+            assert.deepStrictEqual(byName(ev, `${h.name}-bootstrap`).dependencies, []);
+        }
+    });
+
+    it("values reach commands only through OSM_* environment variables, never the command line", () => {
+        const commands = ev.resources.filter((r) => r.type === COMMAND);
+        for (const r of commands) {
+            const i = unwrapSecrets(r.inputs);
+            const env: Record<string, string> = i.environment ?? {};
+            // sshd accepts exactly OSM_* (AcceptEnv): any other name would silently not arrive.
+            for (const k of Object.keys(env)) assert.match(k, /^OSM_[A-Z0-9_]+$/, `${r.name}: ${k}`);
+            for (const script of [i.create, i.update, i.delete].filter((s) => s !== undefined)) {
+                for (const [k, v] of Object.entries(env)) {
+                    assert.ok(!script.includes(v), `${r.name}: the command line contains ${k}'s value ${JSON.stringify(v)}: ${script}`);
+                }
+            }
+        }
+        for (const label of LABELS) {
+            const port = String(ev.outputs.placements[label].mqttPort);
+            const host = ev.outputs.placements[label].host;
+            const container = unwrapSecrets(byName(ev, `${label}-container`).inputs);
+            assert.strictEqual(container.create, "/opt/osm/ansible/run container-create.yml");
+            assert.strictEqual(container.delete, "/opt/osm/ansible/run container-delete.yml");
+            const { OSM_ANSIBLE_HASH, ...env } = container.environment;
+            assert.match(OSM_ANSIBLE_HASH, /^[0-9a-f]{16}$/);
+            assert.deepStrictEqual(env, {
+                OSM_CUSTOMER: label, OSM_DOMAIN: DOMAIN, OSM_HOST_NAME: host, OSM_MQTT_PORT: port, OSM_CPUS: "3", OSM_MEMORY_MIB: "3072",
+            });
+            const provision = unwrapSecrets(byName(ev, `${label}-provision`).inputs);
+            assert.strictEqual(provision.create, "/opt/osm/ansible/run container-provision.yml");
+            assert.deepStrictEqual(provision.environment, {
+                ...container.environment, OSM_ACME_SERVER: "https://acme.test.example/dir", OSM_ACME_EMAIL: "ops@test.example",
+            });
+            // A move to another host replaces the container rather than updating it in place.
+            assert.deepStrictEqual(container.triggers, [host]);
+        }
+        for (const h of HOSTS) {
+            const setup = unwrapSecrets(byName(ev, `${h.name}-setup`).inputs);
+            assert.strictEqual(setup.create, "/opt/osm/ansible/run host-setup.yml");
+            const { OSM_ANSIBLE_HASH, ...env } = setup.environment;
+            assert.match(OSM_ANSIBLE_HASH, /^[0-9a-f]{16}$/);
+            assert.deepStrictEqual(env, { OSM_HOST_NAME: h.name, OSM_DOMAIN: DOMAIN, OSM_ACME_SERVER: "https://acme.test.example/dir", OSM_ACME_EMAIL: "ops@test.example" });
+            // The bootstrap runs before sshd accepts OSM_*: it must not rely on any variable.
+            assert.strictEqual(unwrapSecrets(byName(ev, `${h.name}-bootstrap`).inputs).environment, undefined);
+        }
+    });
+
+    it("no command sends its previous output back as environment (addPreviousOutputInEnv: false)", () => {
+        const commands = ev.resources.filter((r) => r.type === COMMAND);
+        assert.strictEqual(commands.length, 16);
+        for (const r of commands) assert.strictEqual(r.inputs.addPreviousOutputInEnv, false, r.name);
+    });
+
+    it("the ansible folder is copied with CopyToRemote into /opt/osm", async () => {
+        for (const h of HOSTS) {
+            const copy = byName(ev, `${h.name}-ansible`, "command:remote:CopyToRemote");
+            assert.strictEqual(copy.inputs.remotePath, "/opt/osm");
+            assert.strictEqual(copy.inputs.source.constructor.name, "FileArchive");
+            assert.strictEqual(await copy.inputs.source.path, path.join(projectRoot(), "ansible"));
+        }
+    });
+
+    it("outputs: placements exactly {label: {host, mqttPort}}, the pin honoured", () => {
+        const placements = ev.outputs.placements;
+        assert.deepStrictEqual(Object.keys(placements), LABELS);
+        for (const [label, p] of Object.entries<any>(placements)) {
+            assert.deepStrictEqual(Object.keys(p).sort(), ["host", "mqttPort"], label);
+            assert.ok(hostByName.has(p.host) && Number.isInteger(p.mqttPort), label);
+        }
+        assert.deepStrictEqual(placements["harbour-cold-store"], { host: "beta", mqttPort: 9500 });
+        assert.strictEqual(placements["old-mill"].host, "gamma");
+        // Unpinned customers never go to the draining gamma.
+        for (const l of ["blue-widget-co", "acme", "northfield-dairy"]) assert.notStrictEqual(placements[l].host, "gamma");
+    });
+
+    it("outputs: per customer its host, MQTT endpoint and three URLs", () => {
+        assert.deepStrictEqual(Object.keys(ev.outputs.customers), LABELS);
+        for (const label of LABELS) {
+            const c = ev.outputs.customers[label];
+            const p = ev.outputs.placements[label];
+            assert.strictEqual(c.host, p.host);
+            assert.strictEqual(c.mqttEndpoint, `${label}.${DOMAIN}:${p.mqttPort}`);
+            assert.deepStrictEqual(c.urls, {
+                grafana: `https://${label}.${DOMAIN}/`, influx: `https://${label}-influx.${DOMAIN}/`, chirpstack: `https://${label}-chirpstack.${DOMAIN}/`,
+            });
+            assert.deepStrictEqual(Object.keys(c.credentials).sort(), ["grafanaAdminPassword", "influxToken", "mqttPassword", "mqttUsername"]);
+        }
+    });
+
+    it("outputs: per host used/capacity", () => {
+        const used: Record<string, number> = { alpha: 0, beta: 0, gamma: 0 };
+        for (const p of Object.values<any>(ev.outputs.placements)) used[p.host]++;
+        assert.deepStrictEqual(ev.outputs.hosts, {
+            alpha: { used: used.alpha, capacity: 3 }, beta: { used: used.beta, capacity: 4 }, gamma: { used: used.gamma, capacity: 5 },
+        });
+        assert.strictEqual(used.alpha + used.beta + used.gamma, 5);
+        assert.strictEqual(ev.outputs.powerdnsMysql, undefined);
+    });
+
+    it("with previous placements fed in, the outputs and the resources keep them", async () => {
+        // Ports and hosts that fresh placement would not choose; a departed customer is dropped.
+        const previous = {
+            "acme": { host: "gamma", mqttPort: 30001 },
+            "northfield-dairy": { host: "alpha", mqttPort: 30002 },
+            "long-gone": { host: "beta", mqttPort: 30003 },
+        };
+        const again = await runProgram({ customersFile, previous });
+        assert.deepStrictEqual(again.outputs.placements.acme, previous.acme);
+        assert.deepStrictEqual(again.outputs.placements["northfield-dairy"], previous["northfield-dairy"]);
+        assert.strictEqual(again.outputs.placements["long-gone"], undefined);
+        assert.strictEqual(again.outputs.customers.acme.mqttEndpoint, `acme.${DOMAIN}:30001`);
+        const env = unwrapSecrets(byName(again, "acme-container").inputs).environment;
+        assert.deepStrictEqual([env.OSM_HOST_NAME, env.OSM_MQTT_PORT], ["gamma", "30001"]);
+        assert.deepStrictEqual(unwrapSecrets(byName(again, "acme-grafana").inputs).records, [`gamma.${DOMAIN}.`]);
+        assert.strictEqual(unwrapSecrets(byName(again, "acme-container").inputs).connection.host, "192.0.2.12");
+        // Feeding the output back as previous changes nothing.
+        const third = await runProgram({ customersFile, previous: again.outputs.placements });
+        assert.deepStrictEqual(third.outputs.placements, again.outputs.placements);
+    });
+
+    it("a malformed previous placements output is refused, naming the entry", async () => {
+        await assert.rejects(runProgram({ customersFile, previous: { acme: { host: "alpha", mqttPort: "9000" } } }),
+            (err: Error) => err.name === "InputError" && /\/acme: must be \{"host": "<host name>", "mqttPort": <number>\}/.test(err.message));
+    });
+
+    it("the PowerDNS MySQL component appears only when powerdnsMysql is configured", async () => {
+        assert.strictEqual(ev.resources.filter((r) => r.type.startsWith("mysql:") || r.type.includes(":providers:mysql") || r.type === "osm:hosting:PowerDnsDatabase").length, 0);
+        const withMysql = await runProgram({
+            customersFile,
+            settings: testSettings({ powerdnsMysql: { endpoint: "127.0.0.1:3306", adminUser: "root", database: "pdns", user: "pdns", userHost: "127.0.0.1" } }),
+            secrets: { ...TEST_SECRETS, powerdnsMysqlAdminPassword: SENTINEL_MYSQL_ADMIN },
+        });
+        const component = byName(withMysql, "powerdns-mysql", "osm:hosting:PowerDnsDatabase");
+        const children = withMysql.resources.filter((r) => r.parent === component.urn);
+        assert.deepStrictEqual(children.map((r) => r.type).sort(), [
+            "mysql:index/database:Database", "mysql:index/grant:Grant", "mysql:index/user:User", "pulumi-nodejs:dynamic:Resource", "pulumi:providers:mysql",
+        ]);
+        const grant = unwrapSecrets(children.find((r) => r.type === "mysql:index/grant:Grant")!.inputs);
+        assert.deepStrictEqual([grant.database, grant.user, grant.host], ["pdns", "pdns", "127.0.0.1"]);
+        assert.deepStrictEqual(grant.privileges, ["SELECT", "INSERT", "UPDATE", "DELETE"]);
+        const provider = unwrapSecrets(children.find((r) => r.type === "pulumi:providers:mysql")!.inputs);
+        assert.deepStrictEqual([provider.endpoint, provider.username], ["127.0.0.1:3306", "root"]);
+        assert.deepStrictEqual(Object.keys(withMysql.outputs.powerdnsMysql).sort(), ["database", "password", "user"]);
+        // The rest of the graph is unchanged by it.
+        assert.strictEqual(withMysql.resources.length - 1 - children.length, ev.resources.length);
+    });
+});
+
+describe("graph: the example fleet (Pulumi.prod.yaml + customers.json) offline", function () {
+    this.timeout(30000);
+
+    it("evaluates to 4 hosts and 7 customers, every unpinned one off the draining osm0", async () => {
+        const ev = await evaluateOffline({ stack: "prod" });
+        assert.strictEqual(ofType(ev, "osm:hosting:Host").length, 4);
+        assert.strictEqual(ofType(ev, "osm:hosting:Customer").length, 7);
+        assert.strictEqual(ev.resources.length, 4 * 5 + 7 * 6);
+        assert.deepStrictEqual(ev.outputs.placements["harbour-cold-store"], { host: "osm2", mqttPort: 8901 });
+        for (const p of Object.values<any>(ev.outputs.placements)) assert.notStrictEqual(p.host, "osm0");
+        assert.strictEqual(ev.outputs.hosts.osm0.used, 0);
+    });
+});
