@@ -14,7 +14,7 @@ const CUSTOMERS = {
         { name: "Blue Widget Co" },
         { name: "Acme" },
         { name: "Northfield Dairy" },
-        { name: "Harbour Cold Store", host: "beta", mqttPort: 9500 },
+        { name: "Harbour Cold Store", host: "beta", mqttPort: 9500, adopt: true },
         { name: "Old Mill", host: "gamma" },
     ],
 };
@@ -92,6 +92,17 @@ describe("graph: the program under mocks", function () {
         ];
         const key = (r: { name: string }) => r.name;
         assert.deepStrictEqual([...records].sort((a, b) => key(a).localeCompare(key(b))), expected.sort((a, b) => key(a).localeCompare(key(b))));
+    });
+
+    it("only adopted customers and hosts declare adoptId <zone>/<name>/<type> on their records", async () => {
+        for (const r of ev.resources.filter((x) => x.type === RECORD)) {
+            const i = unwrapSecrets(r.inputs);
+            if (r.name.startsWith("harbour-cold-store-")) assert.strictEqual(i.adoptId, `test.example/${i.name}/CNAME`, r.name);
+            else assert.strictEqual(i.adoptId, undefined, r.name);
+        }
+        const adoptBeta = await runProgram({ customersFile, settings: testSettings({ hosts: HOSTS.map((h) => (h.name === "beta" ? { ...h, adopt: true } : h)) }) });
+        assert.strictEqual(unwrapSecrets(byName(adoptBeta, "beta-a").inputs).adoptId, `test.example/beta.${DOMAIN}./A`);
+        assert.strictEqual(unwrapSecrets(byName(adoptBeta, "alpha-a").inputs).adoptId, undefined);
     });
 
     it("each host has its A record under its component", () => {

@@ -1,0 +1,185 @@
+/**
+ * `npm run plan` as a user runs it: `node build/scripts/plan.js` in a child process, for the
+ * example fleet and for bad input. The runs start together (each loads Pulumi, ~2-3 s) and
+ * the tests read their results.
+ */
+import * as assert from "assert";
+import { execFile } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as yaml from "js-yaml";
+import * as path from "path";
+import { projectRoot } from "../../components/paths";
+import { Scratch } from "./support/fleet";
+
+const ROOT = projectRoot();
+const PLAN = path.join(ROOT, "build", "scripts", "plan.js");
+const DOMAIN = "opensmartmonitor.devtank.co.uk";
+
+interface Run { code: number | null; stdout: string; stderr: string }
+
+/** Runs the plan with a bare environment: no Pulumi CLI settings, no secrets, no passphrase. */
+function plan(args: string[]): Promise<Run> {
+    return new Promise((resolve) => {
+        execFile(process.execPath, ["--stack-trace-limit=0", PLAN, ...args], {
+            cwd: ROOT, timeout: 60000, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent" },
+        }, (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === "number" ? err.code : null) : 0, stdout, stderr }));
+    });
+}
+
+const stackFile = yaml.load(fs.readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8")) as { config: Record<string, any> };
+const HOSTS: Array<{ name: string; address: string; capacity: number }> = stackFile.config["osm-hosting:hosts"];
+const EXAMPLE = JSON.parse(fs.readFileSync(path.join(ROOT, "customers.json"), "utf8")) as { customers: Array<{ name: string }> };
+const LABELS = EXAMPLE.customers.map((c) => c.name.toLowerCase().replace(/\s+/g, "-"));
+
+describe("plan: npm run plan, offline", function () {
+    this.timeout(90000);
+    const scratch = new Scratch();
+    const runs: Record<string, Run> = {};
+    const previous = { "acme": { host: "osm3", mqttPort: 20001 }, "devtank": { host: "osm0", mqttPort: 20002 } };
+    let invalidFile = "";
+
+    before(async () => {
+        invalidFile = scratch.customers({ customers: [{ name: "Acme" }, { name: "ACME" }, { name: "Bad!", hots: "osm1" }, { name: "Pinned", host: "osm9" }] });
+        const small = scratch.customers({ customers: [{ name: "Solo Farm" }, { name: "Duo Dairy", host: "osm1", mqttPort: 12345 }] });
+        const tooMany = scratch.customers({ customers: Array.from({ length: 141 }, (_, i) => ({ name: `Customer ${i}` })) });
+        const previousFile = scratch.json("previous.json", previous);
+        const badPrevious = scratch.json("bad-previous.json", { acme: { host: "osm3" } });
+        const jobs: Record<string, string[]> = {
+            table: [],
+            json: ["--json"],
+            previous: ["--json", "--previous", previousFile],
+            small: ["--customers", small],
+            invalid: ["--customers", invalidFile],
+            tooMany: ["--customers", tooMany],
+            noStack: ["--stack", "nosuch"],
+            badArg: ["--frobnicate"],
+            badPrevious: ["--previous", badPrevious],
+        };
+        // One run per core at a time: more only adds contention (measured: 9 at once took 13 s, 2 at a time 8 s).
+        const queue = Object.entries(jobs);
+        const worker = async () => {
+            for (let job = queue.shift(); job; job = queue.shift()) runs[job[0]] = await plan(job[1]);
+        };
+        await Promise.all(Array.from({ length: Math.max(1, os.availableParallelism()) }, worker));
+    });
+    after(() => scratch.cleanup());
+
+    it("prints the example fleet as a table: customer, host, port, each name -> target", () => {
+        const { code, stdout, stderr } = runs.table;
+        assert.strictEqual(code, 0, stderr);
+        const placements = JSON.parse(runs.json.stdout).placements;
+        const lines = stdout.split("\n");
+        for (const label of LABELS) {
+            const p = placements[label];
+            const target = `CNAME ${p.host}.${DOMAIN}.`;
+            const first = lines.findIndex((l) => l.startsWith(`${label} `));
+            assert.ok(first >= 0, `no row for ${label}:\n${stdout}`);
+            assert.match(lines[first], new RegExp(`^${label}\\s+${p.host}\\s+${p.mqttPort}\\s+${label}\\.${DOMAIN.replace(/\./g, "\\.")}\\.\\s+${target.replace(/\./g, "\\.")}$`));
+            assert.match(lines[first + 1], new RegExp(`^\\s+${label}-influx\\.\\S+\\s+${target.replace(/\./g, "\\.")}$`));
+            assert.match(lines[first + 2], new RegExp(`^\\s+${label}-chirpstack\\.\\S+\\s+${target.replace(/\./g, "\\.")}$`));
+        }
+    });
+
+    it("prints each host with its A record and used/capacity", () => {
+        const { stdout } = runs.table;
+        const placements = JSON.parse(runs.json.stdout).placements;
+        for (const h of HOSTS) {
+            const used = Object.values<any>(placements).filter((p) => p.host === h.name).length;
+            const line = stdout.split("\n").find((l) => l.startsWith(`${h.name} `));
+            assert.ok(line, `no host row for ${h.name}`);
+            assert.match(line, new RegExp(`^${h.name}\\s+${h.name}\\.${DOMAIN.replace(/\./g, "\\.")}\\. A ${h.address.replace(/\./g, "\\.")}\\s+${used}/${h.capacity}$`));
+        }
+    });
+
+    it("--json prints exactly {placements, records: [{name, type, content}]}", () => {
+        const { code, stdout, stderr } = runs.json;
+        assert.strictEqual(code, 0, stderr);
+        const out = JSON.parse(stdout);
+        assert.deepStrictEqual(Object.keys(out).sort(), ["placements", "records"]);
+        assert.deepStrictEqual(Object.keys(out.placements), LABELS);
+        for (const p of Object.values<any>(out.placements)) assert.deepStrictEqual(Object.keys(p).sort(), ["host", "mqttPort"]);
+        for (const r of out.records) assert.deepStrictEqual(Object.keys(r).sort(), ["content", "name", "type"]);
+        assert.strictEqual(out.records.filter((r: any) => r.type === "A").length, HOSTS.length);
+        assert.strictEqual(out.records.filter((r: any) => r.type === "CNAME").length, LABELS.length * 3);
+        for (const label of LABELS) {
+            const target = `${out.placements[label].host}.${DOMAIN}.`;
+            for (const name of [`${label}.${DOMAIN}.`, `${label}-influx.${DOMAIN}.`, `${label}-chirpstack.${DOMAIN}.`]) {
+                assert.deepStrictEqual(out.records.filter((r: any) => r.name === name), [{ name, type: "CNAME", content: target }]);
+            }
+        }
+        for (const h of HOSTS) {
+            assert.deepStrictEqual(out.records.filter((r: any) => r.name === `${h.name}.${DOMAIN}.`), [{ name: `${h.name}.${DOMAIN}.`, type: "A", content: h.address }]);
+        }
+        assert.deepStrictEqual(out.placements["harbour-cold-store"], { host: "osm2", mqttPort: 8901 });
+    });
+
+    it("--previous keeps the placements it is given (even on a draining host)", () => {
+        const { code, stdout, stderr } = runs.previous;
+        assert.strictEqual(code, 0, stderr);
+        const out = JSON.parse(stdout);
+        assert.deepStrictEqual(out.placements.acme, previous.acme);
+        assert.deepStrictEqual(out.placements.devtank, previous.devtank);
+        assert.ok(out.records.some((r: any) => r.name === `devtank.${DOMAIN}.` && r.content === `osm0.${DOMAIN}.`));
+        // Without it, these two land elsewhere: the option really changed something.
+        const fresh = JSON.parse(runs.json.stdout).placements;
+        assert.notDeepStrictEqual([fresh.acme, fresh.devtank], [previous.acme, previous.devtank]);
+    });
+
+    it("--customers plans another file", () => {
+        const { code, stdout, stderr } = runs.small;
+        assert.strictEqual(code, 0, stderr);
+        assert.match(stdout, /^solo-farm\s+osm\d/m);
+        assert.match(stdout, new RegExp(`^duo-dairy\\s+osm1\\s+12345\\s+duo-dairy\\.${DOMAIN.replace(/\./g, "\\.")}\\.`, "m"));
+        for (const label of LABELS) assert.ok(!stdout.includes(`${label}.${DOMAIN}`), `${label} should not be in this plan`);
+    });
+
+    it("an invalid customers file exits non-zero printing every problem with file and path", () => {
+        const { code, stdout, stderr } = runs.invalid;
+        assert.notStrictEqual(code, 0);
+        assert.strictEqual(stdout, "");
+        assert.match(stderr, /^Invalid input \(4 problem\(s\)\); nothing would be changed:/);
+        assert.ok(stderr.includes(`${invalidFile} /customers/2/hots: unknown field "hots"`), stderr);
+        assert.ok(stderr.includes(`${invalidFile} /customers/1/name: name "ACME" gives DNS label "acme", the same as /customers/0/name`), stderr);
+        assert.ok(stderr.includes(`${invalidFile} /customers/2/name: name "Bad!" gives DNS label "bad!", which contains "!"`), stderr);
+        assert.ok(stderr.includes(`${invalidFile} /customers/3/host: host "osm9" is not in the stack config`), stderr);
+    });
+
+    it("no room for new customers exits non-zero naming every host with used/total", () => {
+        const { code, stderr } = runs.tooMany;
+        assert.notStrictEqual(code, 0);
+        assert.match(stderr, /no host has room for new customer "customer-\d+": osm1 40\/40, osm2 40\/40, osm3 60\/60, osm0 0\/20 \(draining\)/);
+    });
+
+    it("an unknown --stack fails clearly", () => {
+        const { code, stdout, stderr } = runs.noStack;
+        assert.notStrictEqual(code, 0);
+        assert.strictEqual(stdout, "");
+        assert.ok(stderr.includes(`no stack file ${path.join(ROOT, "Pulumi.nosuch.yaml")}; pass --stack NAME for an existing Pulumi.NAME.yaml`), stderr);
+    });
+
+    it("an unknown option fails with the usage", () => {
+        const { code, stderr } = runs.badArg;
+        assert.notStrictEqual(code, 0);
+        assert.match(stderr, /unknown argument --frobnicate/);
+        assert.match(stderr, /usage: npm run plan -- \[--stack NAME\] \[--customers PATH\] \[--previous PATH\] \[--json\]/);
+    });
+
+    it("a malformed --previous file is refused, naming it and the entry", () => {
+        const { code, stderr } = runs.badPrevious;
+        assert.notStrictEqual(code, 0);
+        assert.match(stderr, /bad-previous\.json \/acme: must be \{"host": "<host name>", "mqttPort": <number>\}/);
+    });
+
+    it("never needs a secret: Pulumi.prod.yaml holds none, the runs had no Pulumi environment, no placeholder is printed", () => {
+        const text = fs.readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8");
+        assert.ok(!/secure:/.test(text), "Pulumi.prod.yaml holds an encrypted value");
+        for (const key of ["sshPrivateKey", "powerdnsApiKey", "powerdnsMysqlAdminPassword"]) {
+            assert.strictEqual(stackFile.config[`osm-hosting:${key}`], undefined, key);
+        }
+        for (const r of [runs.table, runs.json, runs.previous, runs.small]) {
+            assert.strictEqual(r.code, 0);
+            assert.ok(!/placeholder|PRIVATE KEY/.test(r.stdout + r.stderr), "a placeholder secret was printed");
+        }
+    });
+});
