@@ -6,8 +6,12 @@ import * as assert from "assert";
 import * as path from "path";
 import { projectRoot } from "../../components/paths";
 import { declaredRecords, evaluateOffline } from "../../scripts/lib/offline";
-import { Evaluation, Registered, unwrapSecrets } from "../support/engine";
+import { configMap, evaluate, Evaluation, Registered, unwrapSecrets } from "../support/engine";
+import program = require("../../index");
 import { DOMAIN, HOST_KEYS, runProgram, Scratch, SENTINEL_MYSQL_ADMIN, SENTINEL_SSH_KEY, TEST_SECRETS, testHosts, testSettings } from "./support/fleet";
+
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const runtimeSettings = require("@pulumi/pulumi/runtime/settings");
 
 const CUSTOMERS = {
     customers: [
@@ -282,6 +286,37 @@ describe("graph: the program under mocks", function () {
         // Feeding the output back as previous changes nothing.
         const third = await runProgram({ customersFile, previous: again.outputs.placements });
         assert.deepStrictEqual(third.outputs.placements, again.outputs.placements);
+    });
+
+    it("reads the previous placements from the stack's own outputs (a StackReference to itself)", async () => {
+        const refs: string[] = [];
+        await evaluate(() => {
+            const monitor = runtimeSettings.getMonitor();
+            for (const method of ["registerResource", "readResource"]) {
+                const original = monitor[method].bind(monitor);
+                monitor[method] = (req: any, cb: any) => {
+                    if (req.getType() === "pulumi:pulumi:StackReference") refs.push(JSON.stringify(req.getObject?.()?.toJavaScript?.() ?? req.getProperties?.()?.toJavaScript?.()));
+                    return original(req, cb);
+                };
+            }
+            return program();
+        }, {
+            config: configMap({ ...testSettings(), customersFile, ...TEST_SECRETS }),
+            secretKeys: Object.keys(TEST_SECRETS).map((k) => `osm-hosting:${k}`),
+            stack: "staging", organization: "devtank",
+        });
+        assert.deepStrictEqual(refs, [JSON.stringify({ name: "devtank/osm-hosting/staging" })]);
+    });
+
+    it("is deterministic: the same input, or customers.json reordered, gives the same graph", async () => {
+        const signature = (e: Evaluation<any>) => e.resources.map((r) => JSON.stringify([r.type, r.name, r.parent, [...r.dependencies].sort(), unwrapSecrets(r.inputs)]))
+            .sort();
+        const again = await runProgram({ customersFile });
+        assert.deepStrictEqual(signature(again), signature(ev));
+        const reordered = scratch.customers({ customers: [...CUSTOMERS.customers].reverse() });
+        const other = await runProgram({ customersFile: reordered });
+        assert.deepStrictEqual(signature(other), signature(ev));
+        assert.deepStrictEqual(other.outputs.placements, ev.outputs.placements);
     });
 
     it("a malformed previous placements output is refused, naming the entry", async () => {

@@ -3,6 +3,9 @@
  * properties over random fleets and random edit sequences with previous placements fed back.
  */
 import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { projectRoot } from "../../components/paths";
 import {
     crc8, CustomerRequest, HostCapacity, place, PlacementError, Placements, preferredMqttPort, reservedPorts, usage,
 } from "../../components/placement";
@@ -48,6 +51,22 @@ function collidingLabels(count: number): string[] {
         if (list.length === count) return list;
     }
 }
+
+describe("placement: a pure module", () => {
+    it("placement, naming, validation and problems import nothing of Pulumi (directly or through each other)", () => {
+        const dir = path.join(projectRoot(), "components");
+        const pure = ["placement", "naming", "customers", "config", "schema", "problems", "paths"];
+        for (const name of pure) {
+            const source = fs.readFileSync(path.join(dir, `${name}.ts`), "utf8");
+            const imports = [...source.matchAll(/^import\b[^;]*?from "([^"]+)";|require\("([^"]+)"\)/gm)].map((m) => m[1] ?? m[2]);
+            assert.ok(imports.length > 0 || name === "problems" || name === "naming", `${name}: no imports found`);
+            for (const spec of imports) {
+                assert.ok(!spec.startsWith("@pulumi/"), `${name}.ts imports ${spec}`);
+                if (spec.startsWith("./")) assert.ok(pure.includes(spec.slice(2)), `${name}.ts imports ${spec}, which is not known to be pure`);
+            }
+        }
+    });
+});
 
 describe("placement: CRC-8 and MQTT ports", () => {
     it('crc8("123456789") is 0xF4 (the catalogue check value of CRC-8/SMBUS)', () => {
