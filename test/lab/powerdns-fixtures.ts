@@ -1,0 +1,33 @@
+/** Shared by the PowerDNS lab suites and the benchmark: the provider as Pulumi stores it. */
+import * as pulumi from "@pulumi/pulumi";
+import { Record as PdnsRecord, RecordArgs } from "../../components/powerdns";
+import { evaluate, SECRET_SIG } from "../support/engine";
+import { deserializeProvider } from "./executor";
+
+/**
+ * The provider text the SDK serializes into a Record's state (`__provider`), obtained by
+ * declaring one Record under mocks, and the provider deserialized from it the way Pulumi's
+ * dynamic provider host does it.
+ */
+export async function serializedProvider(): Promise<{ text: string; provider: any }> {
+    const ev = await evaluate(() => {
+        new PdnsRecord("probe", { apiUrl: "http://127.0.0.1:9", apiKey: pulumi.secret("k"), zone: "z.test", name: "a.z.test", type: "A", ttl: 60, records: ["192.0.2.1"] });
+    }, { config: {} });
+    const raw = ev.resources.find((r) => r.name === "probe")!.inputs.__provider;
+    // __provider is stored as a secret since 3.75.
+    const text: string = raw && typeof raw === "object" && SECRET_SIG in raw ? raw.value : raw;
+    if (typeof text !== "string" || !text.includes("exports.handler")) throw new Error("no serialized provider found in the Record's inputs");
+    return { text, provider: deserializeProvider(text) };
+}
+
+/** A program declaring the given records (name -> args without connection) in one zone. */
+export function recordsProgram(conn: { apiUrl: string; apiKey: string; zone: string }, records: { [resourceName: string]: Omit<RecordArgs, "apiUrl" | "apiKey" | "zone"> & { zone?: string } }) {
+    return () => {
+        const out: { [k: string]: pulumi.Output<string> } = {};
+        for (const [name, args] of Object.entries(records)) {
+            const r = new PdnsRecord(name, { apiUrl: conn.apiUrl, apiKey: pulumi.secret(conn.apiKey), zone: conn.zone, ...args });
+            out[name] = r.id;
+        }
+        return out;
+    };
+}
