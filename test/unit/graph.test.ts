@@ -4,7 +4,9 @@
  */
 import * as assert from "assert";
 import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
 import { projectRoot } from "../../components/paths";
+import * as powerdns from "../../components/powerdns";
 import { declaredRecords, evaluateOffline } from "../../scripts/lib/offline";
 import { configMap, evaluate, Evaluation, Registered, unwrapSecrets } from "../support/engine";
 import program = require("../../index");
@@ -344,6 +346,24 @@ describe("graph: the program under mocks", function () {
         assert.deepStrictEqual(Object.keys(withMysql.outputs.powerdnsMysql).sort(), ["database", "password", "user"]);
         // The rest of the graph is unchanged by it.
         assert.strictEqual(withMysql.resources.length - 1 - children.length, ev.resources.length);
+    });
+});
+
+describe("graph: resource classes", () => {
+    it("a PowerDNS Record exposes its declared outputs (zone, name, type, ttl, records)", async () => {
+        let record: powerdns.Record | undefined;
+        await evaluate(() => {
+            record = new powerdns.Record("probe", {
+                apiUrl: "http://127.0.0.1:8081", apiKey: "k", zone: "test.example", name: "probe.test.example.", type: "A", ttl: 60, records: ["192.0.2.1"],
+            });
+            return {};
+        }, { config: {} });
+        // (Fails while the fields are declared `zone!: Output<string>`: emitted as ES2022 class fields,
+        // they reset what super() set to undefined. `declare readonly zone: ...` keeps them.)
+        for (const field of ["zone", "name", "type", "ttl", "records"] as const) {
+            assert.ok(pulumi.Output.isInstance(record![field]), `Record.${field} is ${record![field]}`);
+        }
+        assert.strictEqual(await new Promise((r) => record!.name.apply(r)), "probe.test.example.");
     });
 });
 
