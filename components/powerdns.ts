@@ -21,9 +21,11 @@
  *   one is written. 5xx and connection failures are retried with backoff (writes are REPLACE /
  *   DELETE, so repeating them is safe).
  * - Adoption: `pulumi import` and the `import` option cannot work for dynamic resources (no
- *   stored state means no serialized provider to run: pulumi/pulumi#16175, #3550). An existing
- *   rrset is adopted instead by declaring it with `adoptId: "<zone>/<name>/<type>"`: only then
- *   may create take over an rrset whose content differs from what is declared.
+ *   stored state means no serialized provider to run: pulumi/pulumi#16175, #3550). Create never
+ *   silently takes over an rrset that already exists (Terraform's REPLACE upsert did): it refuses,
+ *   unless the record is declared with `adoptId: "<zone>/<name>/<type>"` naming it AND the
+ *   existing records match the declared ones as a set (like the `import` option, which refuses
+ *   a resource that differs from its declaration). A different ttl is rewritten.
  */
 import * as pulumi from "@pulumi/pulumi";
 
@@ -389,12 +391,20 @@ async function runBatch(batch: WriteOp[]): Promise<void> {
             const s = op.state;
             const id = rrsetId(s.zone, s.name, s.type);
             const current = live.get(`${s.name}/${s.type}`);
-            if (current && !sameRecords(s.type, current.records, s.records) && s.adoptId !== id) {
-                op.reject(recordError(s, `it already exists with different content [${current.records.join(", ")}] (declared [${s.records.join(", ")}]): ` +
-                    `to take it over, declare it with adoptId "${id}"; otherwise remove the existing rrset or choose another name`));
+            if (!current) return true;
+            const matches = sameRecords(s.type, current.records, s.records);
+            if (s.adoptId !== id) {
+                op.reject(recordError(s, `it already exists in PowerDNS ([${current.records.join(", ")}]) and is not managed by this stack: ` +
+                    `to take it over, declare it with adoptId "${id}"${matches ? "" : ` and its current records (declared: [${s.records.join(", ")}])`}; ` +
+                    `otherwise remove the existing rrset or choose another name`));
                 return false;
             }
-            return true;
+            if (!matches) {
+                op.reject(recordError(s, `adoption refused: the existing rrset holds [${current.records.join(", ")}], the program declares [${s.records.join(", ")}]; ` +
+                    `adoption takes over only a matching rrset: declare its current records (change them in a later update) or fix the rrset in PowerDNS first`));
+                return false;
+            }
+            return true; // adopted: the REPLACE below writes the declared ttl
         });
     }
     await patchSplitting(writes);

@@ -132,26 +132,35 @@ for (const backend of ["sqlite", "mysql"] as Backend[]) {
             await provider.read("x/y/A", undefined).then(() => assert.fail("read without state must fail"), (e: Error) => assert.match(e.message, /cannot be imported.*adoptId/));
         });
 
-        it("create refuses an rrset holding other content, unless adoptId names it; same content is taken over", async () => {
+        it("create refuses an existing rrset unless adoptId names it and its records match; adoption then owns it", async () => {
             await lab.setRrset(fqdn("old"), "A", 3600, ["198.51.100.7"]);
-            const refused = await failure(carryOut(recordsProgram(conn(), { r: { name: fqdn("old"), type: "A", ttl: 300, records: ["192.0.2.7"] } }), { config: {}, handlers }));
-            assert.match(refused, new RegExp(`^PowerDNS record ${fqdn("old").replace(/\./g, "\\.")} A: it already exists with different content \\[198\\.51\\.100\\.7\\].*adoptId "${lab.zone}/${fqdn("old")}/A"`));
-            assert.deepStrictEqual((await lab.dig(fqdn("old"))).answers, ["A 198.51.100.7"], "a refused create leaves the record alone");
-
-            const wrongAdopt = await failure(carryOut(recordsProgram(conn(), { r: { name: fqdn("old"), type: "A", ttl: 300, records: ["192.0.2.7"], adoptId: `${lab.zone}/${fqdn("other")}/A` } }), { config: {}, handlers }));
+            const declared = { name: fqdn("old"), type: "A", ttl: 300, records: ["198.51.100.7"] };
+            const id = `${lab.zone}/${fqdn("old")}/A`;
+            const esc = (t: string) => t.replace(/[.[\]()]/g, (c) => `\\${c}`);
+            const notOwned = await failure(carryOut(recordsProgram(conn(), { r: declared }), { config: {}, handlers }));
+            assert.match(notOwned, new RegExp(`^PowerDNS record ${esc(fqdn("old"))} A: it already exists in PowerDNS \\(\\[198\\.51\\.100\\.7\\]\\) and is not managed by this stack: to take it over, declare it with adoptId "${esc(id)}";`));
+            const differs = await failure(carryOut(recordsProgram(conn(), { r: { ...declared, records: ["192.0.2.7"] } }), { config: {}, handlers }));
+            assert.match(differs, /already exists in PowerDNS .* declare it with adoptId ".*" and its current records \(declared: \[192\.0\.2\.7\]\)/);
+            const adoptDiffers = await failure(carryOut(recordsProgram(conn(), { r: { ...declared, records: ["192.0.2.7"], adoptId: id } }), { config: {}, handlers }));
+            assert.match(adoptDiffers, /adoption refused: the existing rrset holds \[198\.51\.100\.7\], the program declares \[192\.0\.2\.7\]/);
+            const wrongAdopt = await failure(carryOut(recordsProgram(conn(), { r: { ...declared, adoptId: `${lab.zone}/${fqdn("other")}/A` } }), { config: {}, handlers }));
             assert.match(wrongAdopt, /adoptId .* does not name this record/);
+            const live = await lab.api("GET", `/api/v1/servers/localhost/zones/${lab.zone}?rrset_name=${fqdn("old")}&rrset_type=A`);
+            assert.deepStrictEqual([live.json.rrsets[0].ttl, (await lab.dig(fqdn("old"))).answers], [3600, ["A 198.51.100.7"]], "refused creates leave the rrset alone");
 
-            // Adoption by id (any case, dots optional) takes the rrset over and writes what is declared.
+            // Adoption by id (any case, dots optional) with matching records: taken over, ttl rewritten.
             const adoptId = `${lab.zone.toUpperCase().replace(/\.$/, "")}/${fqdn("old").replace(/\.$/, "")}/a`;
-            const d = await carryOut(recordsProgram(conn(), { r: { name: fqdn("old"), type: "A", ttl: 300, records: ["192.0.2.7"], adoptId } }), { config: {}, handlers });
-            deployments.push(d);
+            const d1 = await carryOut(recordsProgram(conn(), { r: { ...declared, adoptId } }), { config: {}, handlers });
+            deployments.push(d1);
+            assert.strictEqual(d1.resources[0].id, id);
+            const adopted = await lab.api("GET", `/api/v1/servers/localhost/zones/${lab.zone}?rrset_name=${fqdn("old")}&rrset_type=A`);
+            assert.strictEqual(adopted.json.rrsets[0].ttl, 300);
+            // Once adopted it is an ordinary record: updates and delete work on it.
+            const d2 = await carryOut(recordsProgram(conn(), { r: { ...declared, records: ["192.0.2.7"], adoptId } }), { config: {}, handlers, previous: d1 });
+            deployments[deployments.length - 1] = d2;
             assert.deepStrictEqual((await lab.dig(fqdn("old"))).answers, ["A 192.0.2.7"]);
-
-            // An rrset that already holds exactly the declared content is simply taken over.
-            await lab.setRrset(fqdn("same"), "A", 300, ["192.0.2.8"]);
-            deployments.push(await carryOut(recordsProgram(conn(), { r2: { name: fqdn("same"), type: "A", ttl: 300, records: ["192.0.2.8"] } }), { config: {}, handlers }));
             await destroyAll(deployments.pop()!, handlers);
-            assert.strictEqual((await lab.dig(fqdn("same"))).status, "NXDOMAIN");
+            assert.strictEqual((await lab.dig(fqdn("old"))).status, "NXDOMAIN");
         });
 
         it("reports PowerDNS's own reasons in one line with the record's name; a bad rrset does not sink the others", async () => {
