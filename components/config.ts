@@ -167,6 +167,7 @@ const examples: Record<string, string | number | boolean> = {
     "hosts.hostKey": "ssh-ed25519 AAAA...",
     "hosts.sshPort": 22,
     "hosts.drain": true,
+    "hosts.adopt": true,
     "powerdns.apiUrl": "https://ns1.example.org:8081",
     "powerdns.zone": "opensmartmonitor.devtank.co.uk",
     "powerdns.ttl": 300,

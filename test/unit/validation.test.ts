@@ -159,6 +159,8 @@ const configCases: ConfigCase[] = [
         expect: [{ path: `${PROJECT}:hosts[1].sshPort`, says: ["must be between 1 and 65535", "(got 70000)", `pulumi config set --path '${PROJECT}:hosts[1].sshPort' 22`] }] },
     { title: "drain that is not a boolean", settings: { hosts: hostsWith(2, { drain: "yes" }) },
         expect: [{ path: `${PROJECT}:hosts[2].drain`, says: ["must be a boolean", '(got "yes")', `pulumi config set --path '${PROJECT}:hosts[2].drain' true`] }] },
+    { title: "a host's adopt that is not a boolean", settings: { hosts: hostsWith(0, { adopt: 1 }) },
+        expect: [{ path: `${PROJECT}:hosts[0].adopt`, says: ["must be a boolean", "(got 1)", `pulumi config set --path '${PROJECT}:hosts[0].adopt' true`] }] },
     { title: "an upper-case host name", settings: { hosts: hostsWith(0, { name: "OSM1" }) },
         expect: [{ path: `${PROJECT}:hosts[0].name`, says: ["a DNS label", '(got "OSM1")'] }] },
     { title: "unknown field hots inside a host", settings: { hosts: hostsWith(0, { hots: "x" }) },
