@@ -69,7 +69,7 @@ export class PowerDnsDatabase extends pulumi.ComponentResource {
  * among the project's packages). Nothing to delete: it only exists in state.
  */
 class GeneratedPassword extends pulumi.dynamic.Resource {
-    public readonly value!: pulumi.Output<string>;
+    declare public readonly value: pulumi.Output<string>;
 
     constructor(name: string, opts?: pulumi.CustomResourceOptions) {
         super(passwordProvider, name, { value: undefined }, { ...opts, additionalSecretOutputs: ["value"] });

@@ -54,11 +54,11 @@ export interface RecordArgs {
 
 /** One PowerDNS rrset managed through the Authoritative HTTP API. Its id is `<zone>/<name>/<type>`. */
 export class Record extends pulumi.dynamic.Resource {
-    public readonly zone!: pulumi.Output<string>;
-    public readonly name!: pulumi.Output<string>;
-    public readonly type!: pulumi.Output<string>;
-    public readonly ttl!: pulumi.Output<number>;
-    public readonly records!: pulumi.Output<string[]>;
+    declare public readonly zone: pulumi.Output<string>;
+    declare public readonly name: pulumi.Output<string>;
+    declare public readonly type: pulumi.Output<string>;
+    declare public readonly ttl: pulumi.Output<number>;
+    declare public readonly records: pulumi.Output<string[]>;
 
     constructor(name: string, args: RecordArgs, opts?: pulumi.CustomResourceOptions) {
         super(provider, name, { ...args, adoptId: args.adoptId, apiKey: pulumi.secret(args.apiKey) },
@@ -148,7 +148,7 @@ export function checkInputs(news: { [k: string]: any }): { inputs: { [k: string]
             inputs[k] = canonicalName(news[k]);
         }
     }
-    if (typeof inputs.zone === "string" && typeof inputs.name === "string" && news.zone !== UNKNOWN && news.name !== UNKNOWN &&
+    if (!failures.some((f) => f.property === "zone" || f.property === "name") && news.zone !== UNKNOWN && news.name !== UNKNOWN &&
         inputs.name !== inputs.zone && !inputs.name.endsWith(`.${inputs.zone}`)) {
         failures.push({ property: "name", reason: `record ${inputs.name} is not inside zone ${inputs.zone}: use a name ending in .${inputs.zone}` });
     }
