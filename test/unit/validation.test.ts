@@ -308,6 +308,28 @@ describe("validation: stack config", () => {
         });
     }
 
+    it("has a concrete example value in the fix for every setting (no placeholder)", () => {
+        const wrong: any[] = [];
+        const host = { name: [], address: [], capacity: [], hostKey: [], sshPort: [], drain: [], adopt: [] };
+        const problems = settingsProblems({
+            title: "every leaf wrong",
+            settings: {
+                domain: 1, sshUser: 1, customersFile: 1, hosts: [host],
+                powerdns: { apiUrl: wrong, zone: wrong, ttl: wrong },
+                acme: { server: wrong, email: wrong, caBundle: wrong },
+                containerLimits: { cpus: wrong, memoryMiB: wrong },
+                powerdnsMysql: { endpoint: wrong, adminUser: wrong, database: wrong, user: wrong, userHost: wrong },
+            },
+            secrets: { powerdnsMysqlAdminPassword: "x" },
+        });
+        // Every leaf but customersFile (any string will do) is wrong: 22 problems.
+        assert.strictEqual(problems.length, 22, problems.map(formatProblem).join("\n"));
+        for (const p of problems) {
+            assert.match(p.message, /set it with: pulumi config set (--path '[^']+'|\S+) \S/, formatProblem(p));
+            assert.ok(!p.message.includes("VALUE"), `no example for ${p.path}: ${p.message}`);
+        }
+    });
+
     it("never repeats a secret value in a message", () => {
         for (const c of configCases) {
             for (const p of settingsProblems(c)) {
