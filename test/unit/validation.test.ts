@@ -408,6 +408,21 @@ describe("validation: nothing is registered when a check fails", () => {
         assert.ok(/alpha 3\/3, beta 4\/4, gamma 0\/5 \(draining\)/.test(err.message), err.message);
     });
 
+    it("a malformed previous placements output: InputError naming the entry, no resource", async () => {
+        const file = scratch.customers({ customers: [{ name: "Acme" }] });
+        const { err, registered } = await rejected({ customersFile: file, previous: { acme: { host: "alpha" } } });
+        assert.deepStrictEqual(registered, []);
+        assert.deepStrictEqual(err.problems.map((p) => p.path), ["/acme"]);
+    });
+
+    it("a host removed while it still has customers: InputError, no resource", async () => {
+        const file = scratch.customers({ customers: [{ name: "Acme" }] });
+        const { err, registered } = await rejected({ customersFile: file, previous: { acme: { host: "retired", mqttPort: 9000 } } });
+        assert.deepStrictEqual(registered, []);
+        assert.match(err.message, /customer "acme" runs on host "retired", which is no longer in the stack config/);
+        assert.strictEqual(err.problems[0].file, file);
+    });
+
     it("a well-formed run does register resources (the check above can fail)", async () => {
         const file = scratch.customers({ customers: [{ name: "Acme" }] });
         const ev = await runProgram({ customersFile: file });
