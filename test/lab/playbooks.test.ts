@@ -1,0 +1,352 @@
+/**
+ * The host side (ansible/) on a real lab host, driven the way the program drives it: the
+ * folder in /opt/osm/ansible, the program's bootstrap script, then `/opt/osm/ansible/run
+ * PLAYBOOK` over SSH with the OSM_* variables as SSH environment. Proves: host setup, create,
+ * provision and delete, each idempotent (a second run changes nothing); the customer's
+ * services answer from outside through NGINX (HTTPS per name, MQTT over TLS with its
+ * credentials) with a certificate pebble issued after validating HTTP-01 through the lab DNS;
+ * customers are isolated; deletion archives first and leaves nothing else; 10 customers
+ * created and provisioned at once on one host. Prints the timings it measured.
+ */
+import * as assert from "assert";
+import * as path from "path";
+import { BOOTSTRAP_SCRIPT } from "../../components/host";
+import { ensureBase } from "./base";
+import { Lab, REPO_ROOT, stopLab } from "./hosts";
+import { run } from "./lab-exec";
+import { httpsGet, mosquitto, MqttTarget } from "./outside";
+import { PowerDnsLab, startPowerDns } from "./pdns-server";
+import { Pebble, startPebble } from "./pebble";
+import { Connection, connect, execOn } from "./remote";
+
+const HOST = "osm-pb1";
+const DOMAIN = "osm.example.test";
+
+interface Play {
+    code: number | null;
+    stdout: string;
+    stderr: string;
+    result: any;
+    changed: number;
+    seconds: number;
+}
+
+interface Creds {
+    mqttUsername: string;
+    mqttPassword: string;
+    grafanaAdminPassword: string;
+    influxToken: string;
+}
+
+describe("playbooks on a lab host (ansible/ over SSH)", function () {
+    this.timeout(900_000);
+    let lab: Lab;
+    let dns: PowerDnsLab | undefined;
+    let pebble: Pebble;
+    let hostAddress: string;
+    const timings: string[] = [];
+    const creds = new Map<string, Creds>();
+    const ports = new Map<string, number>();
+    let nextPort = 9001;
+
+    const conn = (): Connection => {
+        const h = lab.host(HOST);
+        return { host: h.address, port: h.sshPort, user: "root", privateKey: lab.privateKey(), hostKey: h.hostKey, dialErrorLimit: 5, perDialTimeout: 10 };
+    };
+    const hostEnv = (): Record<string, string> => ({
+        OSM_HOST_NAME: HOST, OSM_DOMAIN: DOMAIN, OSM_ACME_SERVER: pebble.directoryUrl, OSM_ACME_EMAIL: "ops@example.test",
+        OSM_ACME_CA_BUNDLE: pebble.hostCaBundlePath,
+    });
+    const customerEnv = (c: string): Record<string, string> => {
+        if (!ports.has(c)) ports.set(c, nextPort++);
+        return { OSM_CUSTOMER: c, OSM_DOMAIN: DOMAIN, OSM_HOST_NAME: HOST, OSM_MQTT_PORT: String(ports.get(c)), OSM_CPUS: "1", OSM_MEMORY_MIB: "256" };
+    };
+    const provisionEnv = (c: string) => ({ ...customerEnv(c), ...hostEnv() });
+
+    /** Runs a playbook over SSH exactly as the program's remote commands do. */
+    async function play(playbook: string, env: Record<string, string>): Promise<Play> {
+        const t0 = Date.now();
+        const client = await connect(`${playbook}`, conn());
+        try {
+            const r = await execOn(client, `/opt/osm/ansible/run ${playbook}`, env);
+            const m = /changed=(\d+)/.exec(r.stderr);
+            let result: any;
+            if (r.code === 0) {
+                try {
+                    result = JSON.parse(r.stdout);
+                } catch {
+                    throw new Error(`${playbook}: stdout is not one JSON object: ${r.stdout}`);
+                }
+            }
+            return { ...r, result, changed: m ? Number(m[1]) : -1, seconds: (Date.now() - t0) / 1000 };
+        } finally {
+            client.end();
+        }
+    }
+    async function ok(playbook: string, env: Record<string, string>): Promise<Play> {
+        const r = await play(playbook, env);
+        assert.strictEqual(r.code, 0, `${playbook} failed:\n${r.stderr.slice(-3000)}`);
+        return r;
+    }
+    const inHost = async (script: string, ...args: string[]) => (await lab.sh(HOST, script, ...args)).stdout;
+
+    async function addNames(c: string): Promise<void> {
+        for (const n of [c, `${c}-chirpstack`, `${c}-influx`]) await dns!.setRrset(`${n}.${DOMAIN}.`, "A", 60, [hostAddress]);
+    }
+    const mqtt = (c: string, user: Creds, password = user.mqttPassword): MqttTarget => ({
+        name: `${c}.${DOMAIN}`, port: ports.get(c)!, address: hostAddress, caFile: pebble.rootCaPath, username: user.mqttUsername, password,
+    });
+
+    /** Publishes over TLS through the host; resolves with what a subscriber (same broker via `sub`) received. */
+    async function pubSub(pubTo: MqttTarget, subTo: MqttTarget, message: string): Promise<{ pub: number; received: string }> {
+        const topic = `osm/test/${Date.now()}`;
+        const sub = mosquitto("mosquitto_sub", subTo, ["-t", topic, "-C", "1", "-W", "6"], 15_000);
+        await new Promise((r) => setTimeout(r, 1500));
+        const pub = await mosquitto("mosquitto_pub", pubTo, ["-t", topic, "-m", message]);
+        const s = await sub;
+        return { pub: pub.code, received: s.stdout.trim() };
+    }
+
+    before(async function () {
+        const base = await ensureBase();
+        lab = await Lab.start({ id: "test-playbooks", hostNames: [HOST], basePath: base.path, teardownOnExit: true });
+        hostAddress = lab.host(HOST).address;
+        dns = await startPowerDns({ zone: DOMAIN });
+        // pebble validates HTTP-01 for real: it resolves the names through the lab PowerDNS.
+        pebble = await startPebble(lab, { dnsServer: `127.0.0.1:${dns.dnsPort}` });
+        // What CopyToRemote does: the folder lands as /opt/osm/ansible.
+        await lab.sh(HOST, 'mkdir -p /opt/osm && rm -rf /opt/osm/ansible && cp -r "$1" /opt/osm/ansible', path.join(REPO_ROOT, "ansible"));
+    });
+    after(async () => {
+        if (timings.length) process.stdout.write(`\n      timings on the lab host:\n${timings.map((t) => `        ${t}`).join("\n")}\n`);
+        if (lab) await stopLab(lab);
+        if (dns) await dns.stop();
+    });
+
+    it("without AcceptEnv the variables do not arrive, and the playbook says so", async () => {
+        const r = await play("container-create.yml", customerEnv("acme"));
+        assert.notStrictEqual(r.code, 0);
+        assert.match(r.stderr, /TASK \[Check the OSM_\* environment variables\]/);
+        assert.match(r.stderr, /not set: OSM_CUSTOMER .*OSM_CPUS .*OSM_MEMORY_MIB/);
+        assert.match(r.stderr, /AcceptEnv OSM_\*/);
+        assert.strictEqual(r.stdout, "", "no result on failure");
+        // The program's own bootstrap (no environment) fixes it.
+        const client = await connect("bootstrap", conn());
+        try {
+            const b = await execOn(client, BOOTSTRAP_SCRIPT, undefined);
+            assert.strictEqual(b.code, 0, b.stderr);
+        } finally {
+            client.end();
+        }
+    });
+
+    it("sets the host up, idempotently", async () => {
+        const first = await ok("host-setup.yml", hostEnv());
+        assert.deepStrictEqual(first.result, { host: HOST, bridge: "osmbr0", bridgeAddress: "10.118.0.1/16", base: "/var/lib/osm/base/rootfs" });
+        const second = await ok("host-setup.yml", hostEnv());
+        assert.strictEqual(second.changed, 0, `second host setup changed something:\n${second.stderr}`);
+        timings.push(`host setup: ${first.seconds.toFixed(1)} s first, ${second.seconds.toFixed(1)} s again`);
+        const state = await inHost(`
+            ip -br addr show dev osmbr0
+            nft list tables
+            kill -0 "$(cat /run/nginx.pid)" && echo nginx-running
+            kill -0 "$(cat /run/osm-dnsmasq.pid)" && echo dnsmasq-running
+            nginx -t 2>&1 | tail -1`);
+        assert.match(state, /osmbr0 .*10\.118\.0\.1\/16/);
+        assert.match(state, /table inet osm/);
+        assert.match(state, /table bridge osm/);
+        assert.match(state, /nginx-running/);
+        assert.match(state, /dnsmasq-running/);
+        assert.match(state, /test is successful/);
+    });
+
+    it("creates a container, idempotently, with its address, MAC, entries and limits", async () => {
+        await addNames("acme");
+        const first = await ok("container-create.yml", customerEnv("acme"));
+        assert.match(first.result.address, /^10\.118\.\d+\.\d+$/);
+        assert.match(first.result.mac, /^00:16:3e(:[0-9a-f]{2}){3}$/);
+        const second = await ok("container-create.yml", customerEnv("acme"));
+        assert.strictEqual(second.changed, 0, `second create changed something:\n${second.stderr}`);
+        assert.deepStrictEqual(second.result, first.result);
+        const { address, mac } = first.result;
+        const state = await inHost(`
+            lxc-info -n acme -sH
+            grep -c "^$2,$1,acme$" /var/lib/osm/network/dhcp-hosts
+            grep -c "^$1	osm-acme " /etc/hosts
+            cat /sys/fs/cgroup/memory/lxc.payload.acme/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/lxc.payload.acme/memory.max
+            lxc-attach -n acme -- ip -4 -o addr show dev eth0`, address, mac);
+        const lines = state.trim().split("\n");
+        assert.strictEqual(lines[0], "RUNNING");
+        assert.strictEqual(lines[1], "1", "one dnsmasq host entry");
+        assert.strictEqual(lines[2], "1", "one /etc/hosts line");
+        assert.strictEqual(lines[3], String(256 * 1024 * 1024), "memory limit enforced");
+        assert.match(lines[4], new RegExp(`inet ${address.replace(/\./g, "\\.")}/16`));
+    });
+
+    it("provisions it, idempotently, returning credentials that never reach the log", async () => {
+        const first = await ok("container-provision.yml", provisionEnv("acme"));
+        const c = first.result as Creds;
+        assert.deepStrictEqual(Object.keys(c).sort(), ["grafanaAdminPassword", "influxToken", "mqttPassword", "mqttUsername"]);
+        assert.strictEqual(c.mqttUsername, "acme");
+        for (const s of [c.mqttPassword, c.grafanaAdminPassword, c.influxToken]) {
+            assert.ok(s.length >= 24, "long random secret");
+            assert.ok(!first.stderr.includes(s), "secret in the log");
+        }
+        const second = await ok("container-provision.yml", provisionEnv("acme"));
+        assert.strictEqual(second.changed, 0, `second provision changed something:\n${second.stderr}`);
+        assert.deepStrictEqual(second.result, c, "credentials are generated once");
+        assert.ok(!second.stderr.includes(c.mqttPassword));
+        creds.set("acme", c);
+        const files = await inHost(`stat -c '%a %U' /var/lib/osm/containers/acme/credentials.json
+            lxc-attach -n acme -- cat /etc/mosquitto/conf.d/osm.conf
+            lxc-attach -n acme -- grep -c '^admin_password = ' /etc/grafana/grafana.ini`);
+        assert.match(files, /^600 root/);
+        assert.match(files, /allow_anonymous false/);
+        assert.match(files, /password_file \/etc\/mosquitto\/osm\.passwd/);
+        assert.match(files, /^listener 1883 10\.118\./m);
+    });
+
+    it("serves the three names over HTTPS from the customer's container, with pebble's certificate", async () => {
+        for (const [name, svc] of [["acme", "grafana"], ["acme-chirpstack", "chirpstack"], ["acme-influx", "influxdb"]]) {
+            const r = await httpsGet(`${name}.${DOMAIN}`, hostAddress, pebble.rootCaPath);
+            assert.strictEqual(r.status, 200);
+            assert.strictEqual(r.body.trim(), `${svc} stand-in for customer acme`);
+        }
+        const ws = await httpsGet(`acme.${DOMAIN}`, hostAddress, pebble.rootCaPath, "/api/live/ws");
+        assert.match(ws.body, /grafana stand-in for customer acme/);
+        const http = await run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "--resolve", `acme.${DOMAIN}:80:${hostAddress}`, `http://acme.${DOMAIN}/x`]);
+        assert.strictEqual(http.stdout, `301 https://acme.${DOMAIN}/x`);
+        const unknown = await run("curl", ["-sS", "--max-time", "5", "--resolve", `nobody.${DOMAIN}:443:${hostAddress}`, "--cacert", pebble.rootCaPath, `https://nobody.${DOMAIN}/`], { allowFail: true });
+        assert.notStrictEqual(unknown.code, 0, "a name no customer owns gets no TLS");
+    });
+
+    it("carries MQTT over TLS on the customer's port with its credentials only", async () => {
+        const c = creds.get("acme")!;
+        const got = await pubSub(mqtt("acme", c), mqtt("acme", c), "hello-acme");
+        assert.strictEqual(got.pub, 0);
+        assert.strictEqual(got.received, "hello-acme");
+        const wrong = await mosquitto("mosquitto_pub", mqtt("acme", c, "wrong-password"), ["-t", "x", "-m", "x"]);
+        assert.strictEqual(wrong.code, 5, `wrong password refused: ${wrong.stderr}`);
+        const plain = await run("mosquitto_pub", ["-h", hostAddress, "-p", String(ports.get("acme")), "-u", "acme", "-t", "x", "-m", "x"], { allowFail: true, timeoutMs: 20_000 });
+        assert.notStrictEqual(plain.code, 0, "plain MQTT to the TLS port fails");
+    });
+
+    it("opens only SSH, 80, 443 and the MQTT ports; keeps containers apart", async () => {
+        await addNames("beta");
+        await ok("container-create.yml", customerEnv("beta"));
+        const beta = (await ok("container-provision.yml", provisionEnv("beta"))).result as Creds;
+        creds.set("beta", beta);
+        // A listener the firewall must hide (started inside the host, stopped by its PID).
+        const pid = (await inHost("setsid socat TCP-LISTEN:9999,fork,reuseaddr EXEC:/bin/true </dev/null >/dev/null 2>&1 & echo $!")).trim();
+        try {
+            const probe = (port: number) => run("bash", ["-c", `timeout 3 bash -c 'exec 3<>/dev/tcp/${hostAddress}/${port}'`], { allowFail: true });
+            assert.notStrictEqual((await probe(9999)).code, 0, "port 9999 must be filtered");
+            assert.strictEqual((await probe(443)).code, 0, "443 open");
+            assert.strictEqual((await probe(ports.get("beta")!)).code, 0, "beta's MQTT port open");
+        } finally {
+            await inHost('kill "$1"', pid);
+        }
+        const acmeAddress = (await inHost("sed -n 's/,acme$//p' /var/lib/osm/network/dhcp-hosts | cut -d, -f2")).trim();
+        const fromBeta = await inHost(`
+            t() { if lxc-attach -n beta -- timeout 3 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; then echo "$1:$2 open"; else echo "$1:$2 closed"; fi; }
+            t "$1" 1883; t "$1" 3000; t 10.118.0.1 443; t 10.118.0.1 22; t 10.118.0.1 53`, acmeAddress);
+        assert.match(fromBeta, new RegExp(`${acmeAddress.replace(/\./g, "\\.")}:1883 closed`), "no container reaches another");
+        assert.match(fromBeta, /:3000 closed/);
+        assert.match(fromBeta, /10\.118\.0\.1:443 closed/, "containers reach the host for DHCP/DNS only");
+        assert.match(fromBeta, /10\.118\.0\.1:22 closed/);
+        assert.match(fromBeta, /10\.118\.0\.1:53 open/);
+        // A message to acme's port arrives in acme's broker and in no other; beta's user is refused there.
+        const c = creds.get("acme")!;
+        const viaAcme = await pubSub(mqtt("acme", c), mqtt("beta", beta), "for-acme-only");
+        assert.strictEqual(viaAcme.pub, 0);
+        assert.strictEqual(viaAcme.received, "", "beta's broker must not see acme's message");
+        const crossed = await mosquitto("mosquitto_pub", { ...mqtt("acme", beta), name: `acme.${DOMAIN}` }, ["-t", "x", "-m", "x"]);
+        assert.strictEqual(crossed.code, 5, "beta's credentials do not work on acme's broker");
+    });
+
+    it("reports the failed step and changes nothing when the container does not exist", async () => {
+        const r = await play("container-provision.yml", provisionEnv("ghost"));
+        assert.notStrictEqual(r.code, 0);
+        assert.match(r.stderr, /TASK \[Find the container \(made by container-create\.yml\)[^\]]*\][^]*customer ghost has no container on this host: run container-create\.yml first/);
+        assert.match(r.stderr, /run: container-provision\.yml failed/);
+        const left = await inHost("ls /etc/nginx/osm/http /var/lib/osm/firewall; ls /var/lib/osm/containers");
+        assert.doesNotMatch(left, /ghost/);
+    });
+
+    it("creates and provisions 10 customers at once on one host", async () => {
+        const names = Array.from({ length: 10 }, (_, i) => `par${i}`);
+        for (const n of names) await addNames(n);
+        let t0 = Date.now();
+        await ok("container-create.yml", customerEnv("solo"));
+        const oneCreate = (Date.now() - t0) / 1000;
+        t0 = Date.now();
+        const created = await Promise.all(names.map((n) => ok("container-create.yml", customerEnv(n))));
+        const tenCreates = (Date.now() - t0) / 1000;
+        timings.push(`create: one ${oneCreate.toFixed(2)} s; 10 at once ${tenCreates.toFixed(2)} s (ratio ${(tenCreates / oneCreate).toFixed(2)})`);
+        const addresses = created.map((r) => r.result.address);
+        const macs = created.map((r) => r.result.mac);
+        assert.strictEqual(new Set(addresses).size, 10, `distinct addresses: ${addresses}`);
+        assert.strictEqual(new Set(macs).size, 10, `distinct MACs: ${macs}`);
+        const files = await inHost("cat /var/lib/osm/network/dhcp-hosts; echo ---; grep osm-container /etc/hosts; echo ---; lxc-ls --running -1");
+        const [dhcp, hosts, running] = files.split("---\n");
+        names.forEach((n, i) => {
+            assert.ok(dhcp.split("\n").includes(`${macs[i]},${addresses[i]},${n}`), `dnsmasq entry of ${n}`);
+            assert.strictEqual(hosts.split("\n").filter((l) => l.startsWith(`${addresses[i]}\tosm-${n} `)).length, 1, `/etc/hosts line of ${n}`);
+            assert.ok(running.split("\n").includes(n), `${n} runs`);
+        });
+        assert.strictEqual(new Set(dhcp.trim().split("\n").map((l) => l.split(",")[1])).size, dhcp.trim().split("\n").length, "no address twice");
+
+        t0 = Date.now();
+        const provisioned = await Promise.all(names.map((n) => ok("container-provision.yml", provisionEnv(n))));
+        timings.push(`provision: 10 at once ${((Date.now() - t0) / 1000).toFixed(2)} s`);
+        assert.match(await inHost("nginx -t 2>&1"), /test is successful/);
+        await Promise.all(names.map(async (n, i) => {
+            const r = await httpsGet(`${n}-influx.${DOMAIN}`, hostAddress, pebble.rootCaPath);
+            assert.strictEqual(r.body.trim(), `influxdb stand-in for customer ${n}`);
+            creds.set(n, provisioned[i].result);
+        }));
+        const m = await pubSub(mqtt("par7", creds.get("par7")!), mqtt("par7", creds.get("par7")!), "hello-par7");
+        assert.strictEqual(m.received, "hello-par7");
+    });
+
+    it("creates and provisions one customer within the time measured here", async () => {
+        await addNames("timed");
+        const t0 = Date.now();
+        const c = await ok("container-create.yml", { ...customerEnv("timed"), ...hostEnv() });
+        const p = await ok("container-provision.yml", provisionEnv("timed"));
+        const total = (Date.now() - t0) / 1000;
+        timings.push(`one customer (create with OSM_ACME_* + provision, over SSH): ${total.toFixed(2)} s (create ${c.seconds.toFixed(2)} s, provision ${p.seconds.toFixed(2)} s)`);
+        const r = await httpsGet(`timed.${DOMAIN}`, hostAddress, pebble.rootCaPath);
+        assert.strictEqual(r.body.trim(), "grafana stand-in for customer timed");
+        assert.ok(total < 60, `one customer took ${total} s`);
+    });
+
+    it("deletes: archives the data first, then leaves nothing of the customer; again is a no-op", async () => {
+        const address = (await inHost("sed -n 's/,acme$//p' /var/lib/osm/network/dhcp-hosts | cut -d, -f2")).trim();
+        const first = await ok("container-delete.yml", customerEnv("acme"));
+        const archive: string = first.result.archive;
+        assert.match(archive, /^\/var\/lib\/osm\/archives\/acme-\d{8}T\d{6}Z\.tar\.gz$/);
+        const listing = await inHost('stat -c %a "$1"; tar -tzf "$1"', archive);
+        assert.match(listing, /^600\n/);
+        for (const f of ["acme/credentials.json", "acme/upper/etc/mosquitto/osm.passwd", "acme/upper/etc/grafana/grafana.ini", "acme/nginx/http.conf", "config"]) {
+            assert.ok(listing.split("\n").includes(f), `archive holds ${f}`);
+        }
+        const left = await inHost(`
+            lxc-ls -1 | grep -x acme || true
+            ls /var/lib/lxc /var/lib/osm/containers /etc/nginx/osm/http /etc/nginx/osm/stream /var/lib/osm/firewall /etc/letsencrypt/live /etc/letsencrypt/renewal 2>/dev/null | grep -x 'acme.*' || true
+            grep -F ",acme" /var/lib/osm/network/dhcp-hosts || true
+            grep -F "osm-acme " /etc/hosts || true
+            nft list set inet osm mqtt_ports | grep -w "$1" || true
+            nginx -t 2>&1 | tail -1`, String(ports.get("acme")));
+        assert.strictEqual(left.trim(), "nginx: configuration file /etc/nginx/nginx.conf test is successful", `left behind:\n${left}`);
+        assert.doesNotMatch(await inHost("cat /var/lib/osm/network/dhcp-hosts"), new RegExp(`,${address.replace(/\./g, "\\.")},`));
+        const again = await ok("container-delete.yml", customerEnv("acme"));
+        assert.deepStrictEqual(again.result, { archive: null });
+        assert.strictEqual(again.changed, 0, `second delete changed something:\n${again.stderr}`);
+        // The others still answer.
+        const r = await httpsGet(`beta.${DOMAIN}`, hostAddress, pebble.rootCaPath);
+        assert.strictEqual(r.body.trim(), "grafana stand-in for customer beta");
+        const unknown = await run("curl", ["-sS", "--max-time", "5", "--resolve", `acme.${DOMAIN}:443:${hostAddress}`, "--cacert", pebble.rootCaPath, `https://acme.${DOMAIN}/`], { allowFail: true });
+        assert.notStrictEqual(unknown.code, 0, "acme's vhost is gone");
+    });
+});
