@@ -7,7 +7,7 @@
  * parallelism. Removals come from comparing two deployments and are carried out with the
  * stored state, dependents first, as the engine would.
  */
-import { evaluate, unwrapSecrets } from "../support/engine";
+import { evaluate, isWrappedSecret } from "../support/engine";
 
 // The dynamic provider host deserializes providers with this package (a dependency of
 // @pulumi/pulumi); using the same one runs the provider exactly as Pulumi does.
@@ -15,7 +15,10 @@ import { evaluate, unwrapSecrets } from "../support/engine";
 const requireFromString: (code: string) => any = require("require-from-string");
 
 export interface Handler {
-    /** Carry the resource out; inputs have secrets unwrapped. Returns its id and outputs. */
+    /**
+     * Carry the resource out; inputs have secrets unwrapped (assets and archives stay the SDK's
+     * objects, their `path` a Promise). Returns its id and outputs.
+     */
     create(r: { type: string; name: string; urn: string; inputs: Record<string, any> }): Promise<{ id: string; outputs: Record<string, any> }>;
     /** Remove it, given what create stored (as the engine would: stored outputs/inputs). */
     delete(r: Carried): Promise<void>;
@@ -102,13 +105,36 @@ export function dynamicHandler(): Handler {
     };
 }
 
-function sameValue(a: unknown, b: unknown): boolean {
-    return JSON.stringify(sortKeys(a)) === JSON.stringify(sortKeys(b));
-}
-function sortKeys(v: any): any {
-    if (Array.isArray(v)) return v.map(sortKeys);
-    if (v && typeof v === "object") return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys(v[k])]));
+/**
+ * Removes the SDK's secret wrappers, but keeps objects that are not plain data intact (the
+ * SDK's FileArchive/FileAsset carry their `path` as a Promise, which a handler must still see).
+ */
+export function unwrapInputs(v: any): any {
+    if (isWrappedSecret(v)) return unwrapInputs((v as any).value);
+    if (Array.isArray(v)) return v.map(unwrapInputs);
+    if (v && typeof v === "object" && [Object.prototype, null].includes(Object.getPrototypeOf(v))) {
+        const out: Record<string, any> = {};
+        for (const [k, x] of Object.entries(v)) out[k] = unwrapInputs(x);
+        return out;
+    }
     return v;
+}
+
+/** A comparable form of inputs: promises (an archive's path) awaited, keys sorted, class named. */
+async function comparable(v: any): Promise<any> {
+    if (v instanceof Promise) return comparable(await v);
+    if (Array.isArray(v)) return Promise.all(v.map(comparable));
+    if (v && typeof v === "object") {
+        const proto = Object.getPrototypeOf(v);
+        const out: Record<string, any> = proto === Object.prototype || proto === null ? {} : { "<class>": proto?.constructor?.name };
+        for (const k of Object.keys(v).sort()) out[k] = await comparable(v[k]);
+        return out;
+    }
+    return v;
+}
+
+async function sameValue(a: unknown, b: unknown): Promise<boolean> {
+    return JSON.stringify(await comparable(a)) === JSON.stringify(await comparable(b));
 }
 
 /**
@@ -135,11 +161,11 @@ export async function carryOut(program: () => any, opts: {
                     if (failures.length > 0) throw new Error(`${args.type}::${args.name} not carried out: an earlier resource failed`);
                     const handler = opts.handlers[args.type];
                     if (!handler) throw new Error(`no handler for resource type ${args.type} (resource ${args.name}): the executor cannot carry it out`);
-                    const inputs = unwrapSecrets(args.inputs);
+                    const inputs = unwrapInputs(args.inputs);
                     const request = { type: args.type, name: args.name, urn: args.urn, inputs };
                     const old = before.get(args.urn);
                     let result: { id: string; outputs: Record<string, any> };
-                    if (old && old.type === args.type && sameValue(old.inputs, inputs)) {
+                    if (old && old.type === args.type && await sameValue(old.inputs, inputs)) {
                         result = { id: old.id, outputs: old.outputs };
                     } else if (old && old.type === args.type) {
                         result = handler.update ? await handler.update(old, request) : await handler.create(request);
