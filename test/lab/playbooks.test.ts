@@ -180,7 +180,10 @@ describe("playbooks on a lab host (ansible/ over SSH)", function () {
         assert.strictEqual(lines[1], "1", "one dnsmasq host entry");
         assert.strictEqual(lines[2], "1", "one /etc/hosts line");
         assert.strictEqual(lines[3], String(256 * 1024 * 1024), "memory limit enforced");
-        assert.match(lines[4], new RegExp(`inet ${address.replace(/\./g, "\\.")}/16`));
+        assert.match(lines[4], new RegExp(`inet ${address.replace(/\./g, "\\.")}/16 brd 10\\.118\\.255\\.255`));
+        // dnsmasq hands the container the same fixed address by DHCP (busybox's client, no config change).
+        const dhcp = await inHost("lxc-attach -n acme -- busybox udhcpc -i eth0 -n -q -f -t 5 -s /bin/true 2>&1");
+        assert.match(dhcp, new RegExp(`lease of ${address.replace(/\./g, "\\.")} obtained from 10\\.118\\.0\\.1`));
     });
 
     it("provisions it, idempotently, returning credentials that never reach the log", async () => {

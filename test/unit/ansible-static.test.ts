@@ -48,7 +48,7 @@ env = jinja2.Environment(loader=jinja2.FileSystemLoader(sys.argv[1]), trim_block
                          undefined=jinja2.StrictUndefined)
 sys.stdout.write(env.get_template(sys.argv[2]).render(json.loads(sys.stdin.read())))
 `;
-    const r = await sh("python3", ["-c", py, path.join(ANSIBLE, "templates"), template], { input: JSON.stringify(vars) });
+    const r = await sh("/usr/bin/python3", ["-c", py, path.join(ANSIBLE, "templates"), template], { input: JSON.stringify(vars) });
     assert.strictEqual(r.code, 0, `rendering ${template}: ${r.stderr}`);
     return r.stdout;
 }
@@ -76,8 +76,8 @@ describe("ansible/ static checks", function () {
         for (const f of files) {
             const first = fs.readFileSync(f, "utf8").split("\n")[0];
             assert.ok((fs.statSync(f).mode & 0o111) !== 0, `${f} is executable`);
-            if (/python3/.test(first)) {
-                const r = await sh("python3", ["-c", "import ast,sys; ast.parse(open(sys.argv[1]).read())", f]);
+            if (/^#!\/usr\/bin\/python3$/.test(first)) {
+                const r = await sh("/usr/bin/python3", ["-c", "import ast,sys; ast.parse(open(sys.argv[1]).read())", f]);
                 assert.strictEqual(r.code, 0, `${f}: ${r.stderr}`);
             } else {
                 assert.match(first, /^#!\/(usr\/bin\/env bash|bin\/sh|bin\/bash)/, `${f} has a shell shebang`);
@@ -147,7 +147,7 @@ describe("ansible/ static checks", function () {
     it("renders the LXC config with v2 limits on cgroup v2 hosts and v1 limits elsewhere", async () => {
         const vars = {
             osm_customer: "acme", osm_base_rootfs: "/var/lib/osm/base/rootfs", osm_containers_dir: "/var/lib/osm/containers",
-            osm_bridge: "osmbr0", osm_bridge_prefix: 16, osm_mac: "00:16:3e:76:01:0a", osm_address: "10.118.1.10",
+            osm_bridge: "osmbr0", osm_bridge_prefix: 16, osm_bridge_broadcast: "10.118.255.255", osm_mac: "00:16:3e:76:01:0a", osm_address: "10.118.1.10",
             osm_memory_mib: "512", osm_cpus: "1.5",
         };
         const v2 = await render("lxc-container.conf.j2", { ...vars, osm_cgroup2: true });
@@ -155,7 +155,7 @@ describe("ansible/ static checks", function () {
         assert.match(v2, /^lxc\.cgroup2\.memory\.max = 512M$/m);
         assert.match(v2, /^lxc\.cgroup2\.cpu\.max = 150000 100000$/m);
         assert.match(v2, /^lxc\.net\.0\.veth\.pair = osmv010a$/m);
-        assert.match(v2, /^lxc\.net\.0\.ipv4\.address = 10\.118\.1\.10\/16$/m);
+        assert.match(v2, /^lxc\.net\.0\.ipv4\.address = 10\.118\.1\.10\/16 10\.118\.255\.255$/m);
         assert.doesNotMatch(v2, /lxc\.cgroup\./);
         const v1 = await render("lxc-container.conf.j2", { ...vars, osm_cgroup2: false });
         assert.match(v1, /^lxc\.cgroup\.memory\.limit_in_bytes = 512M$/m);
