@@ -358,8 +358,8 @@ describe("graph: resource classes", () => {
             });
             return {};
         }, { config: {} });
-        // (Fails while the fields are declared `zone!: Output<string>`: emitted as ES2022 class fields,
-        // they reset what super() set to undefined. `declare readonly zone: ...` keeps them.)
+        // Fields declared `zone!: Output<string>` are emitted as ES2022 class fields and reset what
+        // super() set to undefined; `declare readonly zone: ...` keeps them.
         for (const field of ["zone", "name", "type", "ttl", "records"] as const) {
             assert.ok(pulumi.Output.isInstance(record![field]), `Record.${field} is ${record![field]}`);
         }

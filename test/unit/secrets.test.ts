@@ -132,8 +132,8 @@ describe("secrets: kept secret from stack config to outputs", function () {
         const password = ev.resources.find((r) => r.name === "powerdns-mysql-password")!;
         assert.deepStrictEqual(secretOutputs.get(password.name), ["value"]);
         const [user] = all("mysql:index/user:User");
-        // (Fails while GeneratedPassword's `value!:` class field, emitted as an ES2022 field, resets the
-        // output super() set to undefined: the user then gets no password at all.)
+        // A `value!:` class field (emitted as an ES2022 field) would reset the output super() set to
+        // undefined, and the user would get no password at all; `declare` avoids that.
         assert.ok("plaintextPassword" in user.inputs, `the PowerDNS MySQL user is declared without a password: ${JSON.stringify(user.inputs)}`);
         assert.ok(isWrappedSecret(user.inputs.plaintextPassword), "user plaintextPassword is not a secret");
         assert.strictEqual((user.inputs.plaintextPassword as any).value, SENTINEL_GENERATED_PASSWORD);
