@@ -225,13 +225,25 @@ function pdnsError(kind: PdnsErrorKind, reason: string): PdnsError {
     return e;
 }
 
+/**
+ * The key requests are sent with. The stored key normally; `OSM_POWERDNS_API_KEY` in the
+ * environment of `pulumi` overrides it, because deletes run with the key stored at create:
+ * after a key rotation, records removed from the program could not be deleted otherwise.
+ */
+function effectiveKey(s: { apiKey: string }): string {
+    const override = process.env.OSM_POWERDNS_API_KEY;
+    return override && override.trim() !== "" ? override.trim() : s.apiKey;
+}
+
 /** One line, the record's name first, the API key never. */
 function recordError(s: { name: string; type: string; apiKey: string }, e: unknown): Error {
     let reason = (e as PdnsError)?.reason ?? (e instanceof Error ? e.message : String(e));
     reason = reason.replace(/\s+/g, " ").trim();
     // Messages are built without the key; this is a safety net (too short a key would
     // mangle ordinary words, and is no secret worth the name anyway).
-    if (s.apiKey && s.apiKey.length >= 6) reason = reason.split(s.apiKey).join("[redacted]");
+    for (const key of [s.apiKey, effectiveKey(s)]) {
+        if (key && key.length >= 6) reason = reason.split(key).join("[redacted]");
+    }
     return new Error(`PowerDNS record ${s.name} ${s.type}: ${reason}`);
 }
 
@@ -250,7 +262,7 @@ async function pdnsRequest(s: { apiUrl: string; apiKey: string; zone: string }, 
         try {
             res = await fetch(url, {
                 method,
-                headers: { "X-API-Key": s.apiKey, Accept: "application/json", ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
+                headers: { "X-API-Key": effectiveKey(s), Accept: "application/json", ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
                 body: body === undefined ? undefined : JSON.stringify(body),
                 signal: AbortSignal.timeout(20000),
             });
@@ -269,7 +281,8 @@ async function pdnsRequest(s: { apiUrl: string; apiKey: string; zone: string }, 
         const detail = (typeof json?.error === "string" ? json.error : text).replace(/\s+/g, " ").trim().slice(0, 300);
         if (res.status >= 200 && res.status < 300) return { status: res.status, json };
         if (res.status === 401 || res.status === 403) {
-            throw pdnsError("auth", `PowerDNS rejected the API key (${s.apiUrl}): check the powerdnsApiKey secret`);
+            throw pdnsError("auth", `PowerDNS rejected the API key (${s.apiUrl}): check the powerdnsApiKey secret` +
+                (process.env.OSM_POWERDNS_API_KEY ? " and OSM_POWERDNS_API_KEY" : "; after a key rotation, run with the new key in OSM_POWERDNS_API_KEY"));
         }
         if (res.status === 404) {
             throw pdnsError("zone", `zone ${s.zone} does not exist on the PowerDNS server at ${s.apiUrl} (${detail || "404 Not Found"}): create the zone there or fix powerdns.zone`);
@@ -325,7 +338,7 @@ function zoneQueues(): Map<string, ZoneQueue> {
 /** Queues a write for its zone; resolves when PowerDNS has applied it. */
 function enqueueWrite(kind: WriteOp["kind"], state: RrsetState): Promise<void> {
     const queues = zoneQueues();
-    const key = JSON.stringify([state.apiUrl, state.zone, state.apiKey]);
+    const key = JSON.stringify([state.apiUrl, state.zone, effectiveKey(state)]);
     let q = queues.get(key);
     if (!q) { q = { pending: [], running: false }; queues.set(key, q); }
     const queue = q;

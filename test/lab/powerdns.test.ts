@@ -218,6 +218,22 @@ for (const backend of ["sqlite", "mysql"] as Backend[]) {
             for (const text of errorTexts) assert.ok(!text.includes(lab.apiKey), `an error text shows the API key: ${text}`);
         });
 
+        it("after a key rotation, OSM_POWERDNS_API_KEY lets delete and read work with state holding the old key", async () => {
+            const d = await carryOut(recordsProgram(conn(), { r: { name: fqdn("rotate"), type: "A", ttl: 300, records: ["192.0.2.1"] } }), { config: {}, handlers });
+            deployments.push(d);
+            const stale = { ...d.resources[0].outputs, apiKey: "key-before-rotation" };
+            const refused = await failure(provider.delete(d.resources[0].id, stale));
+            assert.match(refused, /PowerDNS rejected the API key .*after a key rotation, run with the new key in OSM_POWERDNS_API_KEY/);
+            process.env.OSM_POWERDNS_API_KEY = lab.apiKey;
+            try {
+                assert.deepStrictEqual((await provider.read(d.resources[0].id, stale)).props.records, ["192.0.2.1"]);
+                await provider.delete(d.resources[0].id, stale);
+            } finally {
+                delete process.env.OSM_POWERDNS_API_KEY;
+            }
+            assert.strictEqual((await lab.dig(fqdn("rotate"))).status, "NXDOMAIN");
+        });
+
         if (backend === "sqlite") {
             it("creates 300 records at once, then deletes them at once (sqlite: parallel PATCHes would fail with 'database is locked')", async function () {
                 this.timeout(120000);
