@@ -24,6 +24,27 @@ import { remoteHandlers } from "./remote";
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const program: () => Promise<any> = require("../../index");
 
+/**
+ * Shim (test only): the executor hands handlers inputs passed through engine.ts's
+ * unwrapSecrets, which turns a FileArchive's `path` (a Promise) into {}. Until that keeps
+ * archives intact, FileArchives made in this process also carry their path as a plain
+ * string (`localPath`), which the CopyToRemote handler reads when `path` is lost.
+ */
+export function recordFileArchivePaths(): void {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const archive = require("@pulumi/pulumi/asset"); // the module the SDK's deserializer uses
+    if (archive.FileArchive.recordsLocalPath) return;
+    const Original = archive.FileArchive;
+    class FileArchive extends Original {
+        static recordsLocalPath = true;
+        constructor(p: string) {
+            super(p);
+            (this as any).localPath = p;
+        }
+    }
+    archive.FileArchive = FileArchive;
+}
+
 const DOMAIN = "osm.lab.test";
 const SERVICES = [
     { suffix: "", standin: "grafana" },
@@ -52,8 +73,28 @@ export function labStack(lab: Lab, pdns: PowerDnsLab, pebble: Pebble, customersF
     return { config, secretKeys: ["osm-hosting:sshPrivateKey", "osm-hosting:powerdnsApiKey"] };
 }
 
+/** The executor's handlers for everything the program declares; OSM_LAB_TRACE=1 logs each
+ * operation's resource name and duration (names only: no inputs, no outputs). */
 export function labHandlers(): Handlers {
-    return { [DYNAMIC_TYPE]: dynamicHandler(), ...remoteHandlers() };
+    const all: Handlers = { [DYNAMIC_TYPE]: dynamicHandler(), ...remoteHandlers() };
+    if (process.env.OSM_LAB_TRACE !== "1") return all;
+    const traced: Handlers = {};
+    for (const [type, h] of Object.entries(all)) {
+        const wrap = <T>(op: string, name: string, f: () => Promise<T>): Promise<T> => {
+            const t = Date.now();
+            process.stderr.write(`[lab] ${op} ${name} …\n`);
+            return f().then(
+                (v) => (process.stderr.write(`[lab] ${op} ${name} ok ${Date.now() - t} ms\n`), v),
+                (e) => (process.stderr.write(`[lab] ${op} ${name} FAILED ${Date.now() - t} ms\n`), Promise.reject(e)),
+            );
+        };
+        traced[type] = {
+            create: (r) => wrap("create", r.name, () => h.create(r)),
+            delete: (r) => wrap("delete", r.name, () => h.delete(r)),
+            ...(h.update ? { update: (p: any, n: any) => wrap("update", n.name, () => h.update!(p, n)) } : {}),
+        };
+    }
+    return traced;
 }
 
 /** What the lab PowerDNS answers for `name`: the address at the end of its CNAME chain. */
@@ -110,7 +151,13 @@ describe("end to end: the program carried out on lab hosts", function () {
         }
     }
 
+    /** Later steps need the first deployment; without it they fail at once, saying why. */
+    function needFirst(): void {
+        if (!first) throw new Error("not run: the first deployment failed (see the first failure)");
+    }
+
     before(async function () {
+        recordFileArchivePaths();
         let t = Date.now();
         const base = await ensureBase();
         seconds.base = (Date.now() - t) / 1000;
@@ -160,11 +207,12 @@ describe("end to end: the program carried out on lab hosts", function () {
     });
 
     it("answers each customer's three names over HTTPS through NGINX from that customer's container", async () => {
-        assert.ok(first, "deployment");
+        needFirst();
         for (const l of labels) await assertAnswers(l);
     });
 
     it("delivers MQTT over TLS with the customer's credentials to that customer's broker and no other", async () => {
+        needFirst();
         const topic = `osm/e2e/${crypto.randomBytes(4).toString("hex")}`;
         const [a, ...others] = labels;
         const message = `reading-${crypto.randomBytes(6).toString("hex")}`;
@@ -186,6 +234,7 @@ describe("end to end: the program carried out on lab hosts", function () {
     });
 
     it("refuses a wrong MQTT password, and another customer's password", async () => {
+        needFirst();
         const [a, b] = labels;
         const wrong = await mosquitto("mosquitto_pub", await mqttTarget(first, a, "not-the-password"), ["-t", "osm/x", "-m", "x"]);
         assert.notStrictEqual(wrong.code, 0);
@@ -195,6 +244,7 @@ describe("end to end: the program carried out on lab hosts", function () {
     });
 
     it("creates 10 customers at once on one host: distinct addresses and MACs, consistent /etc/hosts and dnsmasq, nginx -t, all answer", async () => {
+        needFirst();
         const ten = Array.from({ length: 10 }, (_, i) => ({ name: `Parallel ${i + 1}`, host: "osm-lab2" }));
         const t = Date.now();
         current = await deploy([...three, ...ten], first);
@@ -223,6 +273,7 @@ describe("end to end: the program carried out on lab hosts", function () {
     });
 
     it("removing a customer archives its data and leaves nothing else of it on its host", async () => {
+        needFirst();
         const victim = "charlie-greenhouses";
         const host = current.outputs.placements[victim].host as string;
         // A marker in the container's data, to find in the archive.

@@ -19,7 +19,13 @@ import * as path from "path";
 import { alive, run, runInHost, runSync, sleep, spawnDetached, waitFor } from "./lab-exec";
 import { addBlackhole, assertIpForwardOff, assertSlotRangeUnused, MAX_SLOT, removeBlackhole, slotPlan, SlotPlan } from "./netsafety";
 
-export const REPO_ROOT = path.resolve(__dirname, "../../..");
+/** The checkout (where Pulumi.yaml is), from sources or from any compiled output dir. */
+export const REPO_ROOT = ((): string => {
+    for (let dir = __dirname; ; dir = path.dirname(dir)) {
+        if (fs.existsSync(path.join(dir, "Pulumi.yaml"))) return dir;
+        if (path.dirname(dir) === dir) throw new Error(`Pulumi.yaml not found above ${__dirname}`);
+    }
+})();
 export const LAB_ROOT = path.join(REPO_ROOT, ".lab");
 /** Where the playbooks expect the containers' OS base on a host. */
 export const HOST_BASE_PATH = "/var/lib/osm/base/rootfs";
