@@ -173,7 +173,7 @@ describe("playbooks on a lab host (ansible/ over SSH)", function () {
             lxc-info -n acme -sH
             grep -c "^$2,$1,acme$" /var/lib/osm/network/dhcp-hosts
             grep -c "^$1	osm-acme " /etc/hosts
-            cat /sys/fs/cgroup/memory/lxc.payload.acme/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/lxc.payload.acme/memory.max
+            lxc-cgroup -n acme memory.limit_in_bytes 2>/dev/null || lxc-cgroup -n acme memory.max
             lxc-attach -n acme -- ip -4 -o addr show dev eth0`, address, mac);
         const lines = state.trim().split("\n");
         assert.strictEqual(lines[0], "RUNNING");
