@@ -349,7 +349,8 @@ describe("graph: the program under mocks", function () {
     });
 });
 
-describe("graph: resource classes", () => {
+describe("graph: resource classes", function () {
+    this.timeout(30000);
     it("a PowerDNS Record exposes its declared outputs (zone, name, type, ttl, records)", async () => {
         let record: powerdns.Record | undefined;
         await evaluate(() => {

@@ -307,7 +307,9 @@ function expectedHostForOne(hosts: HostCapacity[], before: Placements, customers
     return best;
 }
 
-describe("placement: properties over random edit sequences", () => {
+describe("placement: properties over random edit sequences", function () {
+    // ~0.5 s on an idle machine; room for a busy CI runner.
+    this.timeout(20000);
     const SEEDS = 40;
     const STEPS = 60;
 

@@ -364,7 +364,9 @@ describe("validation: stack config", () => {
     });
 });
 
-describe("validation: nothing is registered when a check fails", () => {
+describe("validation: nothing is registered when a check fails", function () {
+    // Each case evaluates the program (~0.5 s, several times that on a busy machine).
+    this.timeout(30000);
     const scratch = new Scratch();
     after(() => scratch.cleanup());
 
