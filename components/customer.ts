@@ -73,7 +73,9 @@ export class Customer extends pulumi.ComponentResource {
                 ...(args.adopt ? { adoptId: `${args.dns.zone}/${absolute(this.names[service])}/CNAME` } : {}),
             }, { parent: this }));
 
-        const environment = {
+        // The ACME account goes to both commands: create starts the certificate's issuance in
+        // the background, provision waits for it (ansible/README.md).
+        const environment: Record<string, string> = {
             OSM_CUSTOMER: args.label,
             OSM_DOMAIN: args.domain,
             OSM_HOST_NAME: args.host.hostName,
@@ -81,7 +83,10 @@ export class Customer extends pulumi.ComponentResource {
             OSM_CPUS: String(args.limits.cpus),
             OSM_MEMORY_MIB: String(args.limits.memoryMiB),
             OSM_ANSIBLE_HASH: args.ansibleHash,
+            OSM_ACME_SERVER: args.acme.server,
+            OSM_ACME_EMAIL: args.acme.email,
         };
+        if (args.acme.caBundle) environment.OSM_ACME_CA_BUNDLE = args.acme.caBundle;
         // Certificates are issued for the names, so the records come first. A move to another
         // host replaces the container: the new one is created, then the old one archived.
         this.container = new command.remote.Command(`${name}-container`, {
@@ -93,12 +98,10 @@ export class Customer extends pulumi.ComponentResource {
             addPreviousOutputInEnv: false,
         }, { parent: this, dependsOn: [...this.records, args.host.setup] });
 
-        const acme: Record<string, string> = { OSM_ACME_SERVER: args.acme.server, OSM_ACME_EMAIL: args.acme.email };
-        if (args.acme.caBundle) acme.OSM_ACME_CA_BUNDLE = args.acme.caBundle;
         this.provision = new command.remote.Command(`${name}-provision`, {
             connection: args.host.connection,
             create: playbook("container-provision.yml"),
-            environment: { ...environment, ...acme },
+            environment,
             triggers: [args.host.hostName],
             addPreviousOutputInEnv: false,
             // stdout carries the credentials: secret, and never logged.
