@@ -26,6 +26,10 @@ export interface DigAnswer {
 
 export interface PowerDnsLab {
     backend: Backend;
+    /** PIDs of the processes it runs (pdns_server, and mariadbd when it started one). */
+    pids: number[];
+    /** Its scratch directory (config, database, logs), removed by stop(). */
+    dir: string;
     /** API base URL (`http://127.0.0.1:PORT`), as the stack config's `powerdns.apiUrl`. */
     apiUrl: string;
     apiKey: string;
@@ -46,23 +50,38 @@ export interface PowerDnsLab {
     stop(): Promise<void>;
 }
 
-/** PIDs this process started and has not stopped yet; killed on exit if a test dies. */
+/** PIDs this process started and has not stopped yet, and scratch dirs: cleaned on exit if a test dies. */
 const livePids = new Set<number>();
+const liveDirs = new Set<string>();
 let exitHandlerInstalled = false;
-function track(child: ChildProcess): void {
-    if (child.pid === undefined) throw new Error("failed to start a lab process");
-    livePids.add(child.pid);
+function installExitHandler(): void {
     if (!exitHandlerInstalled) {
         exitHandlerInstalled = true;
         process.on("exit", () => {
             for (const pid of livePids) {
                 try { process.kill(pid, "SIGKILL"); } catch { /* already gone */ }
             }
+            for (const dir of liveDirs) fs.rmSync(dir, { recursive: true, force: true });
         });
         for (const sig of ["SIGINT", "SIGTERM"] as const) {
             process.once(sig, () => process.exit(130));
         }
     }
+}
+function track(child: ChildProcess): void {
+    if (child.pid === undefined) throw new Error("failed to start a lab process");
+    installExitHandler();
+    livePids.add(child.pid);
+}
+function scratchDir(prefix: string, parent = os.tmpdir()): string {
+    installExitHandler();
+    const dir = fs.mkdtempSync(path.join(parent, prefix));
+    liveDirs.add(dir);
+    return dir;
+}
+function removeDir(dir: string): void {
+    fs.rmSync(dir, { recursive: true, force: true });
+    liveDirs.delete(dir);
 }
 
 async function stopChild(child: ChildProcess, name: string): Promise<void> {
@@ -135,14 +154,32 @@ function tail(file: string): string {
     try { return fs.readFileSync(file, "utf8").trim().split("\n").slice(-8).join(" | "); } catch { return "(no log)"; }
 }
 
-/** A scratch MariaDB (mariadbd as a plain process) with PowerDNS's schema and user. */
-interface ScratchMysql { port: number; socket: string; database: string; user: string; password: string; admin(sql: string): Promise<string>; stop(): Promise<void> }
+/** A scratch MariaDB: mariadbd as a plain process on its own data dir, socket and loopback port. */
+export interface ScratchMariaDb {
+    pid: number;
+    port: number;
+    socket: string;
+    /** Runs SQL as the server's root (over the socket, SQL on stdin). Returns tab-separated rows. */
+    admin(sql: string): Promise<string>;
+    /** Runs SQL as `user` over TCP 127.0.0.1 (password in a 0600 defaults file, never argv). */
+    as(user: string, password: string, sql: string, database?: string): Promise<string>;
+    stop(): Promise<void>;
+}
 
-async function startMysql(dir: string): Promise<ScratchMysql> {
-    const datadir = path.join(dir, "mysql-data");
+/** PowerDNS's schema, loaded by the admin (PowerDNS's own user may only use the tables). */
+export const POWERDNS_MYSQL_SCHEMA = "/usr/share/pdns-backend-mysql/schema/schema.mysql.sql";
+
+export async function startMariaDb(parentDir?: string): Promise<ScratchMariaDb> {
+    const dir = scratchDir("osm-mariadb-", parentDir);
+    const datadir = path.join(dir, "data");
     const socket = path.join(dir, "mysql.sock");
     const logFile = path.join(dir, "mysql.log");
-    await run("mariadb-install-db", ["--no-defaults", `--datadir=${datadir}`, "--user=root", "--auth-root-authentication-method=socket", "--skip-test-db"]);
+    try {
+        await run("mariadb-install-db", ["--no-defaults", `--datadir=${datadir}`, "--user=root", "--auth-root-authentication-method=socket", "--skip-test-db"]);
+    } catch (e) {
+        removeDir(dir);
+        throw e;
+    }
     const port = await freePort();
     const out = fs.openSync(logFile, "a");
     const child = spawn("mariadbd", [
@@ -153,19 +190,45 @@ async function startMysql(dir: string): Promise<ScratchMysql> {
     track(child);
     fs.closeSync(out);
     const admin = async (sql: string) => (await run("mariadb", ["--no-defaults", "-S", socket, "-u", "root", "-N", "-B"], sql)).stdout;
-    const stop = () => stopChild(child, "mariadbd");
+    let n = 0;
+    const as = async (user: string, password: string, sql: string, database?: string) => {
+        const defaults = path.join(dir, `client-${++n}.cnf`);
+        writeSecretFile(defaults, `[client]\nuser=${user}\npassword=${password}\nhost=127.0.0.1\nport=${port}\nprotocol=TCP\n`);
+        try {
+            return (await run("mariadb", [`--defaults-file=${defaults}`, "-N", "-B", ...(database ? [database] : [])], sql)).stdout;
+        } finally {
+            fs.rmSync(defaults, { force: true });
+        }
+    };
+    const stop = async () => {
+        try { await stopChild(child, "mariadbd"); } finally { removeDir(dir); }
+    };
     try {
         await waitFor("mariadbd", child, logFile, async () => fs.existsSync(socket) && (await admin("SELECT 1")).trim() === "1");
-        const database = "pdns";
-        const user = "pdns";
-        const password = crypto.randomBytes(18).toString("base64url");
-        // The schema is loaded by the admin; PowerDNS's own user gets exactly the project's list.
-        await admin(`CREATE DATABASE ${database};\nUSE ${database};\n` + fs.readFileSync("/usr/share/pdns-backend-mysql/schema/schema.mysql.sql", "utf8"));
-        await admin(`CREATE USER '${user}'@'127.0.0.1' IDENTIFIED BY '${password}';\n` +
-            `GRANT ${POWERDNS_MYSQL_PRIVILEGES.join(", ")} ON ${database}.* TO '${user}'@'127.0.0.1';\n`);
-        return { port, socket, database, user, password, admin, stop };
+        return { pid: child.pid!, port, socket, admin, as, stop };
     } catch (e) {
         await stop().catch(() => undefined);
+        throw e;
+    }
+}
+
+/** Where PowerDNS's gmysql backend logs in. */
+export interface MysqlBackend { port: number; database: string; user: string; password: string }
+
+/**
+ * A MariaDB of its own with PowerDNS's database and schema, and PowerDNS's user granted
+ * exactly POWERDNS_MYSQL_PRIVILEGES on that database (the list the program grants).
+ */
+async function startOwnMysql(dir: string): Promise<{ backend: MysqlBackend; db: ScratchMariaDb }> {
+    const db = await startMariaDb(dir);
+    try {
+        const backend = { port: db.port, database: "pdns", user: "pdns", password: crypto.randomBytes(18).toString("base64url") };
+        await db.admin(`CREATE DATABASE ${backend.database};\nUSE ${backend.database};\n` + fs.readFileSync(POWERDNS_MYSQL_SCHEMA, "utf8"));
+        await db.admin(`CREATE USER '${backend.user}'@'127.0.0.1' IDENTIFIED BY '${backend.password}';\n` +
+            `GRANT ${POWERDNS_MYSQL_PRIVILEGES.join(", ")} ON ${backend.database}.* TO '${backend.user}'@'127.0.0.1';\n`);
+        return { backend, db };
+    } catch (e) {
+        await db.stop().catch(() => undefined);
         throw e;
     }
 }
@@ -174,21 +237,23 @@ export interface StartOptions {
     backend?: Backend;
     /** Zone to create at start; default `osm.example.test.` */
     zone?: string;
+    /** mysql backend only: log in here instead of starting a MariaDB of its own. */
+    mysql?: MysqlBackend;
 }
 
 /** Starts PowerDNS (and its MariaDB for the mysql backend) and creates the zone. */
 export async function startPowerDns(opts: StartOptions = {}): Promise<PowerDnsLab> {
     const backend = opts.backend ?? "sqlite";
     const zone = canonical(opts.zone ?? "osm.example.test");
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `osm-pdns-${backend}-`));
+    const dir = scratchDir(`osm-pdns-${backend}-`);
     const apiKey = crypto.randomBytes(24).toString("base64url");
-    let mysql: ScratchMysql | undefined;
+    let mysql: ScratchMariaDb | undefined;
     let pdns: ChildProcess | undefined;
     const cleanup = async () => {
         const errors: string[] = [];
         if (pdns) await stopChild(pdns, "pdns_server").catch((e) => errors.push(String(e)));
         if (mysql) await mysql.stop().catch((e) => errors.push(String(e)));
-        fs.rmSync(dir, { recursive: true, force: true });
+        removeDir(dir);
         if (errors.length) throw new Error(errors.join("; "));
     };
     try {
@@ -198,9 +263,14 @@ export async function startPowerDns(opts: StartOptions = {}): Promise<PowerDnsLa
             await run("sqlite3", [db], fs.readFileSync("/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql", "utf8"));
             backendConf.push("launch=gsqlite3", `gsqlite3-database=${db}`);
         } else {
-            mysql = await startMysql(dir);
-            backendConf.push("launch=gmysql", "gmysql-host=127.0.0.1", `gmysql-port=${mysql.port}`, `gmysql-dbname=${mysql.database}`,
-                `gmysql-user=${mysql.user}`, `gmysql-password=${mysql.password}`);
+            let db = opts.mysql;
+            if (!db) {
+                const own = await startOwnMysql(dir);
+                mysql = own.db;
+                db = own.backend;
+            }
+            backendConf.push("launch=gmysql", "gmysql-host=127.0.0.1", `gmysql-port=${db.port}`, `gmysql-dbname=${db.database}`,
+                `gmysql-user=${db.user}`, `gmysql-password=${db.password}`);
         }
         for (let attempt = 1; ; attempt++) {
             const apiPort = await freePort();
@@ -231,7 +301,8 @@ export async function startPowerDns(opts: StartOptions = {}): Promise<PowerDnsLa
                 if (attempt < 3 && /Address already in use|Unable to bind/i.test(String(e))) continue;
                 throw e;
             }
-            const lab = makeLab(backend, apiUrl, apiKey, dnsPort, zone, cleanup);
+            const pids = [child.pid!, ...(mysql ? [mysql.pid] : [])];
+            const lab = makeLab(backend, apiUrl, apiKey, dnsPort, zone, cleanup, pids, dir);
             await lab.createZone(zone);
             return lab;
         }
@@ -246,7 +317,7 @@ function canonical(name: string): string {
     return n.endsWith(".") ? n : `${n}.`;
 }
 
-function makeLab(backend: Backend, apiUrl: string, apiKey: string, dnsPort: number, zone: string, cleanup: () => Promise<void>): PowerDnsLab {
+function makeLab(backend: Backend, apiUrl: string, apiKey: string, dnsPort: number, zone: string, cleanup: () => Promise<void>, pids: number[], dir: string): PowerDnsLab {
     let stopped = false;
     const api = async (method: string, pathname: string, body?: unknown) => {
         const res = await fetch(`${apiUrl}${pathname}`, {
@@ -290,7 +361,7 @@ function makeLab(backend: Backend, apiUrl: string, apiKey: string, dnsPort: numb
         return all;
     };
     return {
-        backend, apiUrl, apiKey, dnsPort, zone, api,
+        backend, pids, dir, apiUrl, apiKey, dnsPort, zone, api,
         async createZone(z: string) {
             const res = await api("POST", "/api/v1/servers/localhost/zones", {
                 name: canonical(z), kind: "Native", nameservers: [`ns1.${canonical(z)}`], soa_edit_api: "DEFAULT",
