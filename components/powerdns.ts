@@ -133,6 +133,8 @@ export function checkInputs(news: { [k: string]: any }): { inputs: { [k: string]
     if (news.apiUrl !== UNKNOWN) {
         if (!str("apiUrl") || !/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(news.apiUrl)) {
             failures.push({ property: "apiUrl", reason: `apiUrl must be the PowerDNS API base URL like http://127.0.0.1:8081, got ${JSON.stringify(news.apiUrl)}${where()}` });
+        } else if (/\/api(\/v1)?\/*$/.test(news.apiUrl.trim())) {
+            failures.push({ property: "apiUrl", reason: `apiUrl ${news.apiUrl} must not include /api or /api/v1 (the provider adds it): use ${news.apiUrl.trim().replace(/\/api(\/v1)?\/*$/, "")}` });
         } else {
             inputs.apiUrl = news.apiUrl.trim().replace(/\/+$/, "");
         }

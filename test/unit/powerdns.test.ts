@@ -40,6 +40,7 @@ describe("PowerDNS record: check", () => {
         ["name with a space", { name: "a cme.osm.example.test" }, /name "a cme\.osm\.example\.test" is not a DNS name/],
         ["missing key", { apiKey: "" }, /apiKey is missing or empty.*pulumi config set --secret powerdnsApiKey/],
         ["bad url", { apiUrl: "127.0.0.1:8081" }, /apiUrl must be the PowerDNS API base URL/],
+        ["URL with /api/v1", { apiUrl: "http://127.0.0.1:8081/api/v1" }, /must not include \/api or \/api\/v1 \(the provider adds it\): use http:\/\/127\.0\.0\.1:8081$/],
         ["zero ttl", { ttl: 0 }, /ttl must be a whole number of seconds/],
         ["fractional ttl", { ttl: 1.5 }, /ttl must be a whole number of seconds/],
         ["no records", { records: [] }, /records must be a non-empty list/],
