@@ -217,6 +217,16 @@ describe("graph: the program under mocks", function () {
         }
     });
 
+    it("a CA bundle for a test ACME server reaches the host setup and both customer commands", async () => {
+        assert.ok(ev.resources.every((r) => unwrapSecrets(r.inputs).environment?.OSM_ACME_CA_BUNDLE === undefined), "set without caBundle");
+        const lab = await runProgram({ customersFile, settings: testSettings({ acme: { server: "https://127.0.0.1:14000/dir", email: "ops@test.example", caBundle: "/opt/osm/lab-ca.pem" } }) });
+        const names = [...HOSTS.map((h) => `${h.name}-setup`), ...LABELS.flatMap((l) => [`${l}-container`, `${l}-provision`])];
+        for (const n of names) {
+            const env = unwrapSecrets(byName(lab, n, COMMAND).inputs).environment;
+            assert.deepStrictEqual([env.OSM_ACME_SERVER, env.OSM_ACME_CA_BUNDLE], ["https://127.0.0.1:14000/dir", "/opt/osm/lab-ca.pem"], n);
+        }
+    });
+
     it("no command sends its previous output back as environment (addPreviousOutputInEnv: false)", () => {
         const commands = ev.resources.filter((r) => r.type === COMMAND);
         assert.strictEqual(commands.length, 16);
