@@ -11,117 +11,27 @@
  */
 import * as assert from "assert";
 import * as crypto from "crypto";
-import * as fs from "fs";
-import * as path from "path";
-import { configMap } from "../support/engine";
-import { ensureBase } from "./base";
-import { CarryOutError, carryOut, Deployment, destroyRemoved, dynamicHandler, DYNAMIC_TYPE, Handlers } from "./executor";
-import { HOST_CA_BUNDLE_PATH, Lab, stopLab } from "./hosts";
+import { CarryOutError, Deployment, destroyRemoved } from "./executor";
 import { httpsGet, MqttTarget, mosquitto } from "./outside";
-import { PowerDnsLab, startPowerDns } from "./pdns-server";
-import { Pebble, startPebble } from "./pebble";
-import { remoteHandlers } from "./remote";
+import { CustomerEntry, LAB_DOMAIN as DOMAIN, LabStack } from "./lab-stack";
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const program: () => Promise<any> = require("../../index");
 
-/**
- * Shim (test only): the executor hands handlers inputs passed through engine.ts's
- * unwrapSecrets, which turns a FileArchive's `path` (a Promise) into {}. Until that keeps
- * archives intact, FileArchives made in this process also carry their path as a plain
- * string (`localPath`), which the CopyToRemote handler reads when `path` is lost.
- */
-export function recordFileArchivePaths(): void {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const archive = require("@pulumi/pulumi/asset"); // the module the SDK's deserializer uses
-    if (archive.FileArchive.recordsLocalPath) return;
-    const Original = archive.FileArchive;
-    class FileArchive extends Original {
-        static recordsLocalPath = true;
-        constructor(p: string) {
-            super(p);
-            (this as any).localPath = p;
-        }
-    }
-    archive.FileArchive = FileArchive;
-}
-
-const DOMAIN = "osm.lab.test";
 const SERVICES = [
     { suffix: "", standin: "grafana" },
     { suffix: "-influx", standin: "influxdb" },
     { suffix: "-chirpstack", standin: "chirpstack" },
 ] as const;
 
-interface CustomerEntry {
-    name: string;
-    host?: string;
-}
-
-/** The lab's stack: its hosts, its PowerDNS, pebble; secrets as secret config. */
-export function labStack(lab: Lab, pdns: PowerDnsLab, pebble: Pebble, customersFile: string) {
-    const config = configMap({
-        domain: DOMAIN,
-        sshUser: lab.state.sshUser,
-        hosts: lab.hosts.map((h) => ({ name: h.name, address: h.address, sshPort: h.sshPort, capacity: 20, hostKey: h.hostKey })),
-        powerdns: { apiUrl: pdns.apiUrl, zone: DOMAIN, ttl: 60 },
-        acme: { server: pebble.directoryUrl, email: "hosting@example.org", caBundle: HOST_CA_BUNDLE_PATH },
-        containerLimits: { cpus: 1, memoryMiB: 256 },
-        customersFile,
-        sshPrivateKey: lab.privateKey(),
-        powerdnsApiKey: pdns.apiKey,
-    });
-    return { config, secretKeys: ["osm-hosting:sshPrivateKey", "osm-hosting:powerdnsApiKey"] };
-}
-
-/** The executor's handlers for everything the program declares; OSM_LAB_TRACE=1 logs each
- * operation's resource name and duration (names only: no inputs, no outputs). */
-export function labHandlers(): Handlers {
-    const all: Handlers = { [DYNAMIC_TYPE]: dynamicHandler(), ...remoteHandlers() };
-    if (process.env.OSM_LAB_TRACE !== "1") return all;
-    const traced: Handlers = {};
-    for (const [type, h] of Object.entries(all)) {
-        const wrap = <T>(op: string, name: string, f: () => Promise<T>): Promise<T> => {
-            const t = Date.now();
-            process.stderr.write(`[lab] ${op} ${name} …\n`);
-            return f().then(
-                (v) => (process.stderr.write(`[lab] ${op} ${name} ok ${Date.now() - t} ms\n`), v),
-                (e) => (process.stderr.write(`[lab] ${op} ${name} FAILED ${Date.now() - t} ms\n`), Promise.reject(e)),
-            );
-        };
-        traced[type] = {
-            create: (r) => wrap("create", r.name, () => h.create(r)),
-            delete: (r) => wrap("delete", r.name, () => h.delete(r)),
-            ...(h.update ? { update: (p: any, n: any) => wrap("update", n.name, () => h.update!(p, n)) } : {}),
-        };
-    }
-    return traced;
-}
-
-/** What the lab PowerDNS answers for `name`: the address at the end of its CNAME chain. */
-async function resolve(pdns: PowerDnsLab, name: string): Promise<string> {
-    const a = await pdns.dig(name, "A");
-    const rec = a.answers.find((x) => x.startsWith("A "));
-    if (!rec) throw new Error(`${name} does not resolve (${a.status}: ${a.answers.join(", ")})`);
-    return rec.slice(2).trim();
-}
-
 describe("end to end: the program carried out on lab hosts", function () {
     this.timeout(1_200_000);
-    let lab: Lab;
-    let pdns: PowerDnsLab;
-    let pebble: Pebble;
-    let dir: string;
+    let stack: LabStack;
     let first: Deployment;
     let current: Deployment;
-    const handlers = labHandlers();
-    const seconds: Record<string, number> = {};
 
     async function deploy(customers: CustomerEntry[], previous?: Deployment): Promise<Deployment> {
-        const file = path.join(dir, `customers-${crypto.randomBytes(4).toString("hex")}.json`);
-        fs.writeFileSync(file, JSON.stringify({ customers }, null, 2));
-        const { config, secretKeys } = labStack(lab, pdns, pebble, file);
         try {
-            return await carryOut(program, { config, secretKeys, handlers, previous, stack: "lab" });
+            return await stack.deploy(program, customers, previous);
         } catch (e) {
             // What was carried out stays in `current` for the next steps' diagnostics.
             if (e instanceof CarryOutError) current = e.deployment;
@@ -138,14 +48,14 @@ describe("end to end: the program carried out on lab hosts", function () {
     async function mqttTarget(d: Deployment, label: string, password?: string): Promise<MqttTarget> {
         const name = `${label}.${DOMAIN}`;
         const c = creds(d, label);
-        return { name, port: d.outputs.placements[label].mqttPort, address: await resolve(pdns, name), caFile: pebble.rootCaPath, username: c.mqttUsername, password: password ?? c.mqttPassword };
+        return { name, port: d.outputs.placements[label].mqttPort, address: await stack.resolve(name), caFile: stack.pebble.rootCaPath, username: c.mqttUsername, password: password ?? c.mqttPassword };
     }
 
     async function assertAnswers(label: string): Promise<void> {
         for (const s of SERVICES) {
             const name = `${label}${s.suffix}.${DOMAIN}`;
-            const address = await resolve(pdns, name);
-            const r = await httpsGet(name, address, pebble.rootCaPath);
+            const address = await stack.resolve(name);
+            const r = await httpsGet(name, address, stack.pebble.rootCaPath);
             assert.strictEqual(r.status, 200, `${name}: HTTP ${r.status}`);
             assert.strictEqual(r.body.trim(), `${s.standin} stand-in for customer ${label}`, `${name} answered from the wrong place`);
         }
@@ -157,27 +67,18 @@ describe("end to end: the program carried out on lab hosts", function () {
     }
 
     before(async function () {
-        recordFileArchivePaths();
-        let t = Date.now();
-        const base = await ensureBase();
-        seconds.base = (Date.now() - t) / 1000;
-        t = Date.now();
-        lab = await Lab.start({ id: "e2e", hostNames: ["osm-lab1", "osm-lab2"], basePath: base.path, teardownOnExit: true });
-        dir = path.join(lab.state.dir, "stack");
-        fs.mkdirSync(dir, { recursive: true });
-        pdns = await startPowerDns({ zone: DOMAIN });
-        pebble = await startPebble(lab, { dnsServer: `127.0.0.1:${pdns.dnsPort}` });
-        seconds.lab = (Date.now() - t) / 1000;
+        stack = await LabStack.start({ id: "e2e", hostNames: ["osm-lab1", "osm-lab2"] });
     });
 
     after(async function () {
-        if (process.env.OSM_LAB_KEEP === "1" && lab) {
-            process.stderr.write(`OSM_LAB_KEEP=1: lab left running (node build/test/lab/lab-cli.js down --id e2e)\n`);
+        if (!stack) return;
+        const timing = (re: RegExp) => stack.timings.filter((t) => re.test(t.name) && t.op === "create").map((t) => t.seconds.toFixed(1)).join(" ");
+        process.stderr.write(`e2e timings (s): ${JSON.stringify(stack.seconds)}; -container: ${timing(/-container$/)}; -provision: ${timing(/-provision$/)}\n`);
+        if (process.env.OSM_LAB_KEEP === "1") {
+            process.stderr.write(`OSM_LAB_KEEP=1: lab left running (node build/test/lab/lab-cli.js down --id e2e; PowerDNS stops with this process)\n`);
             return;
         }
-        if (lab) await stopLab(lab);
-        if (pdns) await pdns.stop();
-        process.stderr.write(`e2e timings (s): ${JSON.stringify(seconds)}\n`);
+        await stack.stop();
     });
 
     const three: CustomerEntry[] = [{ name: "Alpha Dairy" }, { name: "Bravo Farms" }, { name: "Charlie Greenhouses" }];
@@ -187,9 +88,9 @@ describe("end to end: the program carried out on lab hosts", function () {
         const t = Date.now();
         first = await deploy(three);
         current = first;
-        seconds.firstDeploy = (Date.now() - t) / 1000;
+        stack.seconds.firstDeploy = (Date.now() - t) / 1000;
         const byName = new Map(first.resources.map((r) => [r.name, r]));
-        for (const h of lab.hosts) {
+        for (const h of stack.lab.hosts) {
             for (const n of [`${h.name}-a`, `${h.name}-bootstrap`, `${h.name}-ansible`, `${h.name}-setup`]) assert.ok(byName.has(n), `${n} carried out`);
         }
         for (const l of labels) {
@@ -200,9 +101,9 @@ describe("end to end: the program carried out on lab hosts", function () {
         // Both hosts got customers (placement spreads them), and the playbooks ran on them.
         const used = new Set(Object.values(first.outputs.placements).map((p: any) => p.host));
         assert.deepStrictEqual([...used].sort(), ["osm-lab1", "osm-lab2"]);
-        for (const h of lab.hosts) {
-            assert.match((await lab.exec(h.name, "cat", ["/etc/ssh/sshd_config.d/osm-accept-env.conf"])).stdout, /AcceptEnv OSM_\*/);
-            await lab.exec(h.name, "test", ["-f", "/opt/osm/ansible/host-setup.yml"]);
+        for (const h of stack.lab.hosts) {
+            assert.match((await stack.lab.exec(h.name, "cat", ["/etc/ssh/sshd_config.d/osm-accept-env.conf"])).stdout, /AcceptEnv OSM_\*/);
+            await stack.lab.exec(h.name, "test", ["-f", "/opt/osm/ansible/host-setup.yml"]);
         }
     });
 
@@ -248,7 +149,7 @@ describe("end to end: the program carried out on lab hosts", function () {
         const ten = Array.from({ length: 10 }, (_, i) => ({ name: `Parallel ${i + 1}`, host: "osm-lab2" }));
         const t = Date.now();
         current = await deploy([...three, ...ten], first);
-        seconds.tenConcurrent = (Date.now() - t) / 1000;
+        stack.seconds.tenConcurrent = (Date.now() - t) / 1000;
         const tenLabels = ten.map((_, i) => `parallel-${i + 1}`);
         const results = tenLabels.map((l) => {
             const r = current.resources.find((x) => x.name === `${l}-container`)!;
@@ -256,17 +157,18 @@ describe("end to end: the program carried out on lab hosts", function () {
         });
         assert.strictEqual(new Set(results.map((r) => r.address)).size, 10, "distinct addresses");
         assert.strictEqual(new Set(results.map((r) => r.mac.toLowerCase())).size, 10, "distinct MACs");
-        const hosts = (await lab.exec("osm-lab2", "cat", ["/etc/hosts"])).stdout;
-        const dnsmasq = (await lab.sh("osm-lab2", "cat /var/lib/osm/network/*hosts* 2>/dev/null || true")).stdout;
+        const hosts = (await stack.lab.exec("osm-lab2", "cat", ["/etc/hosts"])).stdout;
+        const dnsmasq = (await stack.lab.sh("osm-lab2", "cat /var/lib/osm/network/*hosts* 2>/dev/null || true")).stdout;
         for (const r of results) {
-            const lines = hosts.split("\n").filter((l) => l.split(/\s+/).includes(r.label));
+            // ansible/files/osm-address writes "ADDRESS osm-CUSTOMER".
+            const lines = hosts.split("\n").filter((l) => l.split(/\s+/).includes(`osm-${r.label}`));
             assert.strictEqual(lines.length, 1, `one /etc/hosts line for ${r.label}`);
             assert.strictEqual(lines[0].split(/\s+/)[0], r.address, `/etc/hosts address of ${r.label}`);
             const d = dnsmasq.split("\n").filter((l) => l.toLowerCase().includes(r.mac.toLowerCase()));
             assert.strictEqual(d.length, 1, `one dnsmasq entry for ${r.label}'s MAC`);
             assert.ok(d[0].includes(r.address), `dnsmasq entry of ${r.label} gives ${r.address}: ${d[0]}`);
         }
-        await lab.exec("osm-lab2", "nginx", ["-t", "-q"]);
+        await stack.lab.exec("osm-lab2", "nginx", ["-t", "-q"]);
         for (const l of tenLabels) await assertAnswers(l);
         // The customers there before are untouched.
         for (const l of labels) await assertAnswers(l);
@@ -278,7 +180,7 @@ describe("end to end: the program carried out on lab hosts", function () {
         const host = current.outputs.placements[victim].host as string;
         // A marker in the container's data, to find in the archive.
         const marker = `marker-${crypto.randomBytes(6).toString("hex")}`;
-        await lab.exec(host, "lxc-attach", ["-n", victim, "--", "sh", "-c", `mkdir -p /srv/osm-e2e && echo ${marker} > /srv/osm-e2e/marker`]);
+        await stack.lab.exec(host, "lxc-attach", ["-n", victim, "--", "sh", "-c", `mkdir -p /srv/osm-e2e && echo ${marker} > /srv/osm-e2e/marker`]);
         const keep = current.outputs.placements;
         const remaining = Object.keys(keep).filter((l) => l !== victim);
         const entries: CustomerEntry[] = [
@@ -286,28 +188,29 @@ describe("end to end: the program carried out on lab hosts", function () {
             ...Array.from({ length: 10 }, (_, i) => ({ name: `Parallel ${i + 1}`, host: "osm-lab2" })),
         ];
         const next = await deploy(entries, current);
-        const removed = await destroyRemoved(current, next, handlers);
+        const removed = await destroyRemoved(current, next, stack.handlers);
         current = next;
         assert.deepStrictEqual(removed.map((r) => r.name).sort(), [`${victim}-chirpstack`, `${victim}-container`, `${victim}-grafana`, `${victim}-influx`, `${victim}-provision`].sort());
 
         // The archive: dated, on the host, holding the container's data.
-        const archives = (await lab.sh(host, 'ls -1 /var/lib/osm/archives/ | grep -F -- "$1" || true', victim)).stdout.trim().split("\n").filter(Boolean);
+        const archives = (await stack.lab.sh(host, 'ls -1 /var/lib/osm/archives/ | grep -F -- "$1" || true', victim)).stdout.trim().split("\n").filter(Boolean);
         assert.strictEqual(archives.length, 1, `one archive of ${victim}: ${archives.join(", ")}`);
         assert.match(archives[0], new RegExp(`^${victim}-\\d{8}T?\\d{6}Z?.*\\.tar\\.gz$`));
-        const listing = (await lab.sh(host, 'tar -xzOf "/var/lib/osm/archives/$1" --wildcards "*osm-e2e/marker"', archives[0])).stdout.trim();
+        const listing = (await stack.lab.sh(host, 'tar -xzOf "/var/lib/osm/archives/$1" --wildcards "*osm-e2e/marker"', archives[0])).stdout.trim();
         assert.strictEqual(listing, marker, "the archive holds the container's data");
 
         // Nothing else of it: container, config, addresses, NGINX, firewall, certificate, names.
-        const leftovers = (await lab.sh(host, `
+        const leftovers = (await stack.lab.sh(host, `
             c="$1"
             lxc-ls -1 | grep -x -- "$c" || true
-            # By content and by name; its archive and its (empty) flock file excepted.
+            # By content and by name; excepted: its archive, the run wrapper's (empty) flock file
+            # and LXC's own empty lock file in /run (a tmpfs).
             { grep -rlF -- "$c" /etc /var/lib/osm /var/lib/lxc /run 2>/dev/null; find /etc /var/lib/osm /var/lib/lxc /run -name "*$c*" 2>/dev/null; } |
-              grep -v -e '^/var/lib/osm/archives/' -e "^/var/lib/osm/locks/customer-$c.lock$" | sort -u || true
+              grep -v -e '^/var/lib/osm/archives/' -e "^/var/lib/osm/locks/customer-$c.lock$" -e "^/run/lxc/lock/var/lib/lxc/.$c$" | sort -u || true
             nft list ruleset 2>/dev/null | grep -F -- "$2" || true
         `, victim, `dport ${keep[victim].mqttPort}`)).stdout.trim();
         assert.strictEqual(leftovers, "", `left on ${host} after deleting ${victim}:\n${leftovers}`);
-        for (const s of SERVICES) assert.strictEqual((await pdns.dig(`${victim}${s.suffix}.${DOMAIN}`)).status, "NXDOMAIN");
+        for (const s of SERVICES) assert.strictEqual((await stack.pdns.dig(`${victim}${s.suffix}.${DOMAIN}`)).status, "NXDOMAIN");
         for (const l of remaining.slice(0, 3)) await assertAnswers(l);
     });
 });

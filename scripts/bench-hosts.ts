@@ -1,0 +1,68 @@
+/**
+ * Benchmark (not a test) of the host side, on a lab host: the program carried out for real
+ * (records, container create, provision with certificate) for one new customer, then for ten
+ * new customers at once on the same host; prints both times and their ratio.
+ *
+ *   npx tsc -p . && node --stack-trace-limit=0 build/scripts/bench-hosts.js
+ *
+ * Needs root and the lab's Debian packages (see .ci/run). Tears the lab down when done.
+ */
+import { Deployment } from "../test/lab/executor";
+import { CustomerEntry, LabStack, Timing } from "../test/lab/lab-stack";
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const program: () => Promise<any> = require("../index");
+
+function since(t: number): number {
+    return (Date.now() - t) / 1000;
+}
+
+function phase(timings: Timing[], from: number, suffix: string): string {
+    const xs = timings.slice(from).filter((t) => t.op === "create" && t.name.endsWith(suffix)).map((t) => t.seconds);
+    if (!xs.length) return "-";
+    return `${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)} s`;
+}
+
+async function main(): Promise<void> {
+    const host = "osm-bench1";
+    let t = Date.now();
+    const stack = await LabStack.start({ id: "bench", hostNames: [host], capacity: 40 });
+    const up = since(t);
+    try {
+        t = Date.now();
+        const empty: Deployment = await stack.deploy(program, []);
+        const setup = since(t);
+
+        const one: CustomerEntry[] = [{ name: "Bench Single" }];
+        let mark = stack.timings.length;
+        t = Date.now();
+        const d1 = await stack.deploy(program, one, empty);
+        const single = since(t);
+        const singleContainer = phase(stack.timings, mark, "-container");
+        const singleProvision = phase(stack.timings, mark, "-provision");
+        const rerunSetup1 = stack.timings.slice(mark).some((x) => x.name.endsWith("-setup"));
+
+        const ten: CustomerEntry[] = Array.from({ length: 10 }, (_, i) => ({ name: `Bench Ten ${i + 1}` }));
+        mark = stack.timings.length;
+        t = Date.now();
+        await stack.deploy(program, [...one, ...ten], d1);
+        const tenAtOnce = since(t);
+        const rerunSetup10 = stack.timings.slice(mark).some((x) => x.name.endsWith("-setup"));
+
+        const lines = [
+            `lab up (base ${stack.seconds.base.toFixed(1)} s${stack.seconds.base > 5 ? ", built" : ", cached"}; hosts + PowerDNS + pebble ${stack.seconds.labUp.toFixed(1)} s): ${up.toFixed(1)} s`,
+            `host bootstrap + ansible copy + host-setup: ${setup.toFixed(1)} s`,
+            `one customer (records, container ${singleContainer}, provision ${singleProvision}): ${single.toFixed(1)} s`,
+            `ten customers at once on one host (container ${phase(stack.timings, mark, "-container")}, provision ${phase(stack.timings, mark, "-provision")}): ${tenAtOnce.toFixed(1)} s`,
+            `ratio ten-at-once / one: ${(tenAtOnce / single).toFixed(2)} (aim: one < 5 s, ratio < 3)`,
+        ];
+        if (rerunSetup1 || rerunSetup10) lines.push("note: host-setup re-ran during a measurement (ansible/ changed meanwhile); figures include it");
+        process.stdout.write(lines.join("\n") + "\n");
+    } finally {
+        await stack.stop();
+    }
+}
+
+main().catch((e) => {
+    process.stderr.write(`bench-hosts: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+});

@@ -1,0 +1,165 @@
+/**
+ * A whole lab stack for the program: fake hosts on the container base, a throwaway PowerDNS
+ * (the stack's DNS) and pebble (its ACME server, resolving through that PowerDNS), plus the
+ * stack config that points the program at them and the executor's handlers. Shared by the end
+ * to end suite and scripts/bench-hosts.ts.
+ */
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { configMap } from "../support/engine";
+import { ensureBase } from "./base";
+import { carryOut, Deployment, dynamicHandler, DYNAMIC_TYPE, Handlers } from "./executor";
+import { HOST_CA_BUNDLE_PATH, Lab, stopLab } from "./hosts";
+import { PowerDnsLab, startPowerDns } from "./pdns-server";
+import { Pebble, startPebble } from "./pebble";
+import { remoteHandlers } from "./remote";
+
+export const LAB_DOMAIN = "osm.lab.test";
+
+/** A customers.json entry. */
+export interface CustomerEntry {
+    name: string;
+    host?: string;
+}
+
+/**
+ * Shim (test only): the executor used to hand handlers inputs passed through engine.ts's
+ * unwrapSecrets, which turns a FileArchive's `path` (a Promise) into {}. FileArchives made in
+ * this process also carry their path as a plain string (`localPath`), which the CopyToRemote
+ * handler reads only when `path` is lost.
+ */
+export function recordFileArchivePaths(): void {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const assets = require("@pulumi/pulumi/asset"); // the module the SDK's deserializer uses
+    if (assets.FileArchive.recordsLocalPath) return;
+    const Original = assets.FileArchive;
+    class FileArchive extends Original {
+        static recordsLocalPath = true;
+        constructor(p: string) {
+            super(p);
+            (this as any).localPath = p;
+        }
+    }
+    assets.FileArchive = FileArchive;
+}
+
+/** One create/delete a handler did: resource name and seconds. */
+export interface Timing {
+    op: string;
+    name: string;
+    seconds: number;
+    ok: boolean;
+}
+
+/**
+ * The executor's handlers for everything the program declares. Each operation's resource
+ * name and duration go to `timings` (names only: no inputs, no outputs), and to stderr with
+ * OSM_LAB_TRACE=1.
+ */
+export function labHandlers(timings: Timing[] = []): Handlers {
+    const all: Handlers = { [DYNAMIC_TYPE]: dynamicHandler(), ...remoteHandlers() };
+    const trace = process.env.OSM_LAB_TRACE === "1";
+    const out: Handlers = {};
+    for (const [type, h] of Object.entries(all)) {
+        const wrap = <T>(op: string, name: string, f: () => Promise<T>): Promise<T> => {
+            const t = Date.now();
+            if (trace) process.stderr.write(`[lab] ${op} ${name} …\n`);
+            const done = (ok: boolean) => {
+                timings.push({ op, name, seconds: (Date.now() - t) / 1000, ok });
+                if (trace) process.stderr.write(`[lab] ${op} ${name} ${ok ? "ok" : "FAILED"} ${Date.now() - t} ms\n`);
+            };
+            return f().then((v) => (done(true), v), (e) => (done(false), Promise.reject(e)));
+        };
+        out[type] = {
+            create: (r) => wrap("create", r.name, () => h.create(r)),
+            delete: (r) => wrap("delete", r.name, () => h.delete(r)),
+            ...(h.update ? { update: (p: any, n: any) => wrap("update", n.name, () => h.update!(p, n)) } : {}),
+        };
+    }
+    return out;
+}
+
+export interface LabStackOptions {
+    id: string;
+    hostNames: string[];
+    /** Capacity of each host in the stack config. */
+    capacity?: number;
+}
+
+/** Everything a lab deployment needs; `stop()` tears all of it down. */
+export class LabStack {
+    readonly timings: Timing[] = [];
+    readonly handlers: Handlers;
+    readonly seconds: Record<string, number> = {};
+    private constructor(
+        public readonly lab: Lab,
+        public readonly pdns: PowerDnsLab,
+        public readonly pebble: Pebble,
+        private readonly opts: LabStackOptions,
+    ) {
+        this.handlers = labHandlers(this.timings);
+    }
+
+    static async start(opts: LabStackOptions): Promise<LabStack> {
+        recordFileArchivePaths();
+        let t = Date.now();
+        const base = await ensureBase();
+        const baseSeconds = (Date.now() - t) / 1000;
+        t = Date.now();
+        const lab = await Lab.start({ id: opts.id, hostNames: opts.hostNames, basePath: base.path, teardownOnExit: true });
+        let pdns: PowerDnsLab | undefined;
+        try {
+            pdns = await startPowerDns({ zone: LAB_DOMAIN });
+            const pebble = await startPebble(lab, { dnsServer: `127.0.0.1:${pdns.dnsPort}` });
+            const s = new LabStack(lab, pdns, pebble, opts);
+            s.seconds.base = baseSeconds;
+            s.seconds.labUp = (Date.now() - t) / 1000;
+            return s;
+        } catch (e) {
+            await stopLab(lab);
+            if (pdns) await pdns.stop().catch(() => undefined);
+            throw e;
+        }
+    }
+
+    /** Stack config and secret keys for a customers file. */
+    config(customersFile: string): { config: Record<string, string>; secretKeys: string[] } {
+        const { lab, pdns, pebble } = this;
+        const config = configMap({
+            domain: LAB_DOMAIN,
+            sshUser: lab.state.sshUser,
+            hosts: lab.hosts.map((h) => ({ name: h.name, address: h.address, sshPort: h.sshPort, capacity: this.opts.capacity ?? 20, hostKey: h.hostKey })),
+            powerdns: { apiUrl: pdns.apiUrl, zone: LAB_DOMAIN, ttl: 60 },
+            acme: { server: pebble.directoryUrl, email: "hosting@example.org", caBundle: HOST_CA_BUNDLE_PATH },
+            containerLimits: { cpus: 1, memoryMiB: 256 },
+            customersFile,
+            sshPrivateKey: lab.privateKey(),
+            powerdnsApiKey: pdns.apiKey,
+        });
+        return { config, secretKeys: ["osm-hosting:sshPrivateKey", "osm-hosting:powerdnsApiKey"] };
+    }
+
+    /** Writes a customers file and carries the program out for it (after `previous`). */
+    async deploy(program: () => any, customers: CustomerEntry[], previous?: Deployment): Promise<Deployment> {
+        const dir = path.join(this.lab.state.dir, "stack");
+        fs.mkdirSync(dir, { recursive: true });
+        const file = path.join(dir, `customers-${crypto.randomBytes(4).toString("hex")}.json`);
+        fs.writeFileSync(file, JSON.stringify({ customers }, null, 2));
+        const { config, secretKeys } = this.config(file);
+        return carryOut(program, { config, secretKeys, handlers: this.handlers, previous, stack: "lab" });
+    }
+
+    /** What the lab PowerDNS answers for `name`: the address at the end of its CNAME chain. */
+    async resolve(name: string): Promise<string> {
+        const a = await this.pdns.dig(name, "A");
+        const rec = a.answers.find((x) => x.startsWith("A "));
+        if (!rec) throw new Error(`${name} does not resolve (${a.status}: ${a.answers.join(", ")})`);
+        return rec.slice(2).trim();
+    }
+
+    async stop(): Promise<void> {
+        await stopLab(this.lab);
+        await this.pdns.stop();
+    }
+}
