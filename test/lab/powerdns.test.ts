@@ -243,6 +243,15 @@ for (const backend of ["sqlite", "mysql"] as Backend[]) {
                     names.push(fqdn(`bulk${i}`));
                     records[`bulk${i}`] = { name: fqdn(`bulk${i}`), type: "A", ttl: 300, records: [`192.0.2.${i % 250 + 1}`] };
                 }
+                // Control: the same 300 rrsets as 300 parallel single PATCHes straight to the API
+                // do fail here, so the provider's success below is not for want of contention.
+                const raw = await Promise.all(names.map((name, i) => lab.api("PATCH", `/api/v1/servers/localhost/zones/${lab.zone}`, {
+                    rrsets: [{ name, type: "A", ttl: 300, changetype: "REPLACE", records: [{ content: `192.0.2.${i % 250 + 1}`, disabled: false }] }],
+                }).catch(() => ({ status: 0 }))));
+                const failed = raw.filter((r) => r.status !== 204).length; if (process.env.OSM_LAB_TRACE) console.log(`      (control: ${failed} of 300 parallel raw PATCHes failed)`);
+                assert.ok(failed > 0, "300 parallel raw PATCHes all passed: the contention this test relies on did not happen");
+                await lab.api("PATCH", `/api/v1/servers/localhost/zones/${lab.zone}`, { rrsets: names.map((name) => ({ name, type: "A", changetype: "DELETE" })) });
+
                 const d = await carryOut(recordsProgram(conn(), records), { config: {}, handlers });
                 deployments.push(d);
                 assert.strictEqual(d.resources.length, 300);
