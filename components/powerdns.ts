@@ -255,7 +255,37 @@ const sleepMs = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  * One API call. Retries connection failures and 5xx (sqlite's "database is locked") with
  * exponential backoff; maps 401/404/4xx to errors that say what to fix.
  */
+/** At most this many requests in flight per API URL (a refresh reads every record at once). */
+const MAX_IN_FLIGHT = 16;
+
+/** Waits for a request slot of this API URL; returns its release. Shared on globalThis like the queues. */
+async function requestSlot(apiUrl: string): Promise<() => void> {
+    const g = globalThis as any;
+    if (!g.__osmHostingPowerDnsSlots) g.__osmHostingPowerDnsSlots = new Map<string, { busy: number; waiting: (() => void)[] }>();
+    const slots: Map<string, { busy: number; waiting: (() => void)[] }> = g.__osmHostingPowerDnsSlots;
+    let slot = slots.get(apiUrl);
+    if (!slot) { slot = { busy: 0, waiting: [] }; slots.set(apiUrl, slot); }
+    const mine = slot;
+    if (mine.busy >= MAX_IN_FLIGHT) await new Promise<void>((r) => mine.waiting.push(r));
+    else mine.busy++;
+    // A released slot passes straight to the next waiter, so `busy` stays counted.
+    return () => {
+        const next = mine.waiting.shift();
+        if (next) next();
+        else mine.busy--;
+    };
+}
+
 async function pdnsRequest(s: { apiUrl: string; apiKey: string; zone: string }, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+    const release = await requestSlot(s.apiUrl);
+    try {
+        return await pdnsRequestNow(s, method, path, body);
+    } finally {
+        release();
+    }
+}
+
+async function pdnsRequestNow(s: { apiUrl: string; apiKey: string; zone: string }, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
     const url = `${s.apiUrl}/api/v1/servers/localhost${path}`;
     const attempts = 8;
     let last = "";
@@ -329,6 +359,8 @@ interface ZoneQueue { pending: WriteOp[]; running: boolean }
 
 /** How long the first write waits for others to join its PATCH, and the most one PATCH carries. */
 const BATCH_WINDOW_MS = 4;
+/** Up to this many creates in a batch read their rrsets one by one; more share one zone read. */
+const FEW_READS = 8;
 const MAX_BATCH = 1000;
 
 function zoneQueues(): Map<string, ZoneQueue> {
@@ -386,13 +418,14 @@ async function runBatch(batch: WriteOp[]): Promise<void> {
     let writes = batch;
     const creates = batch.filter((op) => op.kind === "create");
     if (creates.length > 0) {
-        // Create must not silently take over an rrset that holds something else. One read
-        // serves the whole batch: one rrset alone, or the zone when several are created.
+        // Create must not silently take over an rrset that already exists. A few creates read
+        // their own rrsets; a large batch shares one read of the zone.
         let live: Map<string, LiveRrset>;
         try {
-            if (creates.length === 1) {
-                const one = await readRrset(creates[0].state);
-                live = new Map(one ? [[`${creates[0].state.name}/${creates[0].state.type}`, one]] : []);
+            if (creates.length <= FEW_READS) {
+                const found = await Promise.all(creates.map((op) => readRrset(op.state)));
+                live = new Map();
+                creates.forEach((op, i) => { if (found[i]) live.set(`${op.state.name}/${op.state.type}`, found[i]!); });
             } else {
                 live = rrsetsOf((await pdnsRequest(conn, "GET", `/zones/${encodeURIComponent(conn.zone)}`)).json);
             }

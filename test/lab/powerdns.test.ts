@@ -257,6 +257,9 @@ for (const backend of ["sqlite", "mysql"] as Backend[]) {
                 assert.strictEqual(d.resources.length, 300);
                 const up = await lab.digMany(names);
                 names.forEach((n, i) => assert.deepStrictEqual(up.get(n), { status: "NOERROR", answers: [`A 192.0.2.${i % 250 + 1}`] }, n));
+                // A refresh reads all of them at once (at most 16 requests in flight per server).
+                const reads = await Promise.all(d.resources.map((r) => provider.read(r.id, r.outputs)));
+                reads.forEach((r: any, i: number) => assert.deepStrictEqual([r.id, r.props.records], [d.resources[i].id, d.resources[i].outputs.records]));
                 await destroyAll(deployments.pop()!, handlers);
                 const down = await lab.digMany(names);
                 for (const n of names) assert.strictEqual(down.get(n)!.status, "NXDOMAIN", n);
