@@ -14,14 +14,15 @@ import * as https from "https";
 import * as net from "net";
 import * as path from "path";
 import { HOST_CA_BUNDLE_PATH, Lab } from "./hosts";
-import { alive, run, runInHost, spawnDetached, waitFor } from "./lab-exec";
+import { alive, run, runInHost, sleep, spawnDetached, waitFor } from "./lab-exec";
 
 export const ACME_PORT = 14000;
 export const ACME_MANAGEMENT_PORT = 15000;
 
 export interface PebbleOptions {
     /** DNS server pebble resolves through (`127.0.0.1:PORT` of the lab PowerDNS). When
-     * absent, pebble runs with PEBBLE_VA_ALWAYS_VALID=1 and validates nothing (dev lab only). */
+     * absent (dev lab only), pebble validates nothing (PEBBLE_VA_ALWAYS_VALID=1) and gets a
+     * loopback dnsmasq that knows no names, so it never asks the machine's resolver. */
     dnsServer?: string;
 }
 
@@ -79,6 +80,19 @@ async function makeListenerCert(dir: string, address: string): Promise<{ ca: str
     return { ca, cert, key };
 }
 
+/** A loopback DNS server that answers nothing and forwards nowhere; recorded for teardown. */
+async function startNullDns(lab: Lab, dir: string): Promise<string> {
+    const port = 20000 + ((process.pid * 7 + lab.state.slot * 131) % 20000);
+    const log = fs.openSync(path.join(dir, "null-dns.log"), "a");
+    const pid = spawnDetached("dnsmasq", ["--keep-in-foreground", "--no-resolv", "--no-hosts", "--no-poll", "--bind-interfaces",
+        "--listen-address=127.0.0.1", `--port=${port}`, "--pid-file=", "--log-facility=-"], log);
+    fs.closeSync(log);
+    lab.addRootPid(pid, "null-dns");
+    await sleep(200);
+    if (!alive(pid)) throw new Error(`the null DNS (dnsmasq on 127.0.0.1:${port}) exited: ${fs.readFileSync(path.join(dir, "null-dns.log"), "utf8").trim().slice(-300)}`);
+    return `127.0.0.1:${port}`;
+}
+
 /** Starts pebble for a lab and places the CA bundle on each of its hosts. */
 export async function startPebble(lab: Lab, opts: PebbleOptions = {}): Promise<Pebble> {
     const addr = lab.state.bridgeAddress;
@@ -105,6 +119,7 @@ export async function startPebble(lab: Lab, opts: PebbleOptions = {}): Promise<P
         args.push("-dnsserver", opts.dnsServer);
     } else {
         env.PEBBLE_VA_ALWAYS_VALID = "1";
+        args.push("-dnsserver", await startNullDns(lab, dir));
     }
     const log = fs.openSync(path.join(dir, "pebble.log"), "a");
     const pid = spawnDetached("pebble", args, log, env);
