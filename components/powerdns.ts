@@ -251,10 +251,6 @@ function recordError(s: { name: string; type: string; apiKey: string }, e: unkno
 
 const sleepMs = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/**
- * One API call. Retries connection failures and 5xx (sqlite's "database is locked") with
- * exponential backoff; maps 401/404/4xx to errors that say what to fix.
- */
 /** At most this many requests in flight per API URL (a refresh reads every record at once). */
 const MAX_IN_FLIGHT = 16;
 
@@ -285,6 +281,10 @@ async function pdnsRequest(s: { apiUrl: string; apiKey: string; zone: string }, 
     }
 }
 
+/**
+ * One API call. Retries connection failures and 5xx (sqlite's "database is locked") with
+ * exponential backoff; maps 401/404/4xx to errors that say what to fix.
+ */
 async function pdnsRequestNow(s: { apiUrl: string; apiKey: string; zone: string }, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
     const url = `${s.apiUrl}/api/v1/servers/localhost${path}`;
     const attempts = 8;
@@ -331,22 +331,36 @@ async function pdnsRequestNow(s: { apiUrl: string; apiKey: string; zone: string 
 
 interface LiveRrset { ttl: number; records: string[] }
 
-/** Enabled contents of the rrsets in a zone answer, keyed `name/type`. */
+/**
+ * The rrsets of a zone answer, keyed `name/type`, with their enabled contents. An rrset whose
+ * records are all disabled by hand exists (with no records: drift, not absence); one that
+ * holds only comments does not.
+ */
 function rrsetsOf(json: any): Map<string, LiveRrset> {
     const out = new Map<string, LiveRrset>();
     for (const r of Array.isArray(json?.rrsets) ? json.rrsets : []) {
-        const records = (Array.isArray(r.records) ? r.records : []).filter((x: any) => !x.disabled).map((x: any) => String(x.content));
-        if (records.length === 0) continue; // comments only / all disabled: nothing is served
+        const all = Array.isArray(r.records) ? r.records : [];
+        if (all.length === 0) continue;
+        const records = all.filter((x: any) => !x.disabled).map((x: any) => String(x.content));
         out.set(`${canonicalName(r.name)}/${String(r.type).toUpperCase()}`, { ttl: r.ttl, records: canonicalRecords(r.type, records) });
     }
     return out;
 }
 
-/** Reads one rrset (`?rrset_name=&rrset_type=`); undefined only when PowerDNS says it is absent. */
+/** Every rrset of the zone (one request). */
+async function readZone(s: { apiUrl: string; apiKey: string; zone: string }): Promise<Map<string, LiveRrset>> {
+    return rrsetsOf((await pdnsRequest(s, "GET", `/zones/${encodeURIComponent(s.zone)}`)).json);
+}
+
+/**
+ * Reads one rrset (`?rrset_name=&rrset_type=`); undefined only when PowerDNS says it is absent.
+ * PowerDNS 4.7's rrset filter leaves out records disabled by hand, so an empty answer is
+ * confirmed against the zone before it counts as absence.
+ */
 async function readRrset(s: RrsetState): Promise<LiveRrset | undefined> {
     const q = `?rrset_name=${encodeURIComponent(s.name)}&rrset_type=${encodeURIComponent(s.type)}`;
     const { json } = await pdnsRequest(s, "GET", `/zones/${encodeURIComponent(s.zone)}${q}`);
-    return rrsetsOf(json).get(`${s.name}/${s.type}`);
+    return rrsetsOf(json).get(`${s.name}/${s.type}`) ?? (await readZone(s)).get(`${s.name}/${s.type}`);
 }
 
 interface WriteOp {
@@ -359,8 +373,6 @@ interface ZoneQueue { pending: WriteOp[]; running: boolean }
 
 /** How long the first write waits for others to join its PATCH, and the most one PATCH carries. */
 const BATCH_WINDOW_MS = 4;
-/** Up to this many creates in a batch read their rrsets one by one; more share one zone read. */
-const FEW_READS = 8;
 const MAX_BATCH = 1000;
 
 function zoneQueues(): Map<string, ZoneQueue> {
@@ -418,17 +430,11 @@ async function runBatch(batch: WriteOp[]): Promise<void> {
     let writes = batch;
     const creates = batch.filter((op) => op.kind === "create");
     if (creates.length > 0) {
-        // Create must not silently take over an rrset that already exists. A few creates read
-        // their own rrsets; a large batch shares one read of the zone.
+        // Create must not silently take over an rrset that already exists. The whole batch
+        // shares one read of the zone (the rrset filter would miss an rrset disabled by hand).
         let live: Map<string, LiveRrset>;
         try {
-            if (creates.length <= FEW_READS) {
-                const found = await Promise.all(creates.map((op) => readRrset(op.state)));
-                live = new Map();
-                creates.forEach((op, i) => { if (found[i]) live.set(`${op.state.name}/${op.state.type}`, found[i]!); });
-            } else {
-                live = rrsetsOf((await pdnsRequest(conn, "GET", `/zones/${encodeURIComponent(conn.zone)}`)).json);
-            }
+            live = await readZone(conn);
         } catch (e) {
             for (const op of creates) op.reject(recordError(op.state, e));
             writes = batch.filter((op) => op.kind !== "create");

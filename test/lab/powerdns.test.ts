@@ -120,6 +120,17 @@ for (const backend of ["sqlite", "mysql"] as Backend[]) {
             const plan = await provider.diff(stored.id, drifted.props, stored.inputs);
             assert.deepStrictEqual([plan.changes, plan.replaces], [true, []]);
 
+            // Disabled by hand: still there, serving nothing; drift, not absence.
+            const disable = await lab.api("PATCH", `/api/v1/servers/localhost/zones/${lab.zone}`, {
+                rrsets: [{ name: fqdn("drift"), type: "A", ttl: 120, changetype: "REPLACE", records: [{ content: "192.0.2.98", disabled: true }] }],
+            });
+            assert.strictEqual(disable.status, 204);
+            const disabled = await provider.read(stored.id, stored.outputs);
+            assert.deepStrictEqual([disabled.id, disabled.props.records], [stored.id, []]);
+            // ... and create does not take it over either.
+            const overDisabled = await failure(carryOut(recordsProgram(conn(), { other: { name: fqdn("drift"), type: "A", ttl: 300, records: ["192.0.2.1"] } }), { config: {}, handlers }));
+            assert.match(overDisabled, /already exists in PowerDNS \(\[\]\)/);
+
             const wrongKey = await failure(provider.read(stored.id, { ...stored.outputs, apiKey: "not-the-key" }));
             assert.match(wrongKey, /PowerDNS rejected the API key/);
 
