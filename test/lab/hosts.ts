@@ -269,6 +269,7 @@ export class Lab {
             await run("ip", ["addr", "add", `${plan.bridgeAddress}/${plan.prefixLength}`, "dev", bridge]);
             await run("ip", ["link", "set", bridge, "up"]);
 
+            raiseInotifyLimit();
             await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `osm-lab-${opts.id}`, "-f", state.privateKeyPath]);
             const clientPub = fs.readFileSync(state.privateKeyPath + ".pub", "utf8");
 
@@ -325,6 +326,37 @@ async function startHost(state: LabState, h: LabHostState, plan: SlotPlan, clien
     // sshd daemonizes inside the host and writes /run/sshd.pid there (bootstrap HUPs it).
     await runInHost(h.anchorPid, "/usr/sbin/sshd", ["-E", "/var/log/sshd-lab.log"]);
     await waitFor(`sshd on ${h.name} (${h.address}:22)`, () => tcpOpen(h.address, h.sshPort), 10_000, 30);
+}
+
+const INOTIFY_INSTANCES = "/proc/sys/fs/inotify/max_user_instances";
+/** Every systemd container holds several inotify instances, all counted against root in the
+ * initial user namespace: at the kernel default (128) about a dozen containers on the whole
+ * machine exhaust it and the next container's boot stalls (systemctl waits forever). Same on
+ * production hosts: host setup must raise it there too. */
+export const INOTIFY_INSTANCES_NEEDED = 8192;
+
+/** The value before any lab raised it, kept until the last lab is down. */
+const INOTIFY_ORIGINAL = path.join(LAB_ROOT, "inotify-original");
+
+function raiseInotifyLimit(): void {
+    const current = Number(fs.readFileSync(INOTIFY_INSTANCES, "utf8").trim());
+    if (current >= INOTIFY_INSTANCES_NEEDED) return;
+    if (!fs.existsSync(INOTIFY_ORIGINAL)) fs.writeFileSync(INOTIFY_ORIGINAL, String(current));
+    fs.writeFileSync(INOTIFY_INSTANCES, String(INOTIFY_INSTANCES_NEEDED));
+}
+
+/** Puts the original limit back when no lab (an osmlbr* bridge) is up any more. */
+function restoreInotifyLimit(): void {
+    if (!fs.existsSync(INOTIFY_ORIGINAL)) return;
+    const bridges = runSync("ip", ["-o", "link", "show", "type", "bridge"]).stdout;
+    if (/\bosmlbr\d+[:@]/.test(bridges)) return;
+    try {
+        const original = fs.readFileSync(INOTIFY_ORIGINAL, "utf8").trim();
+        if (/^\d+$/.test(original)) fs.writeFileSync(INOTIFY_INSTANCES, original);
+        fs.rmSync(INOTIFY_ORIGINAL, { force: true });
+    } catch {
+        /* best effort */
+    }
 }
 
 /** PIDs in a network namespace plus all their descendants (containers live in their own
@@ -389,6 +421,7 @@ export function teardownLab(state: LabState): void {
     }
     if (state.bridge) runSync("ip", ["link", "del", state.bridge]);
     if (state.blackhole) removeBlackhole(state.blackhole);
+    restoreInotifyLimit();
     fs.rmSync(path.join(state.dir, "hosts"), { recursive: true, force: true });
     fs.rmSync(statePath(state.dir), { force: true });
 }
