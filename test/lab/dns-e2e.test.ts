@@ -81,9 +81,8 @@ describe("DNS end to end: the example fleet's records through the provider again
     });
 
     it("resolves every customer's three names through the CNAME to its host, every host to its address; removing a customer removes exactly its names", async () => {
-        // The adopted customer's records exist already, as the old orchestrator left them.
-        const adopted = fleet.customers.filter((c: any) => c.adopt);
-        assert.ok(adopted.length > 0, "the example fleet adopts a customer");
+        // Adopted customers' records exist already, as the old orchestrator left them.
+        const adopted = fleet.customers.filter((c: any) => c.adopt && c.host);
         for (const c of adopted) {
             for (const n of namesOf(customerLabel(c.name))) await lab.setRrset(n, "CNAME", 300, [fqdn(c.host)]);
         }
