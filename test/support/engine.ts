@@ -85,7 +85,8 @@ export function unwrapSecrets(v: any): any {
 /** Resolves every Output inside `v` (objects and arrays walked). */
 export async function resolveDeep(v: any): Promise<any> {
     if (pulumi.Output.isInstance(v)) {
-        return resolveDeep(await new Promise((r) => (v as pulumi.Output<any>).apply(r)));
+        // The SDK's internal promise rejects when the Output does (apply would never call back).
+        return resolveDeep(await (v as any).promise());
     }
     if (v instanceof Promise) return resolveDeep(await v);
     if (Array.isArray(v)) return Promise.all(v.map(resolveDeep));
