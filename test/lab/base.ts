@@ -150,7 +150,28 @@ rm -rf "$dir"; mv "$dir.building" "$dir"
 `;
     await run("flock", [path.join(cache, "base.lock"), "sh", "-c", script, "build-base", dir, tree, BASE_PACKAGES.join(","), files, bridgeAddress()], { timeoutMs: 15 * 60_000 });
     fs.rmSync(files, { recursive: true, force: true });
+    pruneCache(cache, [path.basename(dir), path.basename(tree)]);
     const seconds = (Date.now() - t0) / 1000;
     opts.log?.(`container base ready in ${seconds.toFixed(1)} s`);
     return { path: rootfs, key, built: true, seconds };
+}
+
+/** Removes older bases (~260 MB each) that no running lab has bound into its hosts. */
+function pruneCache(cache: string, keep: string[]): void {
+    const inUse = new Set<string>();
+    for (const id of fs.readdirSync(LAB_ROOT)) {
+        const state = path.join(LAB_ROOT, id, "state.json");
+        if (!fs.existsSync(state)) continue;
+        try {
+            const basePath = JSON.parse(fs.readFileSync(state, "utf8")).basePath;
+            if (typeof basePath === "string") inUse.add(path.basename(path.dirname(basePath)));
+        } catch {
+            /* a state being written: keep everything this time */
+            return;
+        }
+    }
+    for (const e of fs.readdirSync(cache)) {
+        if (!/^(base|debootstrap)-[0-9a-f]{16}$/.test(e) || keep.includes(e) || inUse.has(e)) continue;
+        fs.rmSync(path.join(cache, e), { recursive: true, force: true });
+    }
 }

@@ -23,27 +23,6 @@ export interface CustomerEntry {
     host?: string;
 }
 
-/**
- * Shim (test only): the executor used to hand handlers inputs passed through engine.ts's
- * unwrapSecrets, which turns a FileArchive's `path` (a Promise) into {}. FileArchives made in
- * this process also carry their path as a plain string (`localPath`), which the CopyToRemote
- * handler reads only when `path` is lost.
- */
-export function recordFileArchivePaths(): void {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const assets = require("@pulumi/pulumi/asset"); // the module the SDK's deserializer uses
-    if (assets.FileArchive.recordsLocalPath) return;
-    const Original = assets.FileArchive;
-    class FileArchive extends Original {
-        static recordsLocalPath = true;
-        constructor(p: string) {
-            super(p);
-            (this as any).localPath = p;
-        }
-    }
-    assets.FileArchive = FileArchive;
-}
-
 /** One create/delete a handler did: resource name and seconds. */
 export interface Timing {
     op: string;
@@ -102,7 +81,6 @@ export class LabStack {
     }
 
     static async start(opts: LabStackOptions): Promise<LabStack> {
-        recordFileArchivePaths();
         let t = Date.now();
         const base = await ensureBase();
         const baseSeconds = (Date.now() - t) / 1000;

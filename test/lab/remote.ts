@@ -169,8 +169,6 @@ export async function sourcePath(name: string, source: any): Promise<string> {
     if (!source || typeof source !== "object") throw new Error(`${name}: source is missing`);
     let p: any = source.path;
     if (p && typeof p.then === "function") p = await p;
-    // Set by the e2e suite's recordFileArchivePaths shim when the executor lost `path`.
-    if (typeof p !== "string" && typeof source.localPath === "string") p = source.localPath;
     if (typeof p !== "string" || p === "") {
         throw new Error(`${name}: source has no local path (got ${JSON.stringify(source)}); only FileArchive/FileAsset sources of a local path can be copied. If the executor unwrapped the inputs, it must keep the archive's path promise intact`);
     }
