@@ -276,6 +276,22 @@ describe("playbooks on a lab host (ansible/ over SSH)", function () {
         assert.doesNotMatch(left, /ghost/);
     });
 
+    it("refuses another customer's MQTT port at the NGINX step, leaves nothing of it, and resumes with a free port", async () => {
+        await addNames("clash");
+        await ok("container-create.yml", customerEnv("clash"));
+        const env = { ...provisionEnv("clash"), OSM_MQTT_PORT: String(ports.get("beta")) };
+        const r = await play("container-provision.yml", env);
+        assert.notStrictEqual(r.code, 0);
+        assert.match(r.stderr, /TASK \[Install the customer's NGINX vhosts and MQTT stream server[^\]]*\][^]*MQTT port \d+ is already used by customer beta on this host/);
+        const state = await inHost("ls /etc/nginx/osm/http /etc/nginx/osm/stream /var/lib/osm/firewall; nginx -t 2>&1 | tail -1");
+        assert.doesNotMatch(state, /clash/, "no NGINX or firewall state of the refused customer");
+        assert.match(state, /test is successful/);
+        const again = await ok("container-provision.yml", provisionEnv("clash"));
+        assert.strictEqual((await httpsGet(`clash.${DOMAIN}`, hostAddress, pebble.rootCaPath)).body.trim(), "grafana stand-in for customer clash");
+        assert.strictEqual(again.result.mqttUsername, "clash");
+        assert.strictEqual((await ok("container-delete.yml", customerEnv("clash"))).code, 0);
+    });
+
     it("creates and provisions 10 customers at once on one host", async () => {
         const names = Array.from({ length: 10 }, (_, i) => `par${i}`);
         for (const n of names) await addNames(n);
