@@ -196,6 +196,10 @@ describe("end to end: the program carried out on lab hosts", function () {
         const archives = (await stack.lab.sh(host, 'ls -1 /var/lib/osm/archives/ | grep -F -- "$1" || true', victim)).stdout.trim().split("\n").filter(Boolean);
         assert.strictEqual(archives.length, 1, `one archive of ${victim}: ${archives.join(", ")}`);
         assert.match(archives[0], new RegExp(`^${victim}-\\d{8}T?\\d{6}Z?.*\\.tar\\.gz$`));
+        // The delete reported that archive's path.
+        const reported = stack.deletes.find((d) => d.name === `${victim}-container`);
+        assert.ok(reported, "the container's delete ran");
+        assert.strictEqual(JSON.parse(reported!.stdout.trim().split("\n").pop()!).archive, `/var/lib/osm/archives/${archives[0]}`);
         const listing = (await stack.lab.sh(host, 'tar -xzOf "/var/lib/osm/archives/$1" --wildcards "*osm-e2e/marker"', archives[0])).stdout.trim();
         assert.strictEqual(listing, marker, "the archive holds the container's data");
 

@@ -13,7 +13,7 @@ import { carryOut, Deployment, dynamicHandler, DYNAMIC_TYPE, Handlers } from "./
 import { HOST_CA_BUNDLE_PATH, Lab, stopLab } from "./hosts";
 import { PowerDnsLab, startPowerDns } from "./pdns-server";
 import { Pebble, startPebble } from "./pebble";
-import { remoteHandlers } from "./remote";
+import { DeleteResult, remoteHandlers } from "./remote";
 
 export const LAB_DOMAIN = "osm.lab.test";
 
@@ -36,8 +36,8 @@ export interface Timing {
  * name and duration go to `timings` (names only: no inputs, no outputs), and to stderr with
  * OSM_LAB_TRACE=1.
  */
-export function labHandlers(timings: Timing[] = []): Handlers {
-    const all: Handlers = { [DYNAMIC_TYPE]: dynamicHandler(), ...remoteHandlers() };
+export function labHandlers(timings: Timing[] = [], deletes: DeleteResult[] = []): Handlers {
+    const all: Handlers = { [DYNAMIC_TYPE]: dynamicHandler(), ...remoteHandlers((r) => deletes.push(r)) };
     const trace = process.env.OSM_LAB_TRACE === "1";
     const out: Handlers = {};
     for (const [type, h] of Object.entries(all)) {
@@ -69,6 +69,8 @@ export interface LabStackOptions {
 /** Everything a lab deployment needs; `stop()` tears all of it down. */
 export class LabStack {
     readonly timings: Timing[] = [];
+    /** Stdout of every remote delete carried out (e.g. `{"archive": ...}`). */
+    readonly deletes: DeleteResult[] = [];
     readonly handlers: Handlers;
     readonly seconds: Record<string, number> = {};
     private constructor(
@@ -77,7 +79,7 @@ export class LabStack {
         public readonly pebble: Pebble,
         private readonly opts: LabStackOptions,
     ) {
-        this.handlers = labHandlers(this.timings);
+        this.handlers = labHandlers(this.timings, this.deletes);
     }
 
     static async start(opts: LabStackOptions): Promise<LabStack> {

@@ -143,8 +143,14 @@ export async function runRemote(name: string, what: string, c: Connection, comma
     }
 }
 
-/** `command:remote:Command`. */
-export function commandHandler(): Handler {
+/** What a delete printed: the engine drops it; a test may want it (e.g. the archive path). */
+export interface DeleteResult {
+    name: string;
+    stdout: string;
+}
+
+/** `command:remote:Command`. `onDelete` sees each delete's stdout (never logged here). */
+export function commandHandler(onDelete?: (r: DeleteResult) => void): Handler {
     let counter = 0;
     return {
         async create(r) {
@@ -159,7 +165,8 @@ export function commandHandler(): Handler {
             // The engine runs delete with what was stored at create: script, connection, env.
             const stored = { ...r.inputs, ...r.outputs };
             if (typeof stored.delete !== "string" || stored.delete === "") return;
-            await runRemote(r.name, "delete", stored.connection, stored.delete, stored.environment, stored.stdin);
+            const res = await runRemote(r.name, "delete", stored.connection, stored.delete, stored.environment, stored.stdin);
+            onDelete?.({ name: r.name, stdout: trimOne(res.stdout) });
         },
     };
 }
@@ -271,6 +278,6 @@ export function copyToRemoteHandler(): Handler {
 }
 
 /** Both handlers, keyed by type token, to merge into the executor's handlers. */
-export function remoteHandlers(): Handlers {
-    return { [COMMAND_TYPE]: commandHandler(), [COPY_TYPE]: copyToRemoteHandler() };
+export function remoteHandlers(onDelete?: (r: DeleteResult) => void): Handlers {
+    return { [COMMAND_TYPE]: commandHandler(onDelete), [COPY_TYPE]: copyToRemoteHandler() };
 }
