@@ -128,9 +128,15 @@ describe("end to end: the program carried out on lab hosts", function () {
             assert.match(none.stderr + none.code, /Timed out|27/, `${o}: subscription worked but stayed empty`);
         }
         // A live subscriber sees a live message too.
-        const live = mosquitto("mosquitto_sub", await mqttTarget(first, others[0]), ["-t", `${topic}/live`, "-C", "1", "-W", "15"]);
-        await new Promise((r) => setTimeout(r, 1500));
-        await mosquitto("mosquitto_pub", await mqttTarget(first, others[0]), ["-t", `${topic}/live`, "-m", "live-1", "-q", "1"]);
+        // (Published until the subscriber, connecting in parallel, has received it.)
+        let received = false;
+        const live = mosquitto("mosquitto_sub", await mqttTarget(first, others[0]), ["-t", `${topic}/live`, "-C", "1", "-W", "20"])
+            .finally(() => (received = true));
+        const target = await mqttTarget(first, others[0]);
+        for (let i = 0; i < 15 && !received; i++) {
+            await new Promise((r) => setTimeout(r, 1000));
+            if (!received) await mosquitto("mosquitto_pub", target, ["-t", `${topic}/live`, "-m", "live-1", "-q", "1"]);
+        }
         assert.strictEqual((await live).stdout.trim(), "live-1");
     });
 
