@@ -35,6 +35,11 @@ describe("end to end: the program carried out on lab hosts", function () {
         } catch (e) {
             // What was carried out stays in `current` for the next steps' diagnostics.
             if (e instanceof CarryOutError) current = e.deployment;
+            if (e instanceof Error && /\/opt\/osm\/ansible\/[^:]*: Permission denied/.test(e.message)) {
+                e.message += "\n(hint: @pulumi/command's CopyToRemote creates files without their mode, as the lab does:"
+                    + " nothing in /opt/osm/ansible is executable on a real host; run it as 'bash /opt/osm/ansible/run X'"
+                    + " and do not exec files/* directly, or restore their modes first)";
+            }
             throw e;
         }
     }
