@@ -3,8 +3,10 @@
  *   node build/test/lab/lab-cli.js up [--id dev] [--hosts osm-lab1,osm-lab2] [--no-base] [--no-acme]
  *   node build/test/lab/lab-cli.js down [--id dev]
  *   node build/test/lab/lab-cli.js status [--id dev]
+ *   node build/test/lab/lab-cli.js exec HOST [--id dev] -- CMD [ARGS…]   (runs inside a lab host)
  * `up` leaves the lab running and writes .lab/lab.json (for the dev lab) describing it.
  */
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { HOST_BASE_PATH, Lab, LAB_ROOT, loadState, teardownLab } from "./hosts";
@@ -75,11 +77,22 @@ async function main(): Promise<void> {
             process.stdout.write(`lab "${id}" torn down\n`);
         }
         fs.rmSync(labJsonPath(id), { force: true });
+    } else if (cmd === "exec") {
+        // lab-cli exec HOST [--id ID] -- CMD ARGS…: runs a program inside a lab host.
+        const s = loadState(id);
+        if (!s) throw new Error(`no lab "${id}" running`);
+        const h = s.hosts.find((x) => x.name === process.argv[3]);
+        if (!h) throw new Error(`lab "${id}" has no host "${process.argv[3]}" (hosts: ${s.hosts.map((x) => x.name).join(", ")})`);
+        const dd = process.argv.indexOf("--");
+        if (dd < 0 || dd === process.argv.length - 1) throw new Error("usage: lab-cli.js exec HOST [--id ID] -- CMD [ARGS…]");
+        const [n, ...rest] = inHostArgv(h.anchorPid!);
+        const r = spawnSync(n, [...rest, ...process.argv.slice(dd + 1)], { stdio: "inherit" });
+        process.exit(r.status ?? 1);
     } else if (cmd === "status") {
         const s = loadState(id);
         process.stdout.write(s ? JSON.stringify(s, null, 2) + "\n" : `no lab "${id}"\n`);
     } else {
-        process.stderr.write("usage: lab-cli.js up|down|status [--id ID] [--hosts a,b] [--no-base] [--no-acme] [--dns 127.0.0.1:PORT]\n");
+        process.stderr.write("usage: lab-cli.js up|down|status|exec [--id ID] [--hosts a,b] [--no-base] [--no-acme] [--dns 127.0.0.1:PORT] [HOST -- CMD…]\n");
         process.exit(2);
     }
 }
