@@ -12,6 +12,7 @@
 import * as assert from "assert";
 import * as crypto from "crypto";
 import { CarryOutError, Deployment, destroyRemoved } from "./executor";
+import { unregisterExitTeardown } from "./hosts";
 import { httpsGet, MqttTarget, mosquitto } from "./outside";
 import { CustomerEntry, LAB_DOMAIN as DOMAIN, LabStack } from "./lab-stack";
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -80,6 +81,7 @@ describe("end to end: the program carried out on lab hosts", function () {
         const timing = (re: RegExp) => stack.timings.filter((t) => re.test(t.name) && t.op === "create").map((t) => t.seconds.toFixed(1)).join(" ");
         process.stderr.write(`e2e timings (s): ${JSON.stringify(stack.seconds)}; -container: ${timing(/-container$/)}; -provision: ${timing(/-provision$/)}\n`);
         if (process.env.OSM_LAB_KEEP === "1") {
+            unregisterExitTeardown(stack.lab.state.id);
             process.stderr.write(`OSM_LAB_KEEP=1: lab left running (node build/test/lab/lab-cli.js down --id e2e; PowerDNS stops with this process)\n`);
             return;
         }
