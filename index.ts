@@ -1,10 +1,10 @@
 // osm-hosting: customers.json + stack config -> placed, validated hosting for every customer.
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
-import { PROJECT, readSettings } from "./components/config";
+import { PROJECT } from "./components/config";
 import { Customer } from "./components/customer";
-import { loadCustomers } from "./components/customers";
 import { Host } from "./components/host";
+import { loadInputs } from "./components/inputs";
 import { projectRoot } from "./components/paths";
 import { placeOrReport, usage } from "./components/placement";
 import { PowerDnsDatabase } from "./components/powerdns-database";
@@ -14,9 +14,8 @@ import { folderHash } from "./components/remote";
 export = async () => {
     // 1. Inputs, all checked before a single resource is registered.
     const root = projectRoot();
-    const { settings, secrets } = readSettings((key) => pulumi.runtime.getConfig(`${PROJECT}:${key}`),
-        `Pulumi.${pulumi.getStack()}.yaml`, Object.keys(pulumi.runtime.allConfig()));
-    const customers = loadCustomers(path.resolve(root, settings.customersFile), settings.hosts);
+    const { settings, secrets, customers } = loadInputs((key) => pulumi.runtime.getConfig(`${PROJECT}:${key}`),
+        `Pulumi.${pulumi.getStack()}.yaml`, Object.keys(pulumi.runtime.allConfig()), root);
     const placements = placeOrReport(settings.hosts, customers, await previousPlacements(), settings.customersFile);
 
     // 2. Shared inputs of the components; secrets stay secrets from here on.

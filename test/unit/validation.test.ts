@@ -402,6 +402,16 @@ describe("validation: nothing is registered when a check fails", function () {
         assert.deepStrictEqual(err.problems.map((p) => [p.file, p.path]), [["Pulumi.unit.yaml", `${PROJECT}:sshPrivateKey`]]);
     });
 
+    it("a bad stack config and a bad customers file: both files' problems in one run, no resource", async () => {
+        const file = scratch.customers({ customers: [{ name: "Acme" }, { name: "ok", host: "nowhere" }] });
+        const { err, registered } = await rejected({ customersFile: file, secrets: { powerdnsApiKey: SENTINEL_API_KEY } });
+        assert.deepStrictEqual(registered, []);
+        assert.deepStrictEqual(err.problems.map((p) => [p.file, p.path]), [
+            ["Pulumi.unit.yaml", `${PROJECT}:sshPrivateKey`],
+            [file, "/customers/1/host"],
+        ]);
+    });
+
     it("no host with room: InputError naming every host with used/total, no resource", async () => {
         // alpha 3 + beta 4 (gamma drains): 8 new customers cannot fit.
         const file = scratch.customers({ customers: Array.from({ length: 8 }, (_, i) => ({ name: `Customer ${i}` })) });

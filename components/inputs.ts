@@ -1,0 +1,54 @@
+/**
+ * Both input files checked in one go: a bad stack config does not hide the problems of
+ * customers.json (or the reverse), so one run reports everything.
+ */
+import * as path from "path";
+import { ConfigLookup, FleetSecrets, FleetSettings, readSettings } from "./config";
+import { Customer, KnownHost, loadCustomers } from "./customers";
+import { InputError, Problem } from "./problems";
+
+export interface Inputs {
+    settings: FleetSettings;
+    secrets: FleetSecrets;
+    customers: Customer[];
+}
+
+/** The hosts named in a config that failed validation, when they can be made out at all. */
+function hostsOfInvalidConfig(lookup: ConfigLookup): KnownHost[] | undefined {
+    try {
+        const hosts = JSON.parse(lookup("hosts") ?? "");
+        if (!Array.isArray(hosts) || !hosts.every((h) => typeof h?.name === "string")) return undefined;
+        return hosts.map((h) => ({ name: h.name, sshPort: Number.isInteger(h.sshPort) ? h.sshPort : undefined }));
+    } catch {
+        return undefined;
+    }
+}
+
+/**
+ * Reads the stack config and the customers file (relative to `root`); throws InputError
+ * with the problems of both.
+ */
+export function loadInputs(lookup: ConfigLookup, stackFile: string, presentKeys: string[], root: string): Inputs {
+    const problems: Problem[] = [];
+    let config: { settings: FleetSettings; secrets: FleetSecrets } | undefined;
+    try {
+        config = readSettings(lookup, stackFile, presentKeys);
+    } catch (err) {
+        if (!(err instanceof InputError)) throw err;
+        problems.push(...err.problems);
+    }
+    // Without a usable host list a pinned host cannot be judged: customers.json waits.
+    const hosts = config?.settings.hosts ?? hostsOfInvalidConfig(lookup);
+    let customers: Customer[] = [];
+    if (hosts) {
+        const file = config?.settings.customersFile ?? lookup("customersFile") ?? "customers.json";
+        try {
+            customers = loadCustomers(path.resolve(root, file), hosts);
+        } catch (err) {
+            if (!(err instanceof InputError)) throw err;
+            problems.push(...err.problems);
+        }
+    }
+    if (problems.length || !config) throw new InputError(problems);
+    return { ...config, customers };
+}
