@@ -7,9 +7,12 @@ import * as path from "path";
 
 /** Where the program keeps its files on a host; `ansible/` lands in it as `ansible`. */
 export const REMOTE_ROOT = "/opt/osm";
-/** Runs one playbook of ansible/ on the host (see ansible/README.md). */
+/**
+ * Runs one playbook of ansible/ on the host (see ansible/README.md). Through bash, because
+ * CopyToRemote creates files without their mode: nothing it copies is executable.
+ */
 export function playbook(name: string): string {
-    return `${REMOTE_ROOT}/ansible/run ${name}`;
+    return `bash ${REMOTE_ROOT}/ansible/run ${name}`;
 }
 
 export interface SshTarget {

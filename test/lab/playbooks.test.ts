@@ -11,6 +11,7 @@
 import * as assert from "assert";
 import * as path from "path";
 import { BOOTSTRAP_SCRIPT } from "../../components/host";
+import { playbook as playbookCommand } from "../../components/remote";
 import { ensureBase } from "./base";
 import { Lab, REPO_ROOT, stopLab } from "./hosts";
 import { run } from "./lab-exec";
@@ -68,7 +69,7 @@ describe("playbooks on a lab host (ansible/ over SSH)", function () {
         const t0 = Date.now();
         const client = await connect(`${playbook}`, conn());
         try {
-            const r = await execOn(client, `/opt/osm/ansible/run ${playbook}`, env);
+            const r = await execOn(client, playbookCommand(playbook), env);
             const m = /changed=(\d+)/.exec(r.stderr);
             let result: any;
             if (r.code === 0) {
@@ -115,7 +116,8 @@ describe("playbooks on a lab host (ansible/ over SSH)", function () {
         // pebble validates HTTP-01 for real: it resolves the names through the lab PowerDNS.
         pebble = await startPebble(lab, { dnsServer: `127.0.0.1:${dns.dnsPort}` });
         // What CopyToRemote does: the folder lands as /opt/osm/ansible.
-        await lab.sh(HOST, 'mkdir -p /opt/osm && rm -rf /opt/osm/ansible && cp -r "$1" /opt/osm/ansible', path.join(REPO_ROOT, "ansible"));
+        // Modes dropped, as @pulumi/command's CopyToRemote leaves them (files 0644).
+        await lab.sh(HOST, 'mkdir -p /opt/osm && rm -rf /opt/osm/ansible && cp -r --no-preserve=mode "$1" /opt/osm/ansible && find /opt/osm/ansible -type f -exec chmod 0644 {} +', path.join(REPO_ROOT, "ansible"));
     });
     after(async () => {
         if (timings.length) process.stdout.write(`\n      timings on the lab host:\n${timings.map((t) => `        ${t}`).join("\n")}\n`);

@@ -191,8 +191,8 @@ describe("graph: the program under mocks", function () {
             const port = String(ev.outputs.placements[label].mqttPort);
             const host = ev.outputs.placements[label].host;
             const container = unwrapSecrets(byName(ev, `${label}-container`).inputs);
-            assert.strictEqual(container.create, "/opt/osm/ansible/run container-create.yml");
-            assert.strictEqual(container.delete, "/opt/osm/ansible/run container-delete.yml");
+            assert.strictEqual(container.create, "bash /opt/osm/ansible/run container-create.yml");
+            assert.strictEqual(container.delete, "bash /opt/osm/ansible/run container-delete.yml");
             const { OSM_ANSIBLE_HASH, ...env } = container.environment;
             assert.match(OSM_ANSIBLE_HASH, /^[0-9a-f]{16}$/);
             assert.deepStrictEqual(env, {
@@ -201,14 +201,14 @@ describe("graph: the program under mocks", function () {
                 OSM_ACME_SERVER: "https://acme.test.example/dir", OSM_ACME_EMAIL: "ops@test.example",
             });
             const provision = unwrapSecrets(byName(ev, `${label}-provision`).inputs);
-            assert.strictEqual(provision.create, "/opt/osm/ansible/run container-provision.yml");
+            assert.strictEqual(provision.create, "bash /opt/osm/ansible/run container-provision.yml");
             assert.deepStrictEqual(provision.environment, container.environment);
             // A move to another host replaces the container rather than updating it in place.
             assert.deepStrictEqual(container.triggers, [host]);
         }
         for (const h of HOSTS) {
             const setup = unwrapSecrets(byName(ev, `${h.name}-setup`).inputs);
-            assert.strictEqual(setup.create, "/opt/osm/ansible/run host-setup.yml");
+            assert.strictEqual(setup.create, "bash /opt/osm/ansible/run host-setup.yml");
             const { OSM_ANSIBLE_HASH, ...env } = setup.environment;
             assert.match(OSM_ANSIBLE_HASH, /^[0-9a-f]{16}$/);
             assert.deepStrictEqual(env, { OSM_HOST_NAME: h.name, OSM_DOMAIN: DOMAIN, OSM_ACME_SERVER: "https://acme.test.example/dir", OSM_ACME_EMAIL: "ops@test.example" });
