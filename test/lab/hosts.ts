@@ -6,7 +6,7 @@
  *
  * Inside a host: a fresh sysfs (this namespace's devices) with the cgroup mounts bound back;
  * overlays of /etc, /var, /root, /opt, /srv whose upper dirs are real directories; fresh
- * tmpfs /run and /tmp; /var/lib/lxc and /var/lib/osm bound from real directories (an overlay
+ * tmpfs /run (/tmp stays shared: the checkout may be under it); /var/lib/lxc and /var/lib/osm bound from real directories (an overlay
  * upper dir — the containers' rootfs — cannot sit on overlayfs); the container base bound
  * read-only at /var/lib/osm/base/rootfs when one is given.
  *
@@ -105,10 +105,6 @@ umount -l "$H/cgsave"
 for d in etc var root opt srv; do
   mount -t overlay overlay -o "lowerdir=/$d,upperdir=$H/upper/$d,workdir=$H/work/$d" "/$d"
 done
-mount -t tmpfs -o mode=755 tmpfs /run
-mkdir -p /run/lock /run/sshd /run/user
-chmod 1777 /run/lock
-mount -t tmpfs -o mode=1777 tmpfs /tmp
 mkdir -p /var/lib/lxc /var/lib/osm
 mount --bind "$H/lxc" /var/lib/lxc
 mount --bind "$H/osm" /var/lib/osm
@@ -117,6 +113,11 @@ if [ -n "$BASE" ]; then
   mount --bind "$BASE" ${HOST_BASE_PATH}
   mount -o remount,bind,ro ${HOST_BASE_PATH}
 fi
+# /run is the host's own (sshd, LXC, nginx pid files). /tmp stays the machine's: the
+# checkout (and so $H) may live under /tmp, as a CI clone can, and must stay visible.
+mount -t tmpfs -o mode=755 tmpfs /run
+mkdir -p /run/lock /run/sshd /run/user
+chmod 1777 /run/lock
 touch "$H/anchor.ready"
 exec sleep infinity
 `;
