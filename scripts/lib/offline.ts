@@ -7,7 +7,7 @@ import * as yaml from "js-yaml";
 import * as path from "path";
 import { PROJECT, SECRET_KEYS } from "../../components/config";
 import { projectRoot } from "../../components/paths";
-import { evaluate, Evaluation, Registered, unwrapSecrets } from "../../test/support/engine";
+import { evaluate, Evaluation, Registered, unwrapSecrets } from "./engine";
 
 /** Placeholders for secrets: the plan never needs the real ones. */
 const PLACEHOLDER_SECRETS: Record<string, string> = {

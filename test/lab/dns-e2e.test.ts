@@ -15,7 +15,7 @@ import * as path from "path";
 import * as yaml from "js-yaml";
 import { customerLabel } from "../../components/naming";
 import { projectRoot } from "../../components/paths";
-import { configMap } from "../support/engine";
+import { configMap } from "../../scripts/lib/engine";
 import { Carried, carryOut, Deployment, destroyAll, destroyRemoved, dynamicHandler, DYNAMIC_TYPE, Handler, Handlers } from "./executor";
 import { DigAnswer, PowerDnsLab, startPowerDns } from "./pdns-server";
 import program = require("../../index");

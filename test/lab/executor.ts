@@ -1,13 +1,13 @@
 /**
  * Lab executor: carries out what a Pulumi program declares, without the Pulumi CLI.
  *
- * The program is evaluated under mocks (test/support/engine.ts); the mock's `newResource` runs
+ * The program is evaluated under mocks (scripts/lib/engine.ts); the mock's `newResource` runs
  * the handler of each custom resource's type for real. The SDK registers a resource only after
  * everything it depends on has returned, so handlers run in the engine's order and
  * parallelism. Removals come from comparing two deployments and are carried out with the
  * stored state, dependents first, as the engine would.
  */
-import { evaluate, isWrappedSecret } from "../support/engine";
+import { evaluate, isWrappedSecret } from "../../scripts/lib/engine";
 
 // The dynamic provider host deserializes providers with this package (a dependency of
 // @pulumi/pulumi); using the same one runs the provider exactly as Pulumi does.

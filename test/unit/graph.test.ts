@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { projectRoot } from "../../components/paths";
 import * as powerdns from "../../components/powerdns";
 import { declaredRecords, evaluateOffline } from "../../scripts/lib/offline";
-import { configMap, evaluate, Evaluation, Registered, unwrapSecrets } from "../support/engine";
+import { configMap, evaluate, Evaluation, Registered, unwrapSecrets } from "../../scripts/lib/engine";
 import program = require("../../index");
 import { DOMAIN, HOST_KEYS, runProgram, Scratch, SENTINEL_MYSQL_ADMIN, SENTINEL_SSH_KEY, TEST_SECRETS, testHosts, testSettings } from "./support/fleet";
 

@@ -6,7 +6,7 @@ import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { canonicalName, canonicalRecords, checkInputs, diffState, parseRrsetId, Record as PdnsRecord, rrsetId } from "../../components/powerdns";
 import { PowerDnsDatabase, POWERDNS_MYSQL_PRIVILEGES } from "../../components/powerdns-database";
-import { evaluate, isWrappedSecret, unwrapSecrets } from "../support/engine";
+import { evaluate, isWrappedSecret, unwrapSecrets } from "../../scripts/lib/engine";
 import { deserializeProvider } from "../lab/executor";
 
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";

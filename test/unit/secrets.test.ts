@@ -6,12 +6,12 @@
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { parseCredentials } from "../../components/customer";
-import { isWrappedSecret, NewResourceArgs, Registered, SECRET_SIG, SECRET_VALUE } from "../support/engine";
+import { isWrappedSecret, NewResourceArgs, Registered, SECRET_SIG, SECRET_VALUE } from "../../scripts/lib/engine";
 import {
     ALL_SENTINELS, PROJECT, Scratch, SENTINEL_API_KEY, SENTINEL_CUSTOMER_PASSWORD, SENTINEL_GENERATED_PASSWORD,
     SENTINEL_MYSQL_ADMIN, SENTINEL_SSH_KEY, SENTINEL_SSH_KEY_MARK, TEST_SECRETS, testSettings,
 } from "./support/fleet";
-import { configMap, evaluate, Evaluation } from "../support/engine";
+import { configMap, evaluate, Evaluation } from "../../scripts/lib/engine";
 import program = require("../../index");
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires

@@ -5,7 +5,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { configMap, evaluate, Evaluation, NewResourceArgs } from "../../support/engine";
+import { configMap, evaluate, Evaluation, NewResourceArgs } from "../../../scripts/lib/engine";
 import program = require("../../../index");
 
 export const PROJECT = "osm-hosting";
