@@ -4,9 +4,9 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { customerLabel, LABEL_PATTERN, MAX_LABEL_LENGTH, MAX_MQTT_PORT, MIN_MQTT_PORT, WEB_PORTS } from "./naming";
+import { customerLabel, LABEL_PATTERN, MAX_LABEL_LENGTH, MAX_MQTT_PORT, MIN_MQTT_PORT } from "./naming";
 import { projectRoot } from "./paths";
-import { CustomerRequest } from "./placement";
+import { CustomerRequest, reservedPorts } from "./placement";
 import { InputError, Problem } from "./problems";
 import { compile, schemaProblems } from "./schema";
 
@@ -79,8 +79,7 @@ export function checkCustomers(doc: unknown, file: string, hosts: KnownHost[]): 
         }
         const port = portOk ? e.mqttPort as number : undefined;
         if (port !== undefined) {
-            const reserved = host ? [host.sshPort ?? 22, ...WEB_PORTS] : [22, ...WEB_PORTS];
-            if (reserved.includes(port)) {
+            if (reservedPorts(host ?? {}).includes(port)) {
                 problems.push({ file, path: `${at}/mqttPort`, message: `mqttPort ${port} is used by the host itself (SSH, HTTP or HTTPS); choose another port` });
             }
         }

@@ -68,7 +68,8 @@ export function preferredMqttPort(label: string): number {
     return 8883 + crc8(label);
 }
 
-export function reservedPorts(host: HostCapacity): number[] {
+/** Ports the host itself serves (SSH, HTTP, HTTPS): never a customer's MQTT port. */
+export function reservedPorts(host: Partial<HostCapacity>): number[] {
     return [host.sshPort ?? 22, ...WEB_PORTS];
 }
 

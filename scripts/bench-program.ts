@@ -5,15 +5,17 @@
  */
 import { execFileSync } from "child_process";
 import * as fs from "fs";
+import * as yaml from "js-yaml";
 import * as os from "os";
 import * as path from "path";
+import { projectRoot } from "../components/paths";
 
 const SIZES = [10, 100, 1000];
 
 /** The node flags Pulumi.yaml gives the program, so the figures match `pulumi up`. */
 function nodeArgs(): string[] {
-    const text = fs.readFileSync(path.join(__dirname, "..", "..", "Pulumi.yaml"), "utf8");
-    return (/nodeargs:\s*"([^"]*)"/.exec(text)?.[1] ?? "").split(/\s+/).filter(Boolean);
+    const project = yaml.load(fs.readFileSync(path.join(projectRoot(), "Pulumi.yaml"), "utf8")) as any;
+    return String(project?.runtime?.options?.nodeargs ?? "").split(/\s+/).filter(Boolean);
 }
 
 async function one(n: number) {

@@ -70,11 +70,14 @@ export function isWrappedSecret(v: unknown): v is { value: unknown } {
     return typeof v === "object" && v !== null && (v as any)[SECRET_SIG] === SECRET_VALUE;
 }
 
-/** Removes every secret wrapper, recursively. */
+/**
+ * Removes every secret wrapper, recursively. Objects that are not plain data stay intact: the
+ * SDK's FileArchive/FileAsset carry their `path` as a Promise, which a handler must still see.
+ */
 export function unwrapSecrets(v: any): any {
     if (isWrappedSecret(v)) return unwrapSecrets((v as any).value);
     if (Array.isArray(v)) return v.map(unwrapSecrets);
-    if (v && typeof v === "object") {
+    if (v && typeof v === "object" && [Object.prototype, null].includes(Object.getPrototypeOf(v))) {
         const out: Record<string, any> = {};
         for (const [k, x] of Object.entries(v)) out[k] = unwrapSecrets(x);
         return out;
@@ -116,8 +119,7 @@ export async function evaluate<T>(program: () => T | Promise<T>, opts: EvaluateO
             if (opts.newResource && args.custom) {
                 result = await opts.newResource({ type: args.type, name: args.name, urn: meta.urn, parent: meta.parent, dependencies: meta.dependencies, custom: !!args.custom, inputs: args.inputs });
             } else {
-                const { __provider, ...state } = args.inputs; void __provider;
-                result = { id: args.custom ? `${args.name}-id` : undefined, state };
+                result = { id: args.custom ? `${args.name}-id` : undefined, state: args.inputs };
             }
             resources.push({ urn: meta.urn, type: args.type, name: args.name, custom: !!args.custom, inputs: args.inputs, parent: meta.parent, dependencies: meta.dependencies, id: result.id, state: result.state });
             return { id: result.id, state: result.state };

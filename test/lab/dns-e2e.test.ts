@@ -12,10 +12,10 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import * as yaml from "js-yaml";
 import { customerLabel } from "../../components/naming";
 import { projectRoot } from "../../components/paths";
 import { configMap } from "../../scripts/lib/engine";
+import { readStackFile } from "../../scripts/lib/offline";
 import { Carried, carryOut, Deployment, destroyAll, destroyRemoved, dynamicHandler, DYNAMIC_TYPE, Handler, Handlers } from "./executor";
 import { DigAnswer, PowerDnsLab, startPowerDns } from "./pdns-server";
 import program = require("../../index");
@@ -48,16 +48,18 @@ describe("DNS end to end: the example fleet's records through the provider again
     });
     const live: Deployment[] = [];
 
-    const stackConfig = (yaml.load(fs.readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8")) as any).config as Record<string, any>;
+    // The stack file read as `npm run plan` reads it: a config map, objects JSON-encoded.
+    const stackConfig = readStackFile(path.join(ROOT, "Pulumi.prod.yaml"));
+    const setting = (key: string) => JSON.parse(stackConfig[`${PROJECT}:${key}`]);
     const domain: string = stackConfig[`${PROJECT}:domain`];
-    const hosts: { name: string; address: string }[] = stackConfig[`${PROJECT}:hosts`];
+    const hosts: { name: string; address: string }[] = setting("hosts");
     const fleet = JSON.parse(fs.readFileSync(path.join(ROOT, "customers.json"), "utf8"));
     const fqdn = (n: string) => `${n}.${domain}.`;
     const namesOf = (label: string) => [fqdn(label), fqdn(`${label}-influx`), fqdn(`${label}-chirpstack`)];
 
     function config(customersFile: string): Record<string, string> {
         const values: Record<string, unknown> = { ...stackConfig };
-        values[`${PROJECT}:powerdns`] = { ...stackConfig[`${PROJECT}:powerdns`], apiUrl: lab.apiUrl };
+        values[`${PROJECT}:powerdns`] = { ...setting("powerdns"), apiUrl: lab.apiUrl };
         values[`${PROJECT}:customersFile`] = customersFile;
         values[`${PROJECT}:sshPrivateKey`] = "-----BEGIN OPENSSH PRIVATE KEY-----\nlab-dns-e2e-not-a-key\n-----END OPENSSH PRIVATE KEY-----\n";
         values[`${PROJECT}:powerdnsApiKey`] = lab.apiKey;
@@ -72,7 +74,7 @@ describe("DNS end to end: the example fleet's records through the provider again
 
     before(async () => {
         scratch = fs.mkdtempSync(path.join(os.tmpdir(), "osm-dns-e2e-"));
-        lab = await startPowerDns({ backend: "sqlite", zone: stackConfig[`${PROJECT}:powerdns`].zone });
+        lab = await startPowerDns({ backend: "sqlite", zone: setting("powerdns").zone });
     });
     after(async () => {
         while (live.length) await destroyAll(live.pop()!, handlers).catch(() => undefined);

@@ -7,7 +7,7 @@
  * parallelism. Removals come from comparing two deployments and are carried out with the
  * stored state, dependents first, as the engine would.
  */
-import { evaluate, isWrappedSecret } from "../../scripts/lib/engine";
+import { evaluate, unwrapSecrets } from "../../scripts/lib/engine";
 
 // The dynamic provider host deserializes providers with this package (a dependency of
 // @pulumi/pulumi); using the same one runs the provider exactly as Pulumi does.
@@ -105,21 +105,6 @@ export function dynamicHandler(): Handler {
     };
 }
 
-/**
- * Removes the SDK's secret wrappers, but keeps objects that are not plain data intact (the
- * SDK's FileArchive/FileAsset carry their `path` as a Promise, which a handler must still see).
- */
-export function unwrapInputs(v: any): any {
-    if (isWrappedSecret(v)) return unwrapInputs((v as any).value);
-    if (Array.isArray(v)) return v.map(unwrapInputs);
-    if (v && typeof v === "object" && [Object.prototype, null].includes(Object.getPrototypeOf(v))) {
-        const out: Record<string, any> = {};
-        for (const [k, x] of Object.entries(v)) out[k] = unwrapInputs(x);
-        return out;
-    }
-    return v;
-}
-
 /** A comparable form of inputs: promises (an archive's path) awaited, keys sorted, class named. */
 async function comparable(v: any): Promise<any> {
     if (v instanceof Promise) return comparable(await v);
@@ -161,7 +146,7 @@ export async function carryOut(program: () => any, opts: {
                     if (failures.length > 0) throw new Error(`${args.type}::${args.name} not carried out: an earlier resource failed`);
                     const handler = opts.handlers[args.type];
                     if (!handler) throw new Error(`no handler for resource type ${args.type} (resource ${args.name}): the executor cannot carry it out`);
-                    const inputs = unwrapInputs(args.inputs);
+                    const inputs = unwrapSecrets(args.inputs);
                     const request = { type: args.type, name: args.name, urn: args.urn, inputs };
                     const old = before.get(args.urn);
                     let result: { id: string; outputs: Record<string, any> };

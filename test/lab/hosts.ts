@@ -16,16 +16,12 @@
 import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
+import { projectRoot } from "../../components/paths";
 import { alive, run, runInHost, runSync, sleep, spawnDetached, waitFor } from "./lab-exec";
 import { addBlackhole, assertIpForwardOff, assertSlotRangeUnused, MAX_SLOT, removeBlackhole, slotPlan, SlotPlan } from "./netsafety";
 
 /** The checkout (where Pulumi.yaml is), from sources or from any compiled output dir. */
-export const REPO_ROOT = ((): string => {
-    for (let dir = __dirname; ; dir = path.dirname(dir)) {
-        if (fs.existsSync(path.join(dir, "Pulumi.yaml"))) return dir;
-        if (path.dirname(dir) === dir) throw new Error(`Pulumi.yaml not found above ${__dirname}`);
-    }
-})();
+export const REPO_ROOT = projectRoot();
 export const LAB_ROOT = path.join(REPO_ROOT, ".lab");
 /** Where the playbooks expect the containers' OS base on a host. */
 export const HOST_BASE_PATH = "/var/lib/osm/base/rootfs";
