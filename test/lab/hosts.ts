@@ -404,15 +404,20 @@ export function teardownLab(state: LabState): void {
             runSync("nsenter", ["-t", String(h.anchorPid), "-m", "-u", "-n", "--", "sh", "-c",
                 'for c in $(lxc-ls --running 2>/dev/null); do lxc-stop -k -n "$c" >/dev/null 2>&1 || true; done']);
         }
-        const victims = pidsToKill(h.netns, h.anchorPid ? [h.anchorPid] : []);
-        for (const p of victims) {
-            try {
-                process.kill(p, "SIGKILL");
-            } catch {
-                /* gone */
+        // Again until none is left: a playbook still running when a test fails can fork (an
+        // NGINX reload's new workers) between the listing and the kill, and such a child escaped.
+        for (let round = 0; round < 20; round++) {
+            const victims = pidsToKill(h.netns, h.anchorPid ? [h.anchorPid] : []).filter(alive);
+            if (victims.length === 0) break;
+            for (const p of victims) {
+                try {
+                    process.kill(p, "SIGKILL");
+                } catch {
+                    /* gone */
+                }
             }
+            for (let i = 0; i < 100 && victims.some(alive); i++) sleepSync(20);
         }
-        for (let i = 0; i < 100 && victims.some(alive); i++) sleepSync(20);
         runSync("ip", ["netns", "del", h.netns]);
         runSync("ip", ["link", "del", h.veth]);
     }
