@@ -3,12 +3,12 @@
  * (records, container create, provision with certificate) for one new customer, then for ten
  * new customers at once on the same host; prints both times and their ratio.
  *
- *   npx tsc -p . && node --stack-trace-limit=0 build/scripts/bench-hosts.js
+ *   npm run bench:hosts
  *
  * Needs root and the lab's Debian packages (see .ci/run). Tears the lab down when done.
  */
-import { Deployment } from "../test/lab/executor";
-import { CustomerEntry, LabStack, Timing } from "../test/lab/lab-stack";
+import { Deployment } from "../lab/executor";
+import { CustomerEntry, LabStack, Timing } from "../lab/lab-stack";
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const program: () => Promise<any> = require("../index");
 

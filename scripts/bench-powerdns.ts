@@ -4,11 +4,11 @@
  * provider as Pulumi runs it (serialized, deserialized, called), and prints the ratio
  * (aim: <= 5x). Also 300 concurrent deletes. Starts and stops its own PowerDNS.
  *
- *   npx tsc -p . && node build/scripts/bench-powerdns.js [rounds]
+ *   npm run bench:powerdns -- [rounds]
  */
-import { startPowerDns, PowerDnsLab } from "../test/lab/pdns-server";
-import { serializedProvider } from "../test/lab/powerdns-fixtures";
-import { startProviderHost } from "../test/lab/provider-host";
+import { startPowerDns, PowerDnsLab } from "../lab/pdns-server";
+import { serializedProvider } from "../lab/powerdns-fixtures";
+import { startProviderHost } from "../lab/provider-host";
 
 const COUNT = 300;
 

@@ -16,8 +16,8 @@ import { customerLabel } from "../../components/naming";
 import { projectRoot } from "../../components/paths";
 import { configMap } from "../../scripts/lib/engine";
 import { readStackFile } from "../../scripts/lib/offline";
-import { Carried, carryOut, Deployment, destroyAll, destroyRemoved, dynamicHandler, DYNAMIC_TYPE, Handler, Handlers } from "./executor";
-import { DigAnswer, PowerDnsLab, startPowerDns } from "./pdns-server";
+import { Carried, carryOut, Deployment, destroyAll, destroyRemoved, dynamicHandler, DYNAMIC_TYPE, Handler, Handlers } from "../../lab/executor";
+import { DigAnswer, PowerDnsLab, startPowerDns } from "../../lab/pdns-server";
 import program = require("../../index");
 
 const ROOT = projectRoot();

@@ -11,10 +11,10 @@
  */
 import * as assert from "assert";
 import * as crypto from "crypto";
-import { CarryOutError, Deployment, destroyRemoved } from "./executor";
-import { unregisterExitTeardown } from "./hosts";
-import { httpsGet, MqttTarget, mosquitto } from "./outside";
-import { CustomerEntry, LAB_DOMAIN as DOMAIN, LabStack } from "./lab-stack";
+import { CarryOutError, Deployment, destroyRemoved } from "../../lab/executor";
+import { unregisterExitTeardown } from "../../lab/hosts";
+import { httpsGet, MqttTarget, mosquitto } from "../../lab/outside";
+import { CustomerEntry, LAB_DOMAIN as DOMAIN, LabStack } from "../../lab/lab-stack";
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const program: () => Promise<any> = require("../../index");
 
@@ -82,7 +82,7 @@ describe("end to end: the program carried out on lab hosts", function () {
         process.stderr.write(`e2e timings (s): ${JSON.stringify(stack.seconds)}; -container: ${timing(/-container$/)}; -provision: ${timing(/-provision$/)}\n`);
         if (process.env.OSM_LAB_KEEP === "1") {
             unregisterExitTeardown(stack.lab.state.id);
-            process.stderr.write(`OSM_LAB_KEEP=1: lab left running (node build/test/lab/lab-cli.js down --id e2e; PowerDNS stops with this process)\n`);
+            process.stderr.write(`OSM_LAB_KEEP=1: lab left running (npm run lab -- down --id e2e; PowerDNS stops with this process)\n`);
             return;
         }
         await stack.stop();

@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { Carried, carryOut, CarryOutError, Deployment, destroyAll, destroyRemoved, Handler, Handlers } from "./executor";
+import { Carried, carryOut, CarryOutError, Deployment, destroyAll, destroyRemoved, Handler, Handlers } from "../../lab/executor";
 
 const THING = "test:index:Thing";
 

@@ -3,8 +3,8 @@
  * documentation range and never touch a real network; host-key lines are parsed strictly.
  */
 import * as assert from "assert";
-import { cidrRange, isLabAddress, MAX_SLOT, overlaps, slotPlan } from "./netsafety";
-import { parseHostKey } from "./remote";
+import { cidrRange, isLabAddress, MAX_SLOT, overlaps, slotPlan } from "../../lab/netsafety";
+import { parseHostKey } from "../../lab/remote";
 
 describe("lab rules (pure)", () => {
     it("gives every slot a /28 inside 198.51.100.0/24, hosts inside its connected /29, slots disjoint", () => {

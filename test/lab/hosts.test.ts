@@ -9,12 +9,12 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { BOOTSTRAP_SCRIPT } from "../../components/host";
-import { ensureBase } from "./base";
-import { HOST_BASE_PATH, Lab, LabState, REPO_ROOT, stopLab } from "./hosts";
-import { alive, run, runSync, spawnDetached, waitFor } from "./lab-exec";
-import { hasBlackhole } from "./netsafety";
-import { startPebble } from "./pebble";
-import { commandHandler, copyToRemoteHandler, runRemote } from "./remote";
+import { ensureBase } from "../../lab/base";
+import { HOST_BASE_PATH, Lab, LabState, REPO_ROOT, stopLab } from "../../lab/hosts";
+import { alive, run, runSync, spawnDetached, waitFor } from "../../lab/lab-exec";
+import { hasBlackhole } from "../../lab/netsafety";
+import { startPebble } from "../../lab/pebble";
+import { commandHandler, copyToRemoteHandler, runRemote } from "../../lab/remote";
 
 describe("lab hosts (network namespaces + sshd + LXC)", function () {
     this.timeout(300_000);

@@ -5,9 +5,9 @@
  * concurrent gRPC calls share one write queue in that process, and what the engine sees.
  */
 import * as assert from "assert";
-import { startPowerDns, PowerDnsLab } from "./pdns-server";
-import { DIFF, ProviderHost, startProviderHost } from "./provider-host";
-import { serializedProvider } from "./powerdns-fixtures";
+import { startPowerDns, PowerDnsLab } from "../../lab/pdns-server";
+import { DIFF, ProviderHost, startProviderHost } from "../../lab/provider-host";
+import { serializedProvider } from "../../lab/powerdns-fixtures";
 
 describe("PowerDNS record provider in Pulumi's dynamic provider host (gRPC)", function () {
     this.timeout(120000);

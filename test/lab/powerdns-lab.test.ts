@@ -6,7 +6,7 @@ import * as assert from "assert";
 import { execFile } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { startPowerDns } from "./pdns-server";
+import { startPowerDns } from "../../lab/pdns-server";
 
 /** Runs and is not a zombie (a killed orphan stays a zombie until init reaps it). */
 function alive(pid: number): boolean {
@@ -39,7 +39,7 @@ describe("lab PowerDNS helper", function () {
 
     for (const backend of ["sqlite", "mysql"]) {
         it(`a test process that dies leaves no ${backend} server and no scratch dir behind`, async () => {
-            const helper = path.join(__dirname, "pdns-server.js");
+            const helper = path.join(__dirname, "../../lab/pdns-server.js");
             const script = `require(${JSON.stringify(helper)}).startPowerDns({ backend: ${JSON.stringify(backend)} })
                 .then((lab) => { console.log(JSON.stringify({ pids: lab.pids, dir: lab.dir })); throw new Error("test died"); });`;
             const out = await new Promise<string>((resolve) => execFile(process.execPath, ["-e", script], (_err, stdout) => resolve(stdout)));

@@ -13,9 +13,9 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import { PowerDnsDatabase, POWERDNS_MYSQL_PRIVILEGES } from "../../components/powerdns-database";
-import { Carried, carryOut, Deployment, destroyAll, dynamicHandler, DYNAMIC_TYPE, Handler, Handlers } from "./executor";
-import { POWERDNS_MYSQL_SCHEMA, PowerDnsLab, ScratchMariaDb, startMariaDb, startPowerDns } from "./pdns-server";
-import { recordsProgram } from "./powerdns-fixtures";
+import { Carried, carryOut, Deployment, destroyAll, dynamicHandler, DYNAMIC_TYPE, Handler, Handlers } from "../../lab/executor";
+import { POWERDNS_MYSQL_SCHEMA, PowerDnsLab, ScratchMariaDb, startMariaDb, startPowerDns } from "../../lab/pdns-server";
+import { recordsProgram } from "../../lab/powerdns-fixtures";
 
 const IDENT = /^[A-Za-z0-9_]+$/;
 const HOST = /^[A-Za-z0-9.%_-]+$/;

@@ -5,9 +5,9 @@
  * checked with dig against the server.
  */
 import * as assert from "assert";
-import { carryOut, Deployment, destroyAll, dynamicHandler, DYNAMIC_TYPE, Handlers, CarryOutError } from "./executor";
-import { startPowerDns, PowerDnsLab, Backend, freePort } from "./pdns-server";
-import { recordsProgram, serializedProvider } from "./powerdns-fixtures";
+import { carryOut, Deployment, destroyAll, dynamicHandler, DYNAMIC_TYPE, Handlers, CarryOutError } from "../../lab/executor";
+import { startPowerDns, PowerDnsLab, Backend, freePort } from "../../lab/pdns-server";
+import { recordsProgram, serializedProvider } from "../../lab/powerdns-fixtures";
 
 const handlers: Handlers = { [DYNAMIC_TYPE]: dynamicHandler() };
 

@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { canonicalName, canonicalRecords, checkInputs, diffState, parseRrsetId, Record as PdnsRecord, rrsetId } from "../../components/powerdns";
 import { PowerDnsDatabase, POWERDNS_MYSQL_PRIVILEGES } from "../../components/powerdns-database";
 import { evaluate, isWrappedSecret, unwrapSecrets } from "../../scripts/lib/engine";
-import { deserializeProvider } from "../lab/executor";
+import { deserializeProvider } from "../../lab/executor";
 
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 const good = { apiUrl: "http://127.0.0.1:8081/", apiKey: "secret-key-123", zone: "Osm.Example.Test", name: "ACME.osm.example.test", type: "cname", ttl: 300, records: ["H1.osm.example.test."] };

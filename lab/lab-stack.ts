@@ -7,7 +7,7 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { configMap } from "../../scripts/lib/engine";
+import { configMap } from "../scripts/lib/engine";
 import { ensureBase } from "./base";
 import { carryOut, Deployment, dynamicHandler, DYNAMIC_TYPE, Handlers } from "./executor";
 import { HOST_CA_BUNDLE_PATH, Lab, stopLab } from "./hosts";

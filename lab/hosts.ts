@@ -16,7 +16,7 @@
 import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
-import { projectRoot } from "../../components/paths";
+import { projectRoot } from "../components/paths";
 import { alive, run, runInHost, runSync, sleep, spawnDetached, waitFor } from "./lab-exec";
 import { addBlackhole, assertIpForwardOff, assertSlotRangeUnused, MAX_SLOT, removeBlackhole, slotPlan, SlotPlan } from "./netsafety";
 
@@ -184,7 +184,7 @@ function claimSlot(): { plan: SlotPlan; bridge: string } {
         }
         return { plan, bridge };
     }
-    throw new Error(`all ${MAX_SLOT} lab slots are in use (ip link show type bridge | grep osmlbr); run 'node build/test/lab/lab-cli.js down --id ID' for stale labs`);
+    throw new Error(`all ${MAX_SLOT} lab slots are in use (ip link show type bridge | grep osmlbr); run 'npm run lab -- down --id ID' for stale labs`);
 }
 
 export class Lab {

@@ -1,7 +1,7 @@
 /** Shared by the PowerDNS lab suites and the benchmark: the provider as Pulumi stores it. */
 import * as pulumi from "@pulumi/pulumi";
-import { Record as PdnsRecord, RecordArgs } from "../../components/powerdns";
-import { evaluate, SECRET_SIG } from "../../scripts/lib/engine";
+import { Record as PdnsRecord, RecordArgs } from "../components/powerdns";
+import { evaluate, SECRET_SIG } from "../scripts/lib/engine";
 import { deserializeProvider } from "./executor";
 
 /**

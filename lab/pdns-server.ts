@@ -13,7 +13,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { POWERDNS_MYSQL_PRIVILEGES } from "../../components/powerdns-database";
+import { POWERDNS_MYSQL_PRIVILEGES } from "../components/powerdns-database";
 
 export type Backend = "sqlite" | "mysql";
 

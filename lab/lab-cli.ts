@@ -1,9 +1,9 @@
 /**
  * Developer command for the lab:
- *   node build/test/lab/lab-cli.js up [--id dev] [--hosts osm-lab1,osm-lab2] [--no-base] [--no-acme]
- *   node build/test/lab/lab-cli.js down [--id dev]
- *   node build/test/lab/lab-cli.js status [--id dev]
- *   node build/test/lab/lab-cli.js exec HOST [--id dev] -- CMD [ARGS…]   (runs inside a lab host)
+ *   npm run lab -- up [--id dev] [--hosts osm-lab1,osm-lab2] [--no-base] [--no-acme]
+ *   npm run lab -- down [--id dev]
+ *   npm run lab -- status [--id dev]
+ *   npm run lab -- exec HOST [--id dev] -- CMD [ARGS…]   (runs inside a lab host)
  * `up` leaves the lab running and writes .lab/lab.json (for the dev lab) describing it.
  */
 import { spawnSync } from "child_process";
@@ -67,7 +67,7 @@ async function main(): Promise<void> {
         fs.writeFileSync(labJsonPath(id), JSON.stringify(desc, null, 2) + "\n");
         process.stdout.write(`lab "${id}" up in ${((Date.now() - t0) / 1000).toFixed(1)} s; described in ${labJsonPath(id)}\n`);
         for (const h of desc.hosts) process.stdout.write(`  ${h.name} ${h.address}\n    ${h.ssh}\n    run inside: ${h.exec} CMD\n`);
-        process.stdout.write(`stop it with: node build/test/lab/lab-cli.js down --id ${id}\n`);
+        process.stdout.write(`stop it with: npm run lab -- down --id ${id}\n`);
     } else if (cmd === "down") {
         const s = loadState(id);
         if (!s) {
@@ -84,7 +84,7 @@ async function main(): Promise<void> {
         const h = s.hosts.find((x) => x.name === process.argv[3]);
         if (!h) throw new Error(`lab "${id}" has no host "${process.argv[3]}" (hosts: ${s.hosts.map((x) => x.name).join(", ")})`);
         const dd = process.argv.indexOf("--");
-        if (dd < 0 || dd === process.argv.length - 1) throw new Error("usage: lab-cli.js exec HOST [--id ID] -- CMD [ARGS…]");
+        if (dd < 0 || dd === process.argv.length - 1) throw new Error("usage: npm run lab -- exec HOST [--id ID] -- CMD [ARGS…]");
         const [n, ...rest] = inHostArgv(h.anchorPid!);
         const r = spawnSync(n, [...rest, ...process.argv.slice(dd + 1)], { stdio: "inherit" });
         process.exit(r.status ?? 1);
@@ -92,7 +92,7 @@ async function main(): Promise<void> {
         const s = loadState(id);
         process.stdout.write(s ? JSON.stringify(s, null, 2) + "\n" : `no lab "${id}"\n`);
     } else {
-        process.stderr.write("usage: lab-cli.js up|down|status|exec [--id ID] [--hosts a,b] [--no-base] [--no-acme] [--dns 127.0.0.1:PORT] [HOST -- CMD…]\n");
+        process.stderr.write("usage: npm run lab -- up|down|status|exec [--id ID] [--hosts a,b] [--no-base] [--no-acme] [--dns 127.0.0.1:PORT] [HOST -- CMD…]\n");
         process.exit(2);
     }
 }

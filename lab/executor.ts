@@ -7,7 +7,7 @@
  * parallelism. Removals come from comparing two deployments and are carried out with the
  * stored state, dependents first, as the engine would.
  */
-import { evaluate, unwrapSecrets } from "../../scripts/lib/engine";
+import { evaluate, unwrapSecrets } from "../scripts/lib/engine";
 
 // The dynamic provider host deserializes providers with this package (a dependency of
 // @pulumi/pulumi); using the same one runs the provider exactly as Pulumi does.
