@@ -1,6 +1,7 @@
 // osm-hosting: customers.json + stack config -> placed, validated hosting for every customer.
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
+import { shipAnsible } from "./components/ansible-bundle";
 import { PROJECT } from "./components/config";
 import { Customer } from "./components/customer";
 import { Host } from "./components/host";
@@ -9,7 +10,6 @@ import { projectRoot } from "./components/paths";
 import { placeOrReport, usage } from "./components/placement";
 import { PowerDnsDatabase } from "./components/powerdns-database";
 import { previousPlacements } from "./components/previous";
-import { folderHash } from "./components/remote";
 
 export = async () => {
     // 1. Inputs, all checked before a single resource is registered.
@@ -21,16 +21,15 @@ export = async () => {
     // 2. Shared inputs of the components; secrets stay secrets from here on.
     const sshPrivateKey = pulumi.secret(secrets.sshPrivateKey);
     const dns = { ...settings.powerdns, apiKey: pulumi.secret(secrets.powerdnsApiKey) };
-    const ansibleDir = path.join(root, "ansible");
-    const ansibleHash = folderHash(ansibleDir);
+    const ansible = shipAnsible(path.join(root, "ansible"), path.join(root, "build", "ansible-bundle"));
 
     // 3. Hosts, then each customer on the host it was placed on.
     const hosts = new Map(settings.hosts.map((h) => [h.name, new Host(h.name, {
-        host: h, domain: settings.domain, sshUser: settings.sshUser, sshPrivateKey, dns, acme: settings.acme, ansibleDir, ansibleHash,
+        host: h, domain: settings.domain, sshUser: settings.sshUser, sshPrivateKey, dns, acme: settings.acme, ansible,
     })]));
     const fleet = customers.map((c) => new Customer(c.label, {
         label: c.label, domain: settings.domain, host: hosts.get(placements[c.label].host)!, mqttPort: placements[c.label].mqttPort, adopt: c.adopt,
-        dns, acme: settings.acme, limits: settings.containerLimits, ansibleHash,
+        dns, acme: settings.acme, limits: settings.containerLimits, ansible,
     }));
 
     // 4. PowerDNS's own MySQL database, when the stack manages it.

@@ -1,5 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { AnsibleShipment } from "./ansible-bundle";
 import { AcmeSettings } from "./config";
 import { DnsTarget } from "./dns";
 import { Host } from "./host";
@@ -24,9 +25,13 @@ export interface CustomerArgs {
     acme: AcmeSettings;
     /** CPU and memory limits of its container. */
     limits: { cpus: number; memoryMiB: number };
-    /** Content hash of `ansible/`: a change re-runs the (idempotent) playbooks in place. */
-    ansibleHash: string;
+    /** The playbooks on its host: a change of what a command runs re-runs it in place (idempotent). */
+    ansible: AnsibleShipment;
 }
+
+const CONTAINER_CREATE = "container-create.yml";
+const CONTAINER_PROVISION = "container-provision.yml";
+const CONTAINER_DELETE = "container-delete.yml";
 
 /** What the provision playbook returns on stdout (see ansible/README.md). */
 export interface CustomerCredentials {
@@ -82,7 +87,6 @@ export class Customer extends pulumi.ComponentResource {
             OSM_MQTT_PORT: String(args.mqttPort),
             OSM_CPUS: String(args.limits.cpus),
             OSM_MEMORY_MIB: String(args.limits.memoryMiB),
-            OSM_ANSIBLE_HASH: args.ansibleHash,
             OSM_ACME_SERVER: args.acme.server,
             OSM_ACME_EMAIL: args.acme.email,
         };
@@ -91,17 +95,19 @@ export class Customer extends pulumi.ComponentResource {
         // host replaces the container: the new one is created, then the old one archived.
         this.container = new command.remote.Command(`${name}-container`, {
             connection: args.host.connection,
-            create: playbook("container-create.yml"),
-            delete: playbook("container-delete.yml"),
-            environment,
+            create: playbook(CONTAINER_CREATE),
+            // The delete runs whatever container-delete.yml the host has by then (the latest copy),
+            // so only what create runs triggers a re-run.
+            delete: playbook(CONTAINER_DELETE),
+            environment: { ...environment, OSM_PLAYBOOK_HASH: args.ansible.hashOf(CONTAINER_CREATE) },
             triggers: [args.host.hostName],
             addPreviousOutputInEnv: false,
         }, { parent: this, dependsOn: [...this.records, args.host.setup] });
 
         this.provision = new command.remote.Command(`${name}-provision`, {
             connection: args.host.connection,
-            create: playbook("container-provision.yml"),
-            environment,
+            create: playbook(CONTAINER_PROVISION),
+            environment: { ...environment, OSM_PLAYBOOK_HASH: args.ansible.hashOf(CONTAINER_PROVISION) },
             triggers: [args.host.hostName],
             addPreviousOutputInEnv: false,
             // stdout carries the credentials: secret, and never logged.

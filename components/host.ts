@@ -1,5 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { AnsibleShipment } from "./ansible-bundle";
 import { AcmeSettings, HostSettings } from "./config";
 import { absolute, hostName } from "./naming";
 import { DnsTarget } from "./dns";
@@ -19,10 +20,8 @@ export interface HostArgs {
     dns: DnsTarget;
     /** ACME account for the host's certificates. */
     acme: AcmeSettings;
-    /** Local path of the `ansible/` folder shipped to the host. */
-    ansibleDir: string;
-    /** Content hash of `ansible/`: a change re-runs the set-up. */
-    ansibleHash: string;
+    /** The playbooks shipped to the host; a change of what host set-up runs re-runs it. */
+    ansible: AnsibleShipment;
 }
 
 /**
@@ -46,6 +45,8 @@ if ! command -v ansible-playbook >/dev/null; then
 fi
 echo '{}'
 `;
+
+const HOST_SETUP = "host-setup.yml";
 
 /** One OSM host: its A record, the playbooks shipped to it, and its idempotent set-up. */
 export class Host extends pulumi.ComponentResource {
@@ -82,7 +83,7 @@ export class Host extends pulumi.ComponentResource {
 
         const ansible = new command.remote.CopyToRemote(`${name}-ansible`, {
             connection: this.connection,
-            source: new pulumi.asset.FileArchive(args.ansibleDir),
+            source: new pulumi.asset.FileArchive(args.ansible.source),
             remotePath: REMOTE_ROOT,
         }, { parent: this, dependsOn: [bootstrap] });
 
@@ -91,12 +92,12 @@ export class Host extends pulumi.ComponentResource {
             OSM_DOMAIN: args.domain,
             OSM_ACME_SERVER: args.acme.server,
             OSM_ACME_EMAIL: args.acme.email,
-            OSM_ANSIBLE_HASH: args.ansibleHash,
+            OSM_PLAYBOOK_HASH: args.ansible.hashOf(HOST_SETUP),
         };
         if (args.acme.caBundle) environment.OSM_ACME_CA_BUNDLE = args.acme.caBundle;
         this.setup = new command.remote.Command(`${name}-setup`, {
             connection: this.connection,
-            create: playbook("host-setup.yml"),
+            create: playbook(HOST_SETUP),
             environment,
             addPreviousOutputInEnv: false,
         }, { parent: this, dependsOn: [ansible] });

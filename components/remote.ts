@@ -1,9 +1,6 @@
 /** What every remote command of the fleet shares: the pinned SSH connection and the host layout. */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import * as crypto from "crypto";
-import * as fs from "fs";
-import * as path from "path";
 
 /** Where the program keeps its files on a host; `ansible/` lands in it as `ansible`. */
 export const REMOTE_ROOT = "/opt/osm";
@@ -43,18 +40,4 @@ export function sshConnection(t: SshTarget): pulumi.Output<command.types.input.r
         dialErrorLimit: 4,
         perDialTimeout: 15,
     })));
-}
-
-/** Content hash of a folder (paths and bytes), so commands re-run when the playbooks change. */
-export function folderHash(dir: string): string {
-    const hash = crypto.createHash("sha256");
-    const walk = (rel: string) => {
-        for (const entry of fs.readdirSync(path.join(dir, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-            const p = path.join(rel, entry.name);
-            if (entry.isDirectory()) walk(p);
-            else if (entry.isFile()) hash.update(`${p}\0`).update(fs.readFileSync(path.join(dir, p))).update("\0");
-        }
-    };
-    walk("");
-    return hash.digest("hex").slice(0, 16);
 }

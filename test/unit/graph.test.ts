@@ -3,6 +3,7 @@
  * dependencies, environment, outputs; with previous placements; with and without MySQL.
  */
 import * as assert from "assert";
+import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { projectRoot } from "../../components/paths";
@@ -193,8 +194,8 @@ describe("graph: the program under mocks", function () {
             const container = unwrapSecrets(byName(ev, `${label}-container`).inputs);
             assert.strictEqual(container.create, "bash /opt/osm/ansible/run container-create.yml");
             assert.strictEqual(container.delete, "bash /opt/osm/ansible/run container-delete.yml");
-            const { OSM_ANSIBLE_HASH, ...env } = container.environment;
-            assert.match(OSM_ANSIBLE_HASH, /^[0-9a-f]{16}$/);
+            const { OSM_PLAYBOOK_HASH, ...env } = container.environment;
+            assert.match(OSM_PLAYBOOK_HASH, /^[0-9a-f]{16}$/);
             assert.deepStrictEqual(env, {
                 OSM_CUSTOMER: label, OSM_DOMAIN: DOMAIN, OSM_HOST_NAME: host, OSM_MQTT_PORT: port, OSM_CPUS: "3", OSM_MEMORY_MIB: "3072",
                 // create starts the certificate's issuance in the background (ansible/README.md)
@@ -202,15 +203,18 @@ describe("graph: the program under mocks", function () {
             });
             const provision = unwrapSecrets(byName(ev, `${label}-provision`).inputs);
             assert.strictEqual(provision.create, "bash /opt/osm/ansible/run container-provision.yml");
-            assert.deepStrictEqual(provision.environment, container.environment);
+            // The same values; each command's own hash of what it runs (test/unit/ansible-bundle.test.ts).
+            const { OSM_PLAYBOOK_HASH: provisionHash, ...provisionEnv } = provision.environment;
+            assert.deepStrictEqual(provisionEnv, env);
+            assert.notStrictEqual(provisionHash, OSM_PLAYBOOK_HASH);
             // A move to another host replaces the container rather than updating it in place.
             assert.deepStrictEqual(container.triggers, [host]);
         }
         for (const h of HOSTS) {
             const setup = unwrapSecrets(byName(ev, `${h.name}-setup`).inputs);
             assert.strictEqual(setup.create, "bash /opt/osm/ansible/run host-setup.yml");
-            const { OSM_ANSIBLE_HASH, ...env } = setup.environment;
-            assert.match(OSM_ANSIBLE_HASH, /^[0-9a-f]{16}$/);
+            const { OSM_PLAYBOOK_HASH, ...env } = setup.environment;
+            assert.match(OSM_PLAYBOOK_HASH, /^[0-9a-f]{16}$/);
             assert.deepStrictEqual(env, { OSM_HOST_NAME: h.name, OSM_DOMAIN: DOMAIN, OSM_ACME_SERVER: "https://acme.test.example/dir", OSM_ACME_EMAIL: "ops@test.example" });
             // The bootstrap runs before sshd accepts OSM_*: it must not rely on any variable.
             assert.strictEqual(unwrapSecrets(byName(ev, `${h.name}-bootstrap`).inputs).environment, undefined);
@@ -233,12 +237,20 @@ describe("graph: the program under mocks", function () {
         for (const r of commands) assert.strictEqual(r.inputs.addPreviousOutputInEnv, false, r.name);
     });
 
-    it("the ansible folder is copied with CopyToRemote into /opt/osm", async () => {
+    it("the ansible folder's shipped files (no docs, no lint configs) are copied with CopyToRemote into /opt/osm", async () => {
+        const listing = (dir: string, rel = ""): string[] => fs.readdirSync(path.join(dir, rel), { withFileTypes: true })
+            .flatMap((e) => (e.isDirectory() ? listing(dir, `${rel}${e.name}/`) : [`${rel}${e.name}`])).sort();
+        const source = listing(path.join(projectRoot(), "ansible"));
         for (const h of HOSTS) {
             const copy = byName(ev, `${h.name}-ansible`, "command:remote:CopyToRemote");
             assert.strictEqual(copy.inputs.remotePath, "/opt/osm");
             assert.strictEqual(copy.inputs.source.constructor.name, "FileArchive");
-            assert.strictEqual(await copy.inputs.source.path, path.join(projectRoot(), "ansible"));
+            const staged: string = await copy.inputs.source.path;
+            assert.strictEqual(path.basename(staged), "ansible", "CopyToRemote puts the folder in remotePath under its own name");
+            const shipped = listing(staged);
+            assert.deepStrictEqual(shipped, source.filter((f) => !f.endsWith(".md") && !f.split("/").some((p) => p.startsWith("."))));
+            assert.ok(source.includes("README.md") && !shipped.includes("README.md"));
+            for (const f of shipped) assert.ok(fs.readFileSync(path.join(staged, f)).equals(fs.readFileSync(path.join(projectRoot(), "ansible", f))), f);
         }
     });
 

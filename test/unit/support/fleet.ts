@@ -98,13 +98,15 @@ export interface ProgramRun {
     /** The stack's previous `placements` output. */
     previous?: unknown;
     newResource?: (args: NewResourceArgs) => Promise<{ id: string; state: Record<string, any> }>;
+    /** The program to evaluate; default the project's index.ts (a copy elsewhere reads its own ansible/). */
+    program?: () => unknown;
 }
 
 /** Evaluates index.ts (the compiled program) for the test stack under mocks. */
 export function runProgram(run: ProgramRun): Promise<Evaluation<any>> {
     const secrets = run.secrets ?? TEST_SECRETS;
     const config = configMap({ ...(run.settings ?? testSettings()), customersFile: run.customersFile, ...secrets });
-    return evaluate(program, {
+    return evaluate(run.program ?? program, {
         config,
         secretKeys: Object.keys(secrets).map((k) => `${PROJECT}:${k}`),
         project: PROJECT,
