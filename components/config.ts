@@ -3,7 +3,7 @@
  * Schema and the rules beyond it. Pure apart from the lookup, so `npm run plan`, the tests
  * and the Pulumi program share it. Every problem names the key and the command that fixes it.
  */
-import { LABEL_PATTERN } from "./naming";
+import { schemaOf } from "./contract";
 import { InputError, Problem } from "./problems";
 import { compile, schemaProblems } from "./schema";
 
@@ -85,7 +85,8 @@ const stackSchema = {
     additionalProperties: false,
     required: ["domain", "sshUser", "hosts", "powerdns", "acme", "containerLimits"],
     properties: {
-        domain: { type: "string", pattern: hostnamePattern, description: "a lower-case DNS name such as opensmartmonitor.devtank.co.uk" },
+        // Settings that reach the hosts as OSM_* variables follow the host contract's rules.
+        domain: schemaOf("OSM_DOMAIN"),
         sshUser: { type: "string", pattern: "^[a-z_][a-z0-9_-]{0,31}$", description: "a Unix user name" },
         customersFile: { type: "string", minLength: 1 },
         hosts: {
@@ -96,7 +97,7 @@ const stackSchema = {
                 additionalProperties: false,
                 required: ["name", "address", "capacity", "hostKey"],
                 properties: {
-                    name: { type: "string", pattern: LABEL_PATTERN.source, maxLength: 63, description: "a DNS label (a-z, 0-9, dashes)" },
+                    name: schemaOf("OSM_HOST_NAME"),
                     address: { type: "string", pattern: ipv4Pattern, description: "an IPv4 address" },
                     capacity: { type: "integer", minimum: 1, maximum: 1000 },
                     hostKey: { type: "string", pattern: "^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( [^\\n]*)?$", description: "the host's public SSH key, one line as in /etc/ssh/ssh_host_ed25519_key.pub" },
@@ -121,9 +122,9 @@ const stackSchema = {
             additionalProperties: false,
             required: ["server", "email"],
             properties: {
-                server: { type: "string", pattern: "^https://\\S+$", description: "an ACME directory URL (https)" },
-                email: { type: "string", pattern: "^[^@\\s'\"]+@[a-z0-9.-]+$", description: "an e-mail address" },
-                caBundle: { type: "string", pattern: "^/[A-Za-z0-9._/-]+$", description: "an absolute path on the hosts" },
+                server: schemaOf("OSM_ACME_SERVER"),
+                email: schemaOf("OSM_ACME_EMAIL"),
+                caBundle: schemaOf("OSM_ACME_CA_BUNDLE"),
             },
         },
         containerLimits: {
@@ -131,8 +132,8 @@ const stackSchema = {
             additionalProperties: false,
             required: ["cpus", "memoryMiB"],
             properties: {
-                cpus: { type: "integer", minimum: 1, maximum: 64 },
-                memoryMiB: { type: "integer", minimum: 256, maximum: 262144 },
+                cpus: schemaOf("OSM_CPUS"),
+                memoryMiB: schemaOf("OSM_MEMORY_MIB"),
             },
         },
         powerdnsMysql: {

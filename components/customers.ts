@@ -4,7 +4,8 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { customerLabel, LABEL_PATTERN, MAX_LABEL_LENGTH, MAX_MQTT_PORT, MIN_MQTT_PORT } from "./naming";
+import { acceptsEnv, expectOf } from "./contract";
+import { customerLabel, MAX_LABEL_LENGTH } from "./naming";
 import { projectRoot } from "./paths";
 import { CustomerRequest, reservedPorts } from "./placement";
 import { InputError, Problem } from "./problems";
@@ -13,8 +14,8 @@ import { compile, schemaProblems } from "./schema";
 // The schema file sits at the project root, where customers.json's `$schema` points.
 const validateSchema = compile(JSON.parse(fs.readFileSync(path.join(projectRoot(), "customers.schema.json"), "utf8")));
 
-/** A customer as the program uses it. */
-export interface Customer extends CustomerRequest {
+/** A customers.json entry, validated, as the program uses it (the component is `Customer`). */
+export interface CustomerEntry extends CustomerRequest {
     /** Display name from customers.json. */
     name: string;
     /** Derived DNS label. */
@@ -30,7 +31,7 @@ export interface KnownHost {
 }
 
 /** Validates a parsed customers document; returns the customers or the problems. */
-export function checkCustomers(doc: unknown, file: string, hosts: KnownHost[]): { customers: Customer[]; problems: Problem[] } {
+export function checkCustomers(doc: unknown, file: string, hosts: KnownHost[]): { customers: CustomerEntry[]; problems: Problem[] } {
     const schemaOk = validateSchema(doc);
     const problems: Problem[] = schemaOk ? [] : schemaProblems(validateSchema.errors, doc, file);
     // The rules run even when the schema fails, on the values that are well-typed, so one run
@@ -40,7 +41,7 @@ export function checkCustomers(doc: unknown, file: string, hosts: KnownHost[]): 
     const hostByName = new Map(hosts.map((h) => [h.name, h]));
     const labels = new Map<string, number>();
     const ports = new Map<string, number>();
-    const customers: Customer[] = [];
+    const customers: CustomerEntry[] = [];
 
     entries.forEach((raw, i) => {
         if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return; // reported by the schema
@@ -48,7 +49,7 @@ export function checkCustomers(doc: unknown, file: string, hosts: KnownHost[]): 
         const at = `/customers/${i}`;
         const nameOk = typeof e.name === "string" && e.name.length >= 1 && e.name.length <= 80;
         const hostOk = typeof e.host === "string" && e.host.length >= 1;
-        const portOk = Number.isInteger(e.mqttPort) && (e.mqttPort as number) >= MIN_MQTT_PORT && (e.mqttPort as number) <= MAX_MQTT_PORT;
+        const portOk = Number.isInteger(e.mqttPort) && acceptsEnv("OSM_MQTT_PORT", String(e.mqttPort));
         const name = nameOk ? e.name as string : "";
         const label = customerLabel(name);
         const quoted = JSON.stringify(name);
@@ -59,12 +60,15 @@ export function checkCustomers(doc: unknown, file: string, hosts: KnownHost[]): 
         } else if (!/^[a-z0-9-]+$/.test(label)) {
             const bad = [...new Set(label.replace(/[a-z0-9-]/g, ""))].map((ch) => JSON.stringify(ch)).join(" ");
             problems.push({ file, path: `${at}/name`, message: `name ${quoted} gives DNS label "${label}", which contains ${bad}; use only letters, digits, spaces and dashes` });
-        } else if (!LABEL_PATTERN.test(label)) {
+        } else if (label.startsWith("-") || label.endsWith("-")) {
             problems.push({ file, path: `${at}/name`, message: `name ${quoted} gives DNS label "${label}", which starts or ends with a dash; remove the leading or trailing dash` });
         } else if (label.length > MAX_LABEL_LENGTH) {
             problems.push({ file, path: `${at}/name`, message: `name ${quoted} gives DNS label "${label}" of ${label.length} characters; shorten it to at most ${MAX_LABEL_LENGTH} so "${label}-chirpstack" fits DNS's 63` });
         } else if (label.includes("--")) {
             problems.push({ file, path: `${at}/name`, message: `name ${quoted} gives DNS label "${label}" with two dashes in a row; remove the extra dash or space` });
+        } else if (!acceptsEnv("OSM_CUSTOMER", label)) {
+            // The hosts' own rule (ansible/vars/osm.yml) has the last word; the cases above explain it.
+            problems.push({ file, path: `${at}/name`, message: `name ${quoted} gives DNS label "${label}", which the hosts refuse: it must be ${expectOf("OSM_CUSTOMER")}` });
         }
         const first = labels.get(label);
         if (first !== undefined && label) {
@@ -100,7 +104,7 @@ export function checkCustomers(doc: unknown, file: string, hosts: KnownHost[]): 
 }
 
 /** Reads and validates a customers file; throws InputError with every problem. */
-export function loadCustomers(file: string, hosts: KnownHost[]): Customer[] {
+export function loadCustomers(file: string, hosts: KnownHost[]): CustomerEntry[] {
     let text: string;
     try {
         text = fs.readFileSync(file, "utf8");

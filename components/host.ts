@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { AnsibleShipment } from "./ansible-bundle";
 import { AcmeSettings, HostSettings } from "./config";
-import { absolute, hostName } from "./naming";
+import { absolute, hostFqdn } from "./naming";
 import { DnsTarget } from "./dns";
 import * as powerdns from "./powerdns";
 import { playbook, REMOTE_ROOT, sshConnection } from "./remote";
@@ -66,7 +66,7 @@ export class Host extends pulumi.ComponentResource {
         const h = args.host;
         this.hostName = h.name;
         this.address = h.address;
-        this.fqdn = hostName(h.name, args.domain);
+        this.fqdn = hostFqdn(h.name, args.domain);
         this.connection = sshConnection({ address: h.address, port: h.sshPort, user: args.sshUser, hostKey: h.hostKey, privateKey: args.sshPrivateKey });
 
         this.record = new powerdns.Record(`${name}-a`, {

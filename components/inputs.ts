@@ -4,13 +4,13 @@
  */
 import * as path from "path";
 import { ConfigLookup, FleetSecrets, FleetSettings, readSettings } from "./config";
-import { Customer, KnownHost, loadCustomers } from "./customers";
+import { CustomerEntry, KnownHost, loadCustomers } from "./customers";
 import { InputError, Problem } from "./problems";
 
 export interface Inputs {
     settings: FleetSettings;
     secrets: FleetSecrets;
-    customers: Customer[];
+    customers: CustomerEntry[];
 }
 
 /** The hosts named in a config that failed validation, when they can be made out at all. */
@@ -39,7 +39,7 @@ export function loadInputs(lookup: ConfigLookup, stackFile: string, presentKeys:
     }
     // Without a usable host list a pinned host cannot be judged: customers.json waits.
     const hosts = config?.settings.hosts ?? hostsOfInvalidConfig(lookup);
-    let customers: Customer[] = [];
+    let customers: CustomerEntry[] = [];
     if (hosts) {
         const file = config?.settings.customersFile ?? lookup("customersFile") ?? "customers.json";
         try {

@@ -3,8 +3,6 @@
 /** DNS allows 63 characters per label; `-chirpstack` (11) must still fit after a customer label. */
 export const MAX_LABEL_LENGTH = 63 - "-chirpstack".length; // 52
 
-/** A label: lower-case letters, digits and dashes, no leading or trailing dash. */
-export const LABEL_PATTERN = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
 
 /** "Blue Widget Co" -> "blue-widget-co": lower case, one dash for each run of whitespace. */
 export function customerLabel(displayName: string): string {
@@ -30,7 +28,7 @@ export function customerNames(label: string, domain: string): CustomerNames {
 }
 
 /** A host's public name: `<host>.<domain>`. */
-export function hostName(host: string, domain: string): string {
+export function hostFqdn(host: string, domain: string): string {
     return `${host}.${domain}`;
 }
 
@@ -42,5 +40,3 @@ export function absolute(name: string): string {
 
 /** HTTP and HTTPS, which every host's NGINX serves; with the host's SSH port, never a customer's MQTT port. */
 export const WEB_PORTS: readonly number[] = [80, 443];
-export const MIN_MQTT_PORT = 1024;
-export const MAX_MQTT_PORT = 65535;

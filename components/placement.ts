@@ -11,7 +11,8 @@
  * MQTT ports follow the orchestrator this project replaces: 8883 + CRC-8(label), stepping
  * up by one past ports already taken on that host.
  */
-import { MAX_MQTT_PORT, WEB_PORTS } from "./naming";
+import { rangeOf } from "./contract";
+import { WEB_PORTS } from "./naming";
 import { InputError } from "./problems";
 
 export interface HostCapacity {
@@ -159,7 +160,7 @@ export function place(hosts: HostCapacity[], customers: CustomerRequest[], previ
         for (const label of needPort) {
             let port = preferredMqttPort(label);
             while (taken.has(port)) port++;
-            if (port > MAX_MQTT_PORT) {
+            if (port > rangeOf("OSM_MQTT_PORT")[1]) {
                 reasons.push(`no free MQTT port above ${preferredMqttPort(label)} on host "${h.name}" for customer "${label}"; pin an mqttPort`);
                 continue;
             }

@@ -1,9 +1,10 @@
 /** What every remote command of the fleet shares: the pinned SSH connection and the host layout. */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { hostContract } from "./contract";
 
-/** Where the program keeps its files on a host; `ansible/` lands in it as `ansible`. */
-export const REMOTE_ROOT = "/opt/osm";
+/** Where the program keeps its files on a host (the host contract's `osm_remote_root`). */
+export const REMOTE_ROOT = hostContract().remoteRoot;
 /**
  * Runs one playbook of ansible/ on the host (see ansible/README.md). Through bash, because
  * CopyToRemote creates files without their mode: nothing it copies is executable.

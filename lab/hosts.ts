@@ -16,6 +16,7 @@
 import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
+import { hostContract } from "../components/contract";
 import { projectRoot } from "../components/paths";
 import { alive, run, runInHost, runSync, sleep, spawnDetached, waitFor } from "./lab-exec";
 import { addBlackhole, assertIpForwardOff, assertSlotRangeUnused, MAX_SLOT, removeBlackhole, slotPlan, SlotPlan } from "./netsafety";
@@ -24,7 +25,7 @@ import { addBlackhole, assertIpForwardOff, assertSlotRangeUnused, MAX_SLOT, remo
 export const REPO_ROOT = projectRoot();
 export const LAB_ROOT = path.join(REPO_ROOT, ".lab");
 /** Where the playbooks expect the containers' OS base on a host. */
-export const HOST_BASE_PATH = "/var/lib/osm/base/rootfs";
+export const HOST_BASE_PATH = hostContract().baseRootfs;
 /** Where the lab places the ACME CA bundle on each host (stack config `acme.caBundle`). */
 export const HOST_CA_BUNDLE_PATH = "/etc/osm-lab/acme-ca.pem";
 

@@ -1,0 +1,179 @@
+/**
+ * One host contract: the program's validation and each playbook's environment check accept
+ * exactly the same values. The same table of good and bad values goes to both sides: the
+ * program (readSettings / checkCustomers, with the value in the setting that becomes the
+ * variable) and the real tasks/check-env.yml, run by ansible-playbook for each playbook with
+ * that playbook's variables from ansible/vars/osm.yml.
+ */
+import * as assert from "assert";
+import { execFile } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { readSettings } from "../../components/config";
+import { acceptsEnv, CONTRACT_FILE, hostContract, parseContract } from "../../components/contract";
+import { checkCustomers } from "../../components/customers";
+import { customerLabel, MAX_LABEL_LENGTH } from "../../components/naming";
+import { projectRoot } from "../../components/paths";
+import { InputError } from "../../components/problems";
+import { lookupOf, TEST_SECRETS, testSettings } from "./support/fleet";
+
+const ROOT = projectRoot();
+const ANSIBLE = path.join(ROOT, "ansible");
+/** A file that exists on the test machine and on every Debian host. */
+const EXISTING_FILE = "/etc/hostname";
+
+/** Each variable: values with the verdict both sides must give (so the table itself can fail). */
+const TABLE: Record<string, [value: string, accepted: boolean][]> = {
+    OSM_CUSTOMER: [["acme", true], ["blue-widget-co", true], ["a", true], ["x".repeat(MAX_LABEL_LENGTH), true],
+        ["x".repeat(MAX_LABEL_LENGTH + 1), false], ["a--b", false], ["-acme", false], ["acme-", false], ["a_b", false],
+        ["a.b", false], ["a;reboot", false], ["9lives", true]],
+    OSM_HOST_NAME: [["osm1", true], ["osm-lab-2", true], ["h".repeat(63), true], ["h".repeat(64), false], ["-osm", false],
+        ["osm_1", false], ["OSM1", false], ["osm.1", false]],
+    OSM_DOMAIN: [["opensmartmonitor.devtank.co.uk", true], ["osm.example.test", true], ["osm.example.test.", false],
+        ["OSM.example.test", false], ["localhost", false], ["osm..example.test", false], [`${"d".repeat(60)}.${"e".repeat(60)}.${"f".repeat(60)}.uk`, true],
+        [`${"d".repeat(60)}.${"e".repeat(60)}.${"f".repeat(63)}.abc.uk`, false], ["osm.example.test;reboot", false]],
+    OSM_MQTT_PORT: [["1024", true], ["8883", true], ["65535", true], ["1023", false], ["65536", false], ["0", false]],
+    OSM_CPUS: [["1", true], ["2", true], ["64", true], ["0", false], ["65", false]],
+    OSM_MEMORY_MIB: [["256", true], ["2048", true], ["262144", true], ["255", false], ["60", false], ["262145", false]],
+    OSM_ACME_SERVER: [["https://acme-v02.api.letsencrypt.org/directory", true], ["https://127.0.0.1:14000/dir", true],
+        ["http://acme.example.org/directory", false], ["acme.example.org", false], ["https://acme.example.org/dir?x=1", false],
+        ["https://acme example.org/", false]],
+    OSM_ACME_EMAIL: [["hosting@example.org", true], ["ops.team+acme@devtank.co.uk", true], ["ops@localhost", false],
+        ["ops", false], ["o'p@example.org", false], ["ops@example.org;reboot", false]],
+    OSM_ACME_CA_BUNDLE: [[EXISTING_FILE, true], ["/", false], ["relative/ca.pem", false], ["/etc/a b.pem", false], ["//etc/hostname", false]],
+};
+
+/** The program's verdict: does it accept an input that makes it send exactly `value` as `name`? */
+function programAccepts(name: string, value: string): boolean {
+    const settings = testSettings();
+    const host0 = (settings.hosts as any[])[0];
+    const accepts = (overrides: Record<string, unknown>): boolean => {
+        try {
+            readSettings(lookupOf({ ...settings, ...overrides, ...TEST_SECRETS }), "Pulumi.unit.yaml");
+            return true;
+        } catch (err) {
+            if (err instanceof InputError) return false;
+            throw err;
+        }
+    };
+    const acme = settings.acme as Record<string, unknown>;
+    const limits = settings.containerLimits as Record<string, unknown>;
+    switch (name) {
+        case "OSM_CUSTOMER": {
+            // The program sends the label of the name; these values are their own labels.
+            assert.strictEqual(customerLabel(value), value, `table value ${value} must be a label already`);
+            return checkCustomers({ customers: [{ name: value }] }, "customers.json", [{ name: "alpha" }]).problems.length === 0;
+        }
+        case "OSM_MQTT_PORT":
+            return checkCustomers({ customers: [{ name: "acme", host: "alpha", mqttPort: Number(value) }] }, "customers.json", [{ name: "alpha" }]).problems.length === 0;
+        case "OSM_HOST_NAME":
+            return accepts({ hosts: [{ ...host0, name: value }] });
+        case "OSM_DOMAIN":
+            return accepts({ domain: value, powerdns: { ...(settings.powerdns as object), zone: "uk" } }) || accepts({ domain: value, powerdns: { ...(settings.powerdns as object), zone: value } });
+        case "OSM_CPUS":
+            return accepts({ containerLimits: { ...limits, cpus: Number(value) } });
+        case "OSM_MEMORY_MIB":
+            return accepts({ containerLimits: { ...limits, memoryMiB: Number(value) } });
+        case "OSM_ACME_SERVER":
+            return accepts({ acme: { ...acme, server: value } });
+        case "OSM_ACME_EMAIL":
+            return accepts({ acme: { ...acme, email: value } });
+        case "OSM_ACME_CA_BUNDLE":
+            return accepts({ acme: { ...acme, caBundle: value } });
+        default:
+            throw new Error(`no program setting mapped to ${name}: add it to this test`);
+    }
+}
+
+function ansiblePlaybook(args: string[], env: Record<string, string>): Promise<{ code: number; out: string }> {
+    const clean: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("OSM_") && v !== undefined) clean[k] = v;
+    return new Promise((resolve) => {
+        execFile("ansible-playbook", args, { env: { ...clean, ANSIBLE_CONFIG: path.join(ANSIBLE, "ansible.cfg"), ANSIBLE_NOCOLOR: "1", ...env }, timeout: 120_000, maxBuffer: 16 << 20 },
+            (err, stdout, stderr) => resolve({ code: err ? (typeof (err as any).code === "number" ? (err as any).code : 1) : 0, out: `${stdout}${stderr}` }));
+    });
+}
+
+describe("host contract: the program and every playbook accept exactly the same values", function () {
+    this.timeout(300_000);
+    const contract = hostContract();
+    let harnessDir: string;
+
+    before(() => {
+        // The real check of each playbook, without the tasks after it: a play importing
+        // vars/osm.yml and tasks/check-env.yml as the playbooks do, for one playbook's variables.
+        harnessDir = fs.mkdtempSync(path.join(os.tmpdir(), "osm-contract-"));
+        fs.writeFileSync(path.join(harnessDir, "check.yml"), [
+            "- name: Check the environment as a playbook does",
+            "  hosts: localhost",
+            "  gather_facts: false",
+            "  vars_files:",
+            `    - ${path.join(ANSIBLE, "vars", "osm.yml")}`,
+            "  tasks:",
+            "    - name: Check the environment",
+            `      ansible.builtin.import_tasks: ${path.join(ANSIBLE, "tasks", "check-env.yml")}`,
+            "",
+        ].join("\n"));
+    });
+    after(() => fs.rmSync(harnessDir, { recursive: true, force: true }));
+
+    it("every variable a playbook takes has a rule, and this table covers every rule", () => {
+        for (const [playbook, env] of Object.entries(contract.playbookEnv)) {
+            assert.ok(fs.existsSync(path.join(ANSIBLE, playbook)), `${CONTRACT_FILE} names ${playbook}, which does not exist`);
+            for (const v of [...env.required, ...env.optional]) assert.ok(contract.envRules[v], `${playbook}: ${v}`);
+        }
+        assert.deepStrictEqual(Object.keys(TABLE).sort(), Object.keys(contract.envRules).sort());
+    });
+
+    for (const [name, rows] of Object.entries(TABLE)) {
+        it(`${name}: the program's verdicts are the table's`, () => {
+            for (const [value, accepted] of rows) {
+                assert.strictEqual(programAccepts(name, value), accepted, `program on ${name}=${JSON.stringify(value)}`);
+                assert.strictEqual(acceptsEnv(name, value), accepted, `contract rule on ${name}=${JSON.stringify(value)}`);
+            }
+        });
+    }
+
+    for (const playbook of Object.keys(hostContract().playbookEnv)) {
+        it(`${playbook}: its environment check gives the table's verdicts`, async () => {
+            const env = contract.playbookEnv[playbook];
+            const names = [...env.required, ...env.optional];
+            // A good value for each variable; then one run per row index, each variable set to
+            // its row (the check names every malformed variable at once).
+            const good = Object.fromEntries(names.map((n) => [n, TABLE[n].find(([, ok]) => ok)![0]]));
+            const rounds = Math.max(...names.map((n) => TABLE[n].length));
+            const runs = Array.from({ length: rounds }, async (_, i) => {
+                const values = Object.fromEntries(names.map((n) => [n, (TABLE[n][i] ?? TABLE[n][0])[0]]));
+                const r = await ansiblePlaybook(["-i", "localhost,", "-c", "local", "-e", `osm_playbook=${playbook}`, path.join(harnessDir, "check.yml")], values);
+                return { values, r };
+            });
+            const all = await Promise.all(runs);
+            for (const { values, r } of all) {
+                for (const n of names) {
+                    const expected = TABLE[n].find(([v]) => v === values[n])![1];
+                    const refused = r.out.includes(`${n}=${JSON.stringify(values[n])} is malformed`) || r.out.includes(`${n}=${values[n]} is malformed`);
+                    assert.strictEqual(!refused, expected, `${playbook} on ${n}=${JSON.stringify(values[n])}:\n${r.out.slice(-2000)}`);
+                }
+                const anyBad = names.some((n) => !TABLE[n].find(([v]) => v === values[n])![1]);
+                assert.strictEqual(r.code !== 0, anyBad, `${playbook} exit ${r.code} with ${JSON.stringify(values)}:\n${r.out.slice(-2000)}`);
+            }
+            // And with every variable good, the check passes (the harness can succeed).
+            const ok = await ansiblePlaybook(["-i", "localhost,", "-c", "local", "-e", `osm_playbook=${playbook}`, path.join(harnessDir, "check.yml")], good);
+            assert.strictEqual(ok.code, 0, ok.out);
+        });
+    }
+
+    it("customers.schema.json (for editors) states the contract's MQTT port range", () => {
+        const schema = JSON.parse(fs.readFileSync(path.join(ROOT, "customers.schema.json"), "utf8"));
+        const port = schema.properties.customers.items.properties.mqttPort;
+        assert.deepStrictEqual([port.minimum, port.maximum], contract.envRules.OSM_MQTT_PORT.integer);
+    });
+
+    it("a malformed contract is refused, naming the file and the key", () => {
+        assert.throws(() => parseContract("osm_remote_root: /opt/osm\nosm_base_rootfs: /b\nosm_env_rules:\n  OSM_X: {expect: x}\nosm_playbook_env: {}\n", "osm.yml"),
+            /osm\.yml: osm_env_rules\.OSM_X needs a pattern or integer/);
+        assert.throws(() => parseContract("osm_remote_root: /opt/osm\nosm_base_rootfs: /b\nosm_env_rules: {}\nosm_playbook_env:\n  a.yml: {required: [OSM_Y]}\n", "osm.yml"),
+            /osm_playbook_env\.a\.yml\.required must list variables of osm_env_rules/);
+    });
+});
