@@ -70,6 +70,18 @@ export interface FleetSettings {
     customersFile: string;
 }
 
+/** The stack config as its schema admits it (defaults not yet applied). */
+interface StackDoc {
+    domain: string;
+    sshUser: string;
+    customersFile?: string;
+    hosts: (Omit<HostSettings, "sshPort" | "drain" | "adopt"> & { sshPort?: number; drain?: boolean; adopt?: boolean })[];
+    powerdns: Omit<PowerDnsSettings, "ttl"> & { ttl?: number };
+    acme: AcmeSettings;
+    containerLimits: { cpus: number; memoryMiB: number };
+    powerdnsMysql?: Omit<MysqlSettings, "userHost"> & { userHost?: string };
+}
+
 /** Secret settings, as plain strings: the program wraps them in `pulumi.secret` at once. */
 export interface FleetSecrets {
     sshPrivateKey: string;
@@ -276,27 +288,27 @@ export function readSettings(lookup: ConfigLookup, file: string, presentKeys: st
     }
     // Checks across fields need a well-formed document, but not the absence of other problems.
     if (wellFormed) {
-        const d = doc as any;
+        const d = doc as unknown as StackDoc;
         const names = new Map<string, number>();
         const addresses = new Map<string, number>();
-        (d.hosts as any[]).forEach((h, i) => {
+        d.hosts.forEach((h, i) => {
             if (names.has(h.name)) problems.push({ file, path: `${PROJECT}:hosts[${i}].name`, message: `host name "${h.name}" is also hosts[${names.get(h.name)}]; host names must be unique` });
             names.set(h.name, i);
             if (addresses.has(h.address)) problems.push({ file, path: `${PROJECT}:hosts[${i}].address`, message: `address ${h.address} is also hosts[${addresses.get(h.address)}]; each host needs its own address` });
             addresses.set(h.address, i);
         });
-        const zone = d.powerdns.zone as string;
-        if (d.domain !== zone && !(d.domain as string).endsWith(`.${zone}`)) {
+        const zone = d.powerdns.zone;
+        if (d.domain !== zone && !d.domain.endsWith(`.${zone}`)) {
             problems.push({ file, path: `${PROJECT}:powerdns.zone`, message: `zone "${zone}" does not contain the domain "${d.domain}"; set powerdns.zone to the domain or a parent of it` });
         }
     }
     if (problems.length) throw new InputError(problems);
 
-    const d = doc as any;
+    const d = doc as unknown as StackDoc;
     const settings: FleetSettings = {
         domain: d.domain,
         sshUser: d.sshUser,
-        hosts: d.hosts.map((h: any) => ({ name: h.name, address: h.address, capacity: h.capacity, hostKey: h.hostKey.trim(), sshPort: h.sshPort ?? 22, drain: h.drain ?? false, adopt: h.adopt ?? false })),
+        hosts: d.hosts.map((h) => ({ name: h.name, address: h.address, capacity: h.capacity, hostKey: h.hostKey.trim(), sshPort: h.sshPort ?? 22, drain: h.drain ?? false, adopt: h.adopt ?? false })),
         powerdns: { apiUrl: d.powerdns.apiUrl.replace(/\/$/, ""), zone: d.powerdns.zone, ttl: d.powerdns.ttl ?? 300 },
         acme: { ...d.acme },
         containerLimits: { ...d.containerLimits },

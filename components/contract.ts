@@ -36,10 +36,13 @@ export const CONTRACT_FILE = path.join("ansible", "vars", "osm.yml");
 
 /** Parses the contract; a malformed one is a bug of this repository, named precisely. */
 export function parseContract(text: string, file: string): HostContract {
+    // Untyped YAML: every field is checked below before it is used.
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const doc = yaml.load(text) as Record<string, any>;
     const fail = (what: string): never => { throw new Error(`${file}: ${what}`); };
     const str = (key: string): string => (typeof doc?.[key] === "string" ? doc[key] : fail(`${key} must be a string`));
     const rules: Record<string, EnvRule> = {};
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     for (const [name, r] of Object.entries<any>(doc?.osm_env_rules ?? fail("osm_env_rules is missing"))) {
         if (typeof r?.expect !== "string") fail(`osm_env_rules.${name}.expect must be a string`);
         if (typeof r.pattern === "string") {
@@ -52,6 +55,7 @@ export function parseContract(text: string, file: string): HostContract {
         }
     }
     const playbookEnv: Record<string, PlaybookEnv> = {};
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     for (const [playbook, e] of Object.entries<any>(doc?.osm_playbook_env ?? fail("osm_playbook_env is missing"))) {
         const list = (k: string): string[] => {
             const v = e?.[k] ?? [];

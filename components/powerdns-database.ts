@@ -80,6 +80,7 @@ const passwordProvider: pulumi.dynamic.ResourceProvider = {
     async create() {
         // Required at call time: the provider is serialized into state and runs in Pulumi's
         // dynamic provider host. 24 bytes = 32 URL-safe characters, no quoting trouble in pdns.conf.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- a require inside the serialized closure, on purpose (above)
         const value = require("crypto").randomBytes(24).toString("base64url");
         return { id: `password-${Date.now().toString(36)}`, outs: { value } };
     },

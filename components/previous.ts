@@ -21,7 +21,7 @@ export function checkPlacements(value: unknown, source: string): Placements {
     if (typeof value !== "object" || value === null || Array.isArray(value)) {
         throw new InputError([{ file: source, path: "", message: `is not an object of {"<label>": {"host": ..., "mqttPort": ...}}` }]);
     }
-    const problems = Object.entries(value as Record<string, any>).flatMap(([label, p]) =>
+    const problems = Object.entries(value as Record<string, { host?: unknown; mqttPort?: unknown } | null>).flatMap(([label, p]) =>
         typeof p?.host === "string" && Number.isInteger(p?.mqttPort)
             ? []
             : [{ file: source, path: `/${label}`, message: `must be {"host": "<host name>", "mqttPort": <number>} (got ${JSON.stringify(p)})` }]);

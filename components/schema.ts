@@ -16,12 +16,29 @@ function describe(v: unknown): string {
 
 /** Value at an RFC 6901 pointer. */
 export function at(doc: unknown, pointer: string): unknown {
-    let cur: any = doc;
+    let cur: unknown = doc;
     for (const part of pointer.split("/").slice(1)) {
         if (cur === null || typeof cur !== "object") return undefined;
-        cur = cur[part.replace(/~1/g, "/").replace(/~0/g, "~")];
+        cur = (cur as Record<string, unknown>)[part.replace(/~1/g, "/").replace(/~0/g, "~")];
     }
     return cur;
+}
+
+/** The parts of ajv's error params that the messages use. */
+interface ErrorParams {
+    missingProperty?: string;
+    additionalProperty?: string;
+    type?: string;
+    allowedValues?: unknown[];
+    limit?: number;
+}
+
+/** The parts of the failing (sub)schema that the messages use. */
+interface SchemaNode {
+    properties?: Record<string, unknown>;
+    minimum?: number;
+    maximum?: number;
+    description?: string;
 }
 
 /**
@@ -36,39 +53,40 @@ export function schemaProblems(errors: ErrorObject[] | null | undefined, doc: un
         let path = e.instancePath;
         let message: string;
         const got = describe(at(doc, e.instancePath));
+        const params = e.params as ErrorParams;
+        const parent = e.parentSchema as SchemaNode | undefined;
         switch (e.keyword) {
             case "required":
-                path = `${e.instancePath}/${(e.params as any).missingProperty}`;
-                message = `"${(e.params as any).missingProperty}" is missing`;
+                path = `${e.instancePath}/${params.missingProperty}`;
+                message = `"${params.missingProperty}" is missing`;
                 break;
             case "additionalProperties": {
-                const field = (e.params as any).additionalProperty;
+                const field = params.additionalProperty;
                 path = `${e.instancePath}/${field}`;
-                const allowed = Object.keys((e.parentSchema as any)?.properties ?? {}).join(", ");
+                const allowed = Object.keys(parent?.properties ?? {}).join(", ");
                 message = `unknown field "${field}"; remove it or correct its spelling (allowed: ${allowed})`;
                 break;
             }
             case "type":
-                message = `must be ${(e.params as any).type === "integer" ? "a whole number" : `a${/^[aeiou]/.test((e.params as any).type) ? "n" : ""} ${(e.params as any).type}`} (got ${got})`;
+                message = `must be ${params.type === "integer" ? "a whole number" : `a${/^[aeiou]/.test(params.type ?? "") ? "n" : ""} ${params.type}`} (got ${got})`;
                 break;
             case "enum":
-                message = `must be one of ${(e.params as any).allowedValues.map(describe).join(", ")} (got ${got})`;
+                message = `must be one of ${(params.allowedValues ?? []).map(describe).join(", ")} (got ${got})`;
                 break;
             case "minimum": case "maximum": case "exclusiveMinimum": case "exclusiveMaximum": {
-                const s = e.parentSchema as any;
-                const range = s.minimum !== undefined && s.maximum !== undefined ? `between ${s.minimum} and ${s.maximum}` : `${e.keyword.includes("inimum") ? ">=" : "<="} ${(e.params as any).limit}`;
+                const range = parent?.minimum !== undefined && parent.maximum !== undefined ? `between ${parent.minimum} and ${parent.maximum}` : `${e.keyword.includes("inimum") ? ">=" : "<="} ${params.limit}`;
                 message = `must be ${range} (got ${got})`;
                 break;
             }
             case "pattern":
                 // The regex helps nobody; the field's description says what is expected.
-                message = (e.parentSchema as any)?.description ? `must be ${(e.parentSchema as any).description} (got ${got})` : `${e.message} (got ${got})`;
+                message = parent?.description ? `must be ${parent.description} (got ${got})` : `${e.message} (got ${got})`;
                 break;
             case "format": case "minLength": case "maxLength":
-                message = `${(e.parentSchema as any)?.description ? `${(e.parentSchema as any).description.replace(/\.$/, "")}; ` : ""}${e.message} (got ${got})`;
+                message = `${parent?.description ? `${parent.description.replace(/\.$/, "")}; ` : ""}${e.message} (got ${got})`;
                 break;
             case "minItems":
-                message = `must list at least ${(e.params as any).limit} item(s)`;
+                message = `must list at least ${params.limit} item(s)`;
                 break;
             case "anyOf": case "oneOf": case "if":
                 continue;

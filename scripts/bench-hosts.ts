@@ -9,8 +9,7 @@
  */
 import { Deployment } from "../lab/executor";
 import { CustomerEntry, LabStack, Timing } from "../lab/lab-stack";
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const program: () => Promise<any> = require("../index");
+import program = require("../index");
 
 function since(t: number): number {
     return (Date.now() - t) / 1000;

@@ -50,4 +50,7 @@ function main() {
     return Promise.resolve();
 }
 
-main();
+main().catch((err) => {
+    process.stderr.write(`bench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.exit(1);
+});

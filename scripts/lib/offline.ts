@@ -60,7 +60,8 @@ export async function evaluateOffline(opts: OfflineOptions): Promise<Evaluation<
     const base = readStackFile(stackFile);
     if (opts.customersFile) base[`${PROJECT}:customersFile`] = path.resolve(opts.customersFile);
     const { config, secretKeys } = withPlaceholderSecrets({ ...base, ...opts.overrides });
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // Loaded on first use: a missing stack file is reported without loading the program.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const program: () => Promise<unknown> = require("../../index");
     return evaluate(program, {
         config, secretKeys, stack: opts.stack, project: PROJECT,
