@@ -30,6 +30,8 @@ export default tseslint.config(
     },
     {
         files: ["**/*.js"],
+        // Plain CommonJS (mocha's reporter): require() is how it loads modules.
         languageOptions: { globals: { require: "readonly", module: "writable", process: "readonly", console: "readonly", __dirname: "readonly" } },
+        rules: { "@typescript-eslint/no-require-imports": "off" },
     },
 );

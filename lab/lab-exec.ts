@@ -57,7 +57,7 @@ export function runSync(cmd: string, args: string[], allowFail = true): RunResul
         const stdout = execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 });
         return { code: 0, stdout, stderr: "" };
     } catch (e: any) {
-        if (!allowFail) throw new Error(`${cmd} ${args.join(" ")} failed: ${tail(String(e.stderr ?? e.message))}`);
+        if (!allowFail) throw new Error(`${cmd} ${args.join(" ")} failed: ${tail(String(e.stderr ?? e.message))}`, { cause: e });
         return { code: typeof e.status === "number" ? e.status : 1, stdout: String(e.stdout ?? ""), stderr: String(e.stderr ?? "") };
     }
 }

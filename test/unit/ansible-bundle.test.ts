@@ -56,6 +56,7 @@ describe("a change re-runs only what it changes", function () {
         evaluateCopy = async () => {
             // A fresh copy of the program's modules each time: it reads ansible/ when evaluated.
             for (const k of Object.keys(require.cache)) if (k.startsWith(project + path.sep)) delete require.cache[k];
+            // eslint-disable-next-line @typescript-eslint/no-require-imports -- the copy's path is known only at run time
             const program = require(path.join(project, "build", "index.js"));
             return inputsByName(await runProgram({ customersFile, program }));
         };

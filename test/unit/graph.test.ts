@@ -13,7 +13,8 @@ import { configMap, evaluate, Evaluation, Registered, unwrapSecrets } from "../.
 import program = require("../../index");
 import { DOMAIN, HOST_KEYS, runProgram, Scratch, SENTINEL_MYSQL_ADMIN, SENTINEL_SSH_KEY, TEST_SECRETS, testHosts, testSettings } from "./support/fleet";
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// The SDK's runtime internals (the mock monitor), used untyped on purpose.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const runtimeSettings = require("@pulumi/pulumi/runtime/settings");
 
 const CUSTOMERS = {

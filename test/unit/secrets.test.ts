@@ -14,7 +14,8 @@ import {
 import { configMap, evaluate, Evaluation } from "../../scripts/lib/engine";
 import program = require("../../index");
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// The SDK's runtime internals (the mock monitor), used untyped on purpose.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const runtimeSettings = require("@pulumi/pulumi/runtime/settings");
 
 /** Every place (a path) where a sentinel occurs in `v` outside any secret wrapper. */

@@ -12,7 +12,8 @@ import {
     TEST_SECRETS, testHosts, testSettings,
 } from "./support/fleet";
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// The SDK's runtime internals (the mock monitor), used untyped on purpose.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const runtimeSettings = require("@pulumi/pulumi/runtime/settings");
 
 /** One expected problem: its path and fragments its message must contain (in order). */
