@@ -10,6 +10,7 @@ import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as os from "os";
 import * as path from "path";
+import type { CustomResourceOptions, Inputs } from "@pulumi/pulumi";
 import { projectRoot } from "../components/paths";
 
 const SIZES = [10, 100, 1000];
@@ -40,7 +41,7 @@ async function floorProgram(n: number): Promise<() => unknown> {
     const command = await import("@pulumi/command");
     /** A custom resource of any type token, as the engine sees a dynamic Record minus its provider. */
     class Plain extends pulumi.CustomResource {
-        constructor(type: string, name: string, props: pulumi.Inputs, opts: pulumi.CustomResourceOptions) {
+        constructor(type: string, name: string, props: Inputs, opts: CustomResourceOptions) {
             super(type, name, props, opts);
         }
     }
