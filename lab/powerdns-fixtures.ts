@@ -10,14 +10,24 @@ import { deserializeProvider } from "./executor";
  * dynamic provider host does it.
  */
 export async function serializedProvider(): Promise<{ text: string; provider: any }> {
-    const ev = await evaluate(() => {
-        new PdnsRecord("probe", { apiUrl: "http://127.0.0.1:9", apiKey: pulumi.secret("k"), zone: "z.test", name: "a.z.test", type: "A", ttl: 60, records: ["192.0.2.1"] });
-    }, { config: {} });
-    const raw = ev.resources.find((r) => r.name === "probe")!.inputs.__provider;
-    // __provider is stored as a secret since 3.75.
-    const text: string = raw && typeof raw === "object" && SECRET_SIG in raw ? raw.value : raw;
-    if (typeof text !== "string" || !text.includes("exports.handler")) throw new Error("no serialized provider found in the Record's inputs");
+    const text = await storedProviderText("probe", (name) => {
+        new PdnsRecord(name, { apiUrl: "http://127.0.0.1:9", apiKey: pulumi.secret("k"), zone: "z.test", name: "a.z.test", type: "A", ttl: 60, records: ["192.0.2.1"] });
+    });
     return { text, provider: deserializeProvider(text) };
+}
+
+/**
+ * The `__provider` text the SDK stores for the dynamic resource `declare` declares under the
+ * given name (under mocks): the SDK's own serialization, for any provider.
+ */
+export async function storedProviderText(resourceName: string, declare: (name: string) => void): Promise<string> {
+    const ev = await evaluate(() => { declare(resourceName); }, { config: {} });
+    const resource = ev.resources.find((r) => r.name === resourceName);
+    const raw = resource?.inputs.__provider;
+    // __provider is stored as a secret since 3.75.
+    const text: unknown = raw && typeof raw === "object" && SECRET_SIG in raw ? raw.value : raw;
+    if (typeof text !== "string" || !text.includes("exports.handler")) throw new Error(`no serialized provider found in the inputs of ${resourceName}`);
+    return text;
 }
 
 /** A program declaring the given records (name -> args without connection) in one zone. */
