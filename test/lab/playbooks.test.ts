@@ -160,6 +160,10 @@ describe("playbooks on a lab host (ansible/ over SSH)", function () {
         assert.match(state, /nginx-running/);
         assert.match(state, /dnsmasq-running/);
         assert.match(state, /test is successful/);
+        // What the boot unit (osm-network.service) runs, with no environment at all: it reads
+        // the contract itself, so it finds the network exactly as the playbook made it.
+        const boot = await lab.sh(HOST, "env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin /bin/bash /opt/osm/ansible/files/osm-net up");
+        assert.strictEqual(boot.stdout, "", "osm-net as the boot unit runs it changes nothing");
     });
 
     it("creates a container, idempotently, with its address, MAC, entries and limits", async () => {

@@ -4,13 +4,17 @@
  * profile set in ansible/.ansible-lint; the NGINX config the templates generate for sample
  * customers passes `nginx -t` in a scratch prefix; the shell scripts parse; the playbooks
  * refuse missing or malformed OSM_* variables before touching anything, naming them (and
- * AcceptEnv); the address allocator hands out distinct addresses under concurrency.
+ * AcceptEnv); the folder passes yamllint; the host contract (vars/osm.yml) is the only copy of
+ * the layout and the rules, and files/osm_contract.py applies the rules as check-env.yml does;
+ * the firewall ruleset renders and loads (in a network namespace of its own); the address
+ * allocator hands out distinct addresses under concurrency.
  */
 import * as assert from "assert";
 import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as yaml from "js-yaml";
 
 const REPO = path.resolve(__dirname, "../../..");
 const ANSIBLE = path.join(REPO, "ansible");
@@ -38,6 +42,33 @@ function envWith(osm: Record<string, string>): Record<string, string | undefined
     const env: Record<string, string | undefined> = {};
     for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("OSM_")) env[k] = v;
     return { ...env, ANSIBLE_CONFIG: path.join(ANSIBLE, "ansible.cfg"), ANSIBLE_NOCOLOR: "1", ...osm };
+}
+
+/** The host contract as the playbooks load it. */
+interface Contract {
+    osm_env_rules: Record<string, { pattern?: string; integer?: [number, number]; expect: string }>;
+    osm_playbook_env: Record<string, { required: string[]; optional: string[] }>;
+    [key: string]: unknown;
+}
+const CONTRACT_FILE = path.join(ANSIBLE, "vars", "osm.yml");
+const contract = (): Contract => yaml.load(fs.readFileSync(CONTRACT_FILE, "utf8")) as Contract;
+
+/**
+ * A copy of ansible/ (scripts, templates, contract) in DIR/ansible whose contract has the
+ * given layout values instead, so a script can run against scratch paths: the scripts take
+ * no path from anywhere else.
+ */
+function scratchAnsible(dir: string, layout: Record<string, string>): string {
+    const copy = path.join(dir, "ansible");
+    fs.cpSync(ANSIBLE, copy, { recursive: true });
+    let text = fs.readFileSync(CONTRACT_FILE, "utf8");
+    for (const [key, value] of Object.entries(layout)) {
+        const line = new RegExp(`^${key}: .*$`, "m");
+        assert.match(text, line, `the contract has ${key}`);
+        text = text.replace(line, `${key}: ${JSON.stringify(value)}`);
+    }
+    fs.writeFileSync(path.join(copy, "vars", "osm.yml"), text);
+    return copy;
 }
 
 /** Renders templates the way Ansible's template lookup does (Jinja2, trim_blocks). */
@@ -68,6 +99,25 @@ describe("ansible/ static checks", function () {
         assert.match(conf, /^profile: production$/m, "the lint profile is 'production'");
         const r = await sh("ansible-lint", ["--offline", "--nocolor", "-q"], { cwd: ANSIBLE, env: { ...process.env, NO_COLOR: "1" } });
         assert.strictEqual(r.code, 0, `ansible-lint found problems:\n${r.stdout}\n${r.stderr}`);
+    });
+
+    it("passes yamllint --strict with the checkout's .yamllint", async () => {
+        assert.ok(fs.existsSync(path.join(REPO, ".yamllint")), "the checkout has a .yamllint");
+        const r = await sh("yamllint", ["--strict", "-f", "parsable", "ansible/"], { cwd: REPO });
+        assert.strictEqual(r.code, 0, `yamllint found problems:\n${r.stdout}\n${r.stderr}`);
+    });
+
+    it("yamllint fails on a problem (the check can fail)", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "osm-yamllint-"));
+        try {
+            fs.writeFileSync(path.join(dir, "bad.yml"), "---\nkey: value \nmode: 0644\n");
+            const r = await sh("yamllint", ["--strict", "-f", "parsable", "-c", path.join(REPO, ".yamllint"), dir]);
+            assert.notStrictEqual(r.code, 0);
+            assert.match(r.stdout, /trailing-spaces/);
+            assert.match(r.stdout, /octal-values/);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 
     it("has shell scripts that parse and Python scripts that compile", async () => {
@@ -103,7 +153,7 @@ describe("ansible/ static checks", function () {
             ];
             const common = {
                 osm_nginx_dir: path.join(dir, "osm"),
-                osm_nginx_pid: path.join(dir, "nginx.pid"),
+                osm_nginx_pidfile: path.join(dir, "nginx.pid"),
                 osm_nginx_log_dir: path.join(dir, "logs"),
                 osm_acme_webroot: path.join(dir, "acme"),
                 osm_letsencrypt_dir: path.join(dir, "le"),
@@ -147,7 +197,8 @@ describe("ansible/ static checks", function () {
     it("renders the LXC config with v2 limits on cgroup v2 hosts and v1 limits elsewhere", async () => {
         const vars = {
             osm_customer: "acme", osm_base_rootfs: "/var/lib/osm/base/rootfs", osm_containers_dir: "/var/lib/osm/containers",
-            osm_bridge: "osmbr0", osm_bridge_prefix: 16, osm_bridge_broadcast: "10.118.255.255", osm_mac: "00:16:3e:76:01:0a", osm_address: "10.118.1.10",
+            osm_bridge: "osmbr0", osm_bridge_prefix: 16, osm_bridge_broadcast: "10.118.255.255", osm_veth_prefix: "osmv",
+            osm_mac: "00:16:3e:76:01:0a", osm_address: "10.118.1.10",
             osm_memory_mib: "512", osm_cpus: "1.5",
         };
         const v2 = await render("lxc-container.conf.j2", { ...vars, osm_cgroup2: true });
@@ -193,10 +244,22 @@ describe("ansible/ static checks", function () {
             { title: "an ACME server that is no URL", playbook: "host-setup.yml",
                 env: { OSM_HOST_NAME: "osm-1", OSM_DOMAIN: "osm.example.test", OSM_ACME_SERVER: "acme.example.test", OSM_ACME_EMAIL: "ops" },
                 expect: [/OSM_ACME_SERVER="acme.example.test" is malformed/, /OSM_ACME_EMAIL="ops" is malformed/] },
+            // Values the host accepted before the program's rules and the host's became one contract.
+            { title: "ACME over plain http and an e-mail address without a domain", playbook: "host-setup.yml",
+                env: { OSM_HOST_NAME: "osm-1", OSM_DOMAIN: "osm.example.test", OSM_ACME_SERVER: "http://acme.example.test/dir", OSM_ACME_EMAIL: "ops@localhost" },
+                expect: [/OSM_ACME_SERVER="http:\/\/acme.example.test\/dir" is malformed: it must be the https:\/\/ URL/, /OSM_ACME_EMAIL="ops@localhost" is malformed/] },
+            { title: "a label with two dashes in a row", playbook: "container-delete.yml", env: { OSM_CUSTOMER: "a--b" },
+                expect: [/OSM_CUSTOMER="a--b" is malformed: .*no '--'/] },
+            { title: "half a CPU and memory below 256 MiB", playbook: "container-create.yml", env: { ...good, OSM_CPUS: "0.5", OSM_MEMORY_MIB: "255" },
+                expect: [/OSM_CPUS="0.5" is malformed: it must be a whole number of CPUs from 1 to 64/, /OSM_MEMORY_MIB="255" is malformed: .*from 256/] },
+            { title: "a port with a leading zero and a label with a trailing newline", playbook: "container-provision.yml",
+                env: { ...good, OSM_MQTT_PORT: "09001", OSM_CUSTOMER: "acme\n" },
+                expect: [/OSM_MQTT_PORT="09001" is malformed/, /OSM_CUSTOMER="acme\\+n" is malformed/] },
         ];
         for (const c of cases) {
             it(`refuses ${c.title}`, async () => {
-                const r = await sh("ansible-playbook", ["-i", "localhost,", "-c", "local", c.playbook], { cwd: ANSIBLE, env: envWith(c.env) });
+                const r = await sh("ansible-playbook", ["-i", "localhost,", "-c", "local", "-e", `osm_playbook=${c.playbook}`, c.playbook],
+                    { cwd: ANSIBLE, env: envWith(c.env) });
                 assert.notStrictEqual(r.code, 0, "the playbook must fail");
                 // Ansible prints the message JSON-encoded: undo the quote escaping.
                 const log = (r.stdout + r.stderr).replace(/\\"/g, '"');
@@ -205,15 +268,214 @@ describe("ansible/ static checks", function () {
                 for (const e of c.expect) assert.match(log, e);
             });
         }
+
+        it("refuses to run without knowing which playbook it is (osm_playbook, passed by ./run)", async () => {
+            const r = await sh("ansible-playbook", ["-i", "localhost,", "-c", "local", "container-delete.yml"], { cwd: ANSIBLE, env: envWith({ OSM_CUSTOMER: "acme" }) });
+            assert.notStrictEqual(r.code, 0);
+            assert.match(r.stdout + r.stderr, /osm_playbook_env in vars\/osm\.yml.*run it through \.\/run, or pass -e osm_playbook=FILE\.yml/);
+            assert.match(r.stdout + r.stderr, /ok=0 +changed=0 +unreachable=0 +failed=1/);
+        });
+    });
+
+    describe("the host contract (vars/osm.yml)", () => {
+        const c = contract();
+        const names = Object.keys(c.osm_env_rules);
+
+        it("lists the environment of every playbook, and only variables it has rules for", () => {
+            assert.deepStrictEqual(Object.keys(c.osm_playbook_env).sort(), [...PLAYBOOKS].sort());
+            for (const [p, env] of Object.entries(c.osm_playbook_env)) {
+                assert.deepStrictEqual(Object.keys(env).sort(), ["optional", "required"], p);
+                for (const n of [...env.required, ...env.optional]) assert.ok(names.includes(n), `${p}: ${n} has a rule`);
+                assert.strictEqual(new Set([...env.required, ...env.optional]).size, env.required.length + env.optional.length, `${p} lists each name once`);
+            }
+            for (const p of PLAYBOOKS) {
+                assert.doesNotMatch(fs.readFileSync(path.join(ANSIBLE, p), "utf8"), /osm_(required|optional)_env/, `${p} lists no variables of its own`);
+            }
+        });
+
+        it("has rules of one kind each, in the dialect JavaScript and Python share", () => {
+            for (const [n, rule] of Object.entries(c.osm_env_rules)) {
+                assert.match(n, /^OSM_[A-Z_]+$/);
+                assert.ok(typeof rule.expect === "string" && rule.expect.length > 10, `${n} has an expect text`);
+                assert.ok((rule.pattern === undefined) !== (rule.integer === undefined), `${n} has a pattern or an integer range`);
+                if (rule.pattern !== undefined) {
+                    assert.match(rule.pattern, /^\^.*\$$/, `${n}: anchored`);
+                    assert.doesNotMatch(rule.pattern, /\(\?<|\(\?P/, `${n}: no lookbehind or named group`);
+                    assert.doesNotThrow(() => new RegExp(rule.pattern!), `${n}: JavaScript reads the pattern`);
+                } else {
+                    const [lo, hi] = rule.integer!;
+                    assert.ok(Number.isInteger(lo) && Number.isInteger(hi) && 0 < lo && lo <= hi, `${n}: integer range`);
+                }
+            }
+        });
+
+        it("is the only copy of the layout and the rules: no script or template carries its own", () => {
+            const layoutValues = Object.entries(c)
+                .filter(([k, v]) => k.startsWith("osm_") && (typeof v === "string" || typeof v === "number") && !String(v).includes("{{"))
+                .map(([k, v]) => [k, String(v)] as const)
+                .filter(([, v]) => v.length >= 6); // short values (16, osmv) are too common to search for
+            const files = [
+                ...fs.readdirSync(path.join(ANSIBLE, "files")).map((f) => path.join("files", f)),
+                ...fs.readdirSync(path.join(ANSIBLE, "templates")).map((f) => path.join("templates", f)),
+                "run",
+            ];
+            const found: string[] = [];
+            for (const f of files) {
+                let docstring = false;
+                fs.readFileSync(path.join(ANSIBLE, f), "utf8").split("\n").forEach((line, i) => {
+                    // Comments and Python docstrings may name things.
+                    const quotes = (line.match(/"""/g) ?? []).length;
+                    const inDocstring = docstring || quotes > 0;
+                    if (quotes % 2 === 1) docstring = !docstring;
+                    if (inDocstring || /^\s*#/.test(line)) return;
+                    for (const [k, v] of layoutValues) if (line.includes(v)) found.push(`${f}:${i + 1} has ${k}'s value ${v}`);
+                    if (/\{0,50\}|\{0,61\}/.test(line)) found.push(`${f}:${i + 1} has a copy of a label pattern`);
+                    if (/\$\{OSM_[A-Z_]+:-[^}]|os\.environ\.get\("OSM_/.test(line)) found.push(`${f}:${i + 1} has a default of its own: ${line.trim()}`);
+                });
+            }
+            assert.deepStrictEqual(found, []);
+        });
+
+        it("osm_contract.py prints the layout for shell scripts and checks values", async () => {
+            const tool = path.join(ANSIBLE, "files", "osm_contract.py");
+            const shell = await sh("bash", ["-c", 'eval "$(/usr/bin/python3 "$1" shell)" && echo "$osm_state_dir|$osm_bridge|$osm_bridge_prefix|$osm_remote_root"', "-", tool]);
+            assert.strictEqual(shell.code, 0, shell.stderr);
+            assert.strictEqual(shell.stdout.trim(), `${c.osm_state_dir}|${c.osm_bridge}|${c.osm_bridge_prefix}|${c.osm_remote_root}`);
+            const bad = await sh("/usr/bin/python3", [tool, "shell", "OSM_CUSTOMER", "a--b", "OSM_MQTT_PORT", "80"]);
+            assert.strictEqual(bad.code, 2);
+            assert.strictEqual(bad.stdout, "", "no layout printed when a value is malformed");
+            assert.match(bad.stderr, /^OSM_CUSTOMER="a--b" is malformed: it must be a DNS label.*\nOSM_MQTT_PORT="80" is malformed: it must be a TCP port number from 1024 to 65535\n$/);
+            assert.strictEqual((await sh("/usr/bin/python3", [tool, "check", "OSM_CPUS", "64"])).code, 0);
+            assert.strictEqual((await sh("/usr/bin/python3", [tool, "check", "OSM_CPUS", "65"])).code, 1);
+        });
+
+        it("gives the same verdicts in osm_contract.py (the scripts) as in check-env.yml (the playbooks)", async function () {
+            this.timeout(180_000);
+            // Per variable: values on both sides of each limit.
+            const table: Record<string, string[]> = {
+                OSM_CUSTOMER: ["a", "acme-2", "a".repeat(52), "a".repeat(53), "a--b", "-a", "a-", "Acme", "a_b", "acme\n"],
+                OSM_HOST_NAME: ["osm-1", "a".repeat(63), "a".repeat(64), "osm_1", "osm-"],
+                OSM_DOMAIN: ["osm.example.com", "example.co", `${"a".repeat(60)}.${"b".repeat(60)}.${"c".repeat(59)}.example`,
+                    `${"a".repeat(60)}.${"b".repeat(60)}.${"c".repeat(60)}.example`, "localhost", "osm.example.com.", "Osm.example.com", "osm.1com", "osm..example.com"],
+                OSM_MQTT_PORT: ["1024", "8883", "65535", "1023", "65536", "08883", "+8883", "88 83", "0"],
+                OSM_CPUS: ["1", "64", "0", "65", "0.5", "1.0", "01", "-1"],
+                OSM_MEMORY_MIB: ["256", "262144", "255", "262145", "60", "512M", "1e3"],
+                OSM_ACME_SERVER: ["https://acme-v02.api.letsencrypt.org/directory", "https://10.0.0.1:14000/dir", "https://[::1]:14000/dir",
+                    "http://acme.example/dir", "https://", "https://a b/", "ftp://x/"],
+                OSM_ACME_EMAIL: ["ops@example.com", "a.b+c@mail.example.org", "ops@localhost", "ops", "@example.com", "ops@example.c", "o ps@example.com"],
+                // check-env.yml also wants the CA bundle to exist: the good paths are files on every machine.
+                OSM_ACME_CA_BUNDLE: ["/etc/passwd", "/etc/hostname", "/", "etc/passwd", "/etc/pass wd", "/etc//passwd"],
+            };
+            assert.deepStrictEqual(Object.keys(table).sort(), [...names].sort(), "the table covers every rule");
+            const py = [
+                "import json, sys",
+                "sys.dont_write_bytecode = True",
+                "sys.path.insert(0, sys.argv[1])",
+                "import osm_contract",
+                "print(json.dumps({n: [osm_contract.problem(n, v) is None for v in vs] for n, vs in json.loads(sys.stdin.read()).items()}))",
+            ].join("\n");
+            const r = await sh("/usr/bin/python3", ["-c", py, path.join(ANSIBLE, "files")], { input: JSON.stringify(table) });
+            assert.strictEqual(r.code, 0, r.stderr);
+            const scripts = JSON.parse(r.stdout) as Record<string, boolean[]>;
+            // check-env.yml on a copy with one more playbook that takes every variable as optional
+            // (so only the rules decide), one value of each variable per run.
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "osm-check-env-"));
+            try {
+                const copy = scratchAnsible(dir, {});
+                fs.appendFileSync(path.join(copy, "vars", "osm.yml"), `  check-only.yml:\n    required: []\n    optional: [${names.join(", ")}]\n`);
+                fs.writeFileSync(path.join(copy, "check-only.yml"), "---\n- name: Check only\n  hosts: localhost\n  gather_facts: false\n  vars_files: [vars/osm.yml]\n" +
+                    "  tasks:\n    - name: Check the environment\n      ansible.builtin.import_tasks: tasks/check-env.yml\n");
+                const rounds = Math.max(...Object.values(table).map((v) => v.length));
+                const playbooks: Record<string, boolean[]> = Object.fromEntries(names.map((n) => [n, [] as boolean[]]));
+                for (let k = 0; k < rounds; k++) {
+                    const env: Record<string, string> = {};
+                    for (const n of names) if (table[n][k] !== undefined) env[n] = table[n][k];
+                    const run = await sh("ansible-playbook", ["-i", "localhost,", "-c", "local", "-e", "osm_playbook=check-only.yml", "check-only.yml"],
+                        { cwd: copy, env: { ...envWith(env), ANSIBLE_CONFIG: path.join(copy, "ansible.cfg") } });
+                    const log = (run.stdout + run.stderr).replace(/\\"/g, '"');
+                    assert.match(log, /ok=0 +changed=0 +unreachable=0 +failed=[01] /, log);
+                    for (const n of Object.keys(env)) playbooks[n].push(!new RegExp(`[^A-Z_]${n}=`).test(log)); // a name appears only in its problem
+                }
+                assert.deepStrictEqual(scripts, playbooks);
+                for (const n of names) assert.deepStrictEqual(new Set(scripts[n]), new Set([true, false]), `${n}: good and bad values tested`);
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
+        });
+
+        it("scripts refuse a malformed label with the rule's message before touching anything", async () => {
+            const calls: [string, string[]][] = [
+                ["osm-credentials", ["--read", "a--b"]], ["osm-address", ["show", "a--b"]], ["osm-influx-setup", ["a--b", "10.118.0.2"]],
+                ["osm-container-config", ["a--b"]], ["osm-nginx", ["remove", "a--b"]], ["osm-cert", ["wait", "a--b"]],
+            ];
+            for (const [tool, args] of calls) {
+                const f = path.join(ANSIBLE, "files", tool);
+                const interpreter = fs.readFileSync(f, "utf8").startsWith("#!/usr/bin/python3") ? "/usr/bin/python3" : "bash";
+                const r = await sh(interpreter, [f, ...args], { input: "[]" });
+                assert.notStrictEqual(r.code, 0, tool);
+                assert.match(r.stderr, /OSM_CUSTOMER="a--b" is malformed: it must be a DNS label/, tool);
+            }
+        });
+    });
+
+    describe("osm-firewall (in a network namespace of its own)", () => {
+        it("renders templates/osm.nft.j2 with the MQTT ports, loads it once, and refuses a ruleset nft -c rejects", async function () {
+            if (process.getuid?.() !== 0) this.skip(); // nftables needs root (CI and the lab run as root)
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "osm-firewall-"));
+            try {
+                const copy = scratchAnsible(dir, {
+                    osm_locks_dir: path.join(dir, "locks"), osm_firewall_dir: path.join(dir, "firewall"), osm_nft_file: path.join(dir, "etc", "osm.nft"),
+                });
+                fs.mkdirSync(path.join(dir, "firewall"));
+                fs.writeFileSync(path.join(dir, "firewall", "a.port"), "8901\n");
+                fs.writeFileSync(path.join(dir, "firewall", "b.port"), "9000\n");
+                fs.writeFileSync(path.join(dir, "firewall", "junk.port"), "80; drop\n"); // not a port: ignored
+                const tool = path.join(copy, "files", "osm-firewall");
+                const template = path.join(copy, "templates", "osm.nft.j2");
+                // unshare -n: the rules land in a new, empty network namespace, never this machine's.
+                const script = `
+                    set -u
+                    echo "== first"; /usr/bin/python3 "$1" apply
+                    echo "== again"; /usr/bin/python3 "$1" apply
+                    echo "== loaded"; nft list ruleset
+                    echo "tcp dport { 22, 80, 443 } accept; this is no nft" >> "$2"
+                    echo "== broken"; /usr/bin/python3 "$1" apply 2>&1; echo "exit $?"
+                    echo "== still"; nft list set inet osm mqtt_ports`;
+                const r = await sh("unshare", ["-n", "bash", "-c", script, "-", tool, template]);
+                assert.strictEqual(r.code, 0, r.stderr);
+                const parts = new Map(r.stdout.split(/^== /m).filter((p) => p !== "").map((p) => [p.slice(0, p.indexOf("\n")), p.slice(p.indexOf("\n") + 1)]));
+                const part = (name: string) => parts.get(name) ?? assert.fail(`no "== ${name}" in ${r.stdout}`);
+                assert.strictEqual(part("first").trim(), "changed: firewall ruleset loaded (MQTT ports: 8901, 9000)");
+                assert.strictEqual(part("again").trim(), "", "nothing changes when nothing changed");
+                const loaded = part("loaded");
+                assert.match(loaded, /set mqtt_ports \{\s+type inet_service\s+elements = \{ 8901, 9000 \}/);
+                assert.match(loaded, /chain input \{\s+type filter hook input priority filter; policy drop;/);
+                assert.match(loaded, /tcp dport \{ 22, 80, 443 \} accept/);
+                assert.match(loaded, new RegExp(`iifname "${contract().osm_bridge}" jump from_containers`));
+                assert.match(loaded, new RegExp(`table bridge osm \\{[^]*iifname "${contract().osm_veth_prefix}\\*" drop`));
+                assert.match(part("broken"), /osm-firewall: nft -c refused the rendered ruleset[^]*exit 1/);
+                assert.match(part("still"), /elements = \{ 8901, 9000 \}/, "the loaded ruleset stays");
+                assert.doesNotMatch(fs.readFileSync(path.join(dir, "etc", "osm.nft"), "utf8"), /this is no nft/, "the ruleset file stays");
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
+        });
     });
 
     describe("osm-address (allocation under a lock)", () => {
         let dir: string;
-        const env = () => ({ ...process.env, OSM_STATE_DIR: dir, OSM_ETC_HOSTS: path.join(dir, "hosts"), OSM_DNSMASQ_PID: path.join(dir, "none.pid") });
-        const tool = path.join(ANSIBLE, "files", "osm-address");
+        let tool: string;
+        const env = () => process.env;
         before(() => {
             dir = fs.mkdtempSync(path.join(os.tmpdir(), "osm-address-"));
             fs.writeFileSync(path.join(dir, "hosts"), "127.0.0.1\tlocalhost\n");
+            // The allocator on a copy whose contract points at scratch paths.
+            const copy = scratchAnsible(dir, {
+                osm_network_dir: path.join(dir, "network"), osm_dhcp_hosts_file: path.join(dir, "network", "dhcp-hosts"),
+                osm_dhcp_leases_file: path.join(dir, "network", "dnsmasq.leases"), osm_locks_dir: path.join(dir, "locks"),
+                osm_etc_hosts: path.join(dir, "hosts"), osm_dnsmasq_pidfile: path.join(dir, "none.pid"), osm_dnsmasq_conf: path.join(dir, "dnsmasq.conf"),
+            });
+            tool = path.join(copy, "files", "osm-address");
         });
         after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
