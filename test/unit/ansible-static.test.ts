@@ -247,7 +247,7 @@ describe("ansible/ static checks", function () {
             // Values the host accepted before the program's rules and the host's became one contract.
             { title: "ACME over plain http and an e-mail address without a domain", playbook: "host-setup.yml",
                 env: { OSM_HOST_NAME: "osm-1", OSM_DOMAIN: "osm.example.test", OSM_ACME_SERVER: "http://acme.example.test/dir", OSM_ACME_EMAIL: "ops@localhost" },
-                expect: [/OSM_ACME_SERVER="http:\/\/acme.example.test\/dir" is malformed: it must be the https:\/\/ URL/, /OSM_ACME_EMAIL="ops@localhost" is malformed/] },
+                expect: [/OSM_ACME_SERVER="http:\/\/acme.example.test\/dir" is malformed: it must be an ACME directory URL \(https\)/, /OSM_ACME_EMAIL="ops@localhost" is malformed/] },
             { title: "a label with two dashes in a row", playbook: "container-delete.yml", env: { OSM_CUSTOMER: "a--b" },
                 expect: [/OSM_CUSTOMER="a--b" is malformed: .*no '--'/] },
             { title: "half a CPU and memory below 256 MiB", playbook: "container-create.yml", env: { ...good, OSM_CPUS: "0.5", OSM_MEMORY_MIB: "255" },
