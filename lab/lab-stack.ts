@@ -20,7 +20,10 @@ export const LAB_DOMAIN = "osm.lab.test";
 /** A customers.json entry. */
 export interface CustomerEntry {
     name: string;
+    /** Pin to this host. */
     host?: string;
+    /** Pin to this MQTT port. */
+    mqttPort?: number;
 }
 
 /** One create/delete a handler did: resource name and seconds. */
@@ -51,6 +54,8 @@ export function labHandlers(timings: Timing[] = [], deletes: DeleteResult[] = []
             return f().then((v) => (done(true), v), (e) => (done(false), Promise.reject(e)));
         };
         out[type] = {
+            ...(h.check ? { check: h.check.bind(h) } : {}),
+            ...(h.diff ? { diff: h.diff.bind(h) } : {}),
             create: (r) => wrap("create", r.name, () => h.create(r)),
             delete: (r) => wrap("delete", r.name, () => h.delete(r)),
             ...(h.update ? { update: (p: any, n: any) => wrap("update", n.name, () => h.update!(p, n)) } : {}),
@@ -120,14 +125,17 @@ export class LabStack {
         return { config, secretKeys: ["osm-hosting:sshPrivateKey", "osm-hosting:powerdnsApiKey"] };
     }
 
-    /** Writes a customers file and carries the program out for it (after `previous`). */
-    async deploy(program: () => any, customers: CustomerEntry[], previous?: Deployment): Promise<Deployment> {
+    /**
+     * Writes a customers file and carries the program out for it (after `previous`); removed
+     * resources are deleted too with `deleteRemoved` (as `pulumi up` does), else destroyRemoved.
+     */
+    async deploy(program: () => any, customers: CustomerEntry[], previous?: Deployment, opts: { deleteRemoved?: boolean } = {}): Promise<Deployment> {
         const dir = path.join(this.lab.state.dir, "stack");
         fs.mkdirSync(dir, { recursive: true });
         const file = path.join(dir, `customers-${crypto.randomBytes(4).toString("hex")}.json`);
         fs.writeFileSync(file, JSON.stringify({ customers }, null, 2));
         const { config, secretKeys } = this.config(file);
-        return carryOut(program, { config, secretKeys, handlers: this.handlers, previous, stack: "lab" });
+        return carryOut(program, { config, secretKeys, handlers: this.handlers, previous, stack: "lab", deleteRemoved: opts.deleteRemoved });
     }
 
     /** What the lab PowerDNS answers for `name`: the address at the end of its CNAME chain. */

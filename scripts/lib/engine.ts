@@ -1,7 +1,7 @@
 /**
  * Evaluates a Pulumi program in-process under `pulumi.runtime.setMocks`, recording every
- * registered resource with its parent and dependencies (the mock API hides both, so the
- * monitor's registerResource is wrapped to read them off the request).
+ * registered resource with its parent, dependencies and resource options (the mock API hides
+ * them, so the monitor's registerResource is wrapped to read them off the request).
  *
  * `newResource` decides what a custom resource "does": the default echoes its inputs (a
  * plain mock); the lab's executor passes one that carries the resource out for real.
@@ -14,6 +14,26 @@ const settings = require("@pulumi/pulumi/runtime/settings");
 /** The SDK's marker for a secret value inside serialized properties. */
 export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 export const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+
+/**
+ * The resource options the engine acts on, as the SDK's RegisterResourceRequest carries them
+ * (@pulumi/pulumi runtime/resource.js: setProtect, setDeletebeforereplace, ...). Protect,
+ * retainOnDelete and deletedWith left unset are inherited from the parent, as the engine's
+ * resource monitor does (pulumi pkg/resource/deploy/source_eval.go, inheritFromParent).
+ */
+export interface ResourceOptions {
+    protect: boolean;
+    retainOnDelete: boolean;
+    /** Only when the program set it (true or false); otherwise the provider's diff decides. */
+    deleteBeforeReplace?: boolean;
+    /** Property paths whose changes are ignored (old values kept). */
+    ignoreChanges: string[];
+    /** Property paths whose changes force a replacement. */
+    replaceOnChanges: string[];
+    /** URN of the resource whose deletion takes this one with it. */
+    deletedWith?: string;
+    additionalSecretOutputs: string[];
+}
 
 export interface Registered {
     urn: string;
@@ -28,6 +48,7 @@ export interface Registered {
     id: string | undefined;
     /** Outputs returned for it. */
     state: Record<string, any>;
+    options: ResourceOptions;
 }
 
 export interface NewResourceArgs {
@@ -39,6 +60,7 @@ export interface NewResourceArgs {
     custom: boolean;
     /** Inputs with the secret wrappers still in place. */
     inputs: any;
+    options: ResourceOptions;
 }
 
 export interface EvaluateOptions {
@@ -106,7 +128,8 @@ export async function evaluate<T>(program: () => T | Promise<T>, opts: EvaluateO
     const project = opts.project ?? "osm-hosting";
     const stack = opts.stack ?? "test";
     const resources: Registered[] = [];
-    const requests = new Map<string, { urn: string; parent: string | undefined; dependencies: string[] }>();
+    const requests = new Map<string, { urn: string; parent: string | undefined; dependencies: string[]; options: ResourceOptions }>();
+    const optionsByUrn = new Map<string, ResourceOptions>();
 
     const mocks: pulumi.runtime.Mocks = {
         newResource: async (args) => {
@@ -117,11 +140,11 @@ export async function evaluate<T>(program: () => T | Promise<T>, opts: EvaluateO
             const meta = requests.get(`${args.type}::${args.name}`)!;
             let result: { id: string | undefined; state: Record<string, any> };
             if (opts.newResource && args.custom) {
-                result = await opts.newResource({ type: args.type, name: args.name, urn: meta.urn, parent: meta.parent, dependencies: meta.dependencies, custom: !!args.custom, inputs: args.inputs });
+                result = await opts.newResource({ type: args.type, name: args.name, urn: meta.urn, parent: meta.parent, dependencies: meta.dependencies, custom: !!args.custom, inputs: args.inputs, options: meta.options });
             } else {
                 result = { id: args.custom ? `${args.name}-id` : undefined, state: args.inputs };
             }
-            resources.push({ urn: meta.urn, type: args.type, name: args.name, custom: !!args.custom, inputs: args.inputs, parent: meta.parent, dependencies: meta.dependencies, id: result.id, state: result.state });
+            resources.push({ urn: meta.urn, type: args.type, name: args.name, custom: !!args.custom, inputs: args.inputs, parent: meta.parent, dependencies: meta.dependencies, id: result.id, state: result.state, options: meta.options });
             return { id: result.id, state: result.state };
         },
         call: () => ({}),
@@ -136,11 +159,10 @@ export async function evaluate<T>(program: () => T | Promise<T>, opts: EvaluateO
         const deps = new Set<string>(req.getDependenciesList());
         const propDeps = req.getPropertydependenciesMap();
         propDeps.forEach((v: any) => v.getUrnsList().forEach((u: string) => deps.add(u)));
-        requests.set(`${req.getType()}::${req.getName()}`, {
-            urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()),
-            parent,
-            dependencies: [...deps],
-        });
+        const urn = monitor.newUrn(req.getParent(), req.getType(), req.getName());
+        const options = requestOptions(req, parent ? optionsByUrn.get(parent) : undefined);
+        optionsByUrn.set(urn, options);
+        requests.set(`${req.getType()}::${req.getName()}`, { urn, parent, dependencies: [...deps], options });
         return register(req, cb);
     };
 
@@ -148,6 +170,21 @@ export async function evaluate<T>(program: () => T | Promise<T>, opts: EvaluateO
     const outputs = await resolveDeep(raw);
     await settings.waitForRPCs();
     return { resources, outputs, raw };
+}
+
+/** The options of one RegisterResourceRequest (resource_pb.js getters), unset ones from the parent. */
+function requestOptions(req: any, parent: ResourceOptions | undefined): ResourceOptions {
+    const options: ResourceOptions = {
+        protect: req.hasProtect() ? req.getProtect() : parent?.protect ?? false,
+        retainOnDelete: req.hasRetainondelete() ? req.getRetainondelete() : parent?.retainOnDelete ?? false,
+        ignoreChanges: req.getIgnorechangesList(),
+        replaceOnChanges: req.getReplaceonchangesList(),
+        additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+    };
+    if (req.getDeletebeforereplacedefined()) options.deleteBeforeReplace = req.getDeletebeforereplace();
+    const deletedWith = req.getDeletedwith() || parent?.deletedWith;
+    if (deletedWith) options.deletedWith = deletedWith;
+    return options;
 }
 
 /** Config map from plain values: objects are JSON-encoded, keys get the project prefix. */

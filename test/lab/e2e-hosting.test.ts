@@ -7,11 +7,12 @@
  * through NGINX from that customer's container; MQTT over TLS with the customer's credentials
  * reaches that customer's broker and no other; a wrong password is refused; ten customers
  * created at once on one host all work; a removed customer leaves an archive holding its data
- * and nothing else on its host.
+ * and nothing else on its host; a customer pinned to another host is created there first, then
+ * archived on the old one (README, Placement), and answers from its new host.
  */
 import * as assert from "assert";
 import * as crypto from "crypto";
-import { CarryOutError, Deployment, destroyRemoved } from "../../lab/executor";
+import { CarryOutError, Deployment, destroyRemoved, planOf } from "../../lab/executor";
 import { unregisterExitTeardown } from "../../lab/hosts";
 import { httpsGet, MqttTarget, mosquitto } from "../../lab/outside";
 import { CustomerEntry, LAB_DOMAIN as DOMAIN, LabStack } from "../../lab/lab-stack";
@@ -29,6 +30,8 @@ describe("end to end: the program carried out on lab hosts", function () {
     let stack: LabStack;
     let first: Deployment;
     let current: Deployment;
+    /** The customers.json entries `current` was carried out for. */
+    let currentEntries: CustomerEntry[] = [];
 
     async function deploy(customers: CustomerEntry[], previous?: Deployment): Promise<Deployment> {
         try {
@@ -67,6 +70,19 @@ describe("end to end: the program carried out on lab hosts", function () {
         }
     }
 
+    /** What a customer left on a host after its delete (container, config, addresses, NGINX, firewall, certificate). */
+    async function leftoversOn(host: string, label: string, mqttPort: number): Promise<string> {
+        return (await stack.lab.sh(host, `
+            c="$1"
+            lxc-ls -1 | grep -x -- "$c" || true
+            # By content and by name; excepted: its archive, the run wrapper's (empty) flock file
+            # and LXC's own empty lock file in /run (a tmpfs).
+            { grep -rlF -- "$c" /etc /var/lib/osm /var/lib/lxc /run 2>/dev/null; find /etc /var/lib/osm /var/lib/lxc /run -name "*$c*" 2>/dev/null; } |
+              grep -v -e '^/var/lib/osm/archives/' -e "^/var/lib/osm/locks/customer-$c.lock$" -e "^/run/lxc/lock/var/lib/lxc/.$c$" | sort -u || true
+            nft list ruleset 2>/dev/null | grep -F -- "$2" || true
+        `, label, `dport ${mqttPort}`)).stdout.trim();
+    }
+
     /** Later steps need the first deployment; without it they fail at once, saying why. */
     function needFirst(): void {
         if (!first) throw new Error("not run: the first deployment failed (see the first failure)");
@@ -93,6 +109,7 @@ describe("end to end: the program carried out on lab hosts", function () {
 
     it("carries out every resource the program declares (records, bootstrap, ansible copy, setup, containers)", async () => {
         const t = Date.now();
+        currentEntries = three;
         first = await deploy(three);
         current = first;
         stack.seconds.firstDeploy = (Date.now() - t) / 1000;
@@ -161,7 +178,8 @@ describe("end to end: the program carried out on lab hosts", function () {
         needFirst();
         const ten = Array.from({ length: 10 }, (_, i) => ({ name: `Parallel ${i + 1}`, host: "osm-lab2" }));
         const t = Date.now();
-        current = await deploy([...three, ...ten], first);
+        currentEntries = [...three, ...ten];
+        current = await deploy(currentEntries, first);
         stack.seconds.tenConcurrent = (Date.now() - t) / 1000;
         const tenLabels = ten.map((_, i) => `parallel-${i + 1}`);
         const results = tenLabels.map((l) => {
@@ -200,6 +218,7 @@ describe("end to end: the program carried out on lab hosts", function () {
             ...three.filter((c) => c.name !== "Charlie Greenhouses"),
             ...Array.from({ length: 10 }, (_, i) => ({ name: `Parallel ${i + 1}`, host: "osm-lab2" })),
         ];
+        currentEntries = entries;
         const next = await deploy(entries, current);
         const removed = await destroyRemoved(current, next, stack.handlers);
         current = next;
@@ -217,17 +236,82 @@ describe("end to end: the program carried out on lab hosts", function () {
         assert.strictEqual(listing, marker, "the archive holds the container's data");
 
         // Nothing else of it: container, config, addresses, NGINX, firewall, certificate, names.
-        const leftovers = (await stack.lab.sh(host, `
-            c="$1"
-            lxc-ls -1 | grep -x -- "$c" || true
-            # By content and by name; excepted: its archive, the run wrapper's (empty) flock file
-            # and LXC's own empty lock file in /run (a tmpfs).
-            { grep -rlF -- "$c" /etc /var/lib/osm /var/lib/lxc /run 2>/dev/null; find /etc /var/lib/osm /var/lib/lxc /run -name "*$c*" 2>/dev/null; } |
-              grep -v -e '^/var/lib/osm/archives/' -e "^/var/lib/osm/locks/customer-$c.lock$" -e "^/run/lxc/lock/var/lib/lxc/.$c$" | sort -u || true
-            nft list ruleset 2>/dev/null | grep -F -- "$2" || true
-        `, victim, `dport ${keep[victim].mqttPort}`)).stdout.trim();
+        const leftovers = await leftoversOn(host, victim, keep[victim].mqttPort);
         assert.strictEqual(leftovers, "", `left on ${host} after deleting ${victim}:\n${leftovers}`);
         for (const s of SERVICES) assert.strictEqual((await stack.pdns.dig(`${victim}${s.suffix}.${DOMAIN}`)).status, "NXDOMAIN");
         for (const l of remaining.slice(0, 3)) await assertAnswers(l);
+    });
+
+    it("pinning a customer to another host creates its container there, then archives the old one; it answers from the new host", async () => {
+        needFirst();
+        const placements = current.outputs.placements as Record<string, { host: string; mqttPort: number }>;
+        const hostsOf = (h: string) => Object.values(placements).filter((p) => p.host === h).map((p) => p.mqttPort);
+        const other = (h: string) => stack.lab.hosts.map((x) => x.name).find((n) => n !== h)!;
+        // One of the first customers whose port is free on the other host (a pin must not clash).
+        const mover = labels.slice(0, 2).find((l) => !hostsOf(other(placements[l].host)).includes(placements[l].mqttPort));
+        assert.ok(mover, `a customer whose port is free on the other host: ${JSON.stringify(placements)}`);
+        const from = placements[mover].host;
+        const to = other(from);
+        const port = placements[mover].mqttPort;
+        const fromAddress = stack.lab.host(from).address;
+        const toAddress = stack.lab.host(to).address;
+        const marker = `marker-${crypto.randomBytes(6).toString("hex")}`;
+        await stack.lab.exec(from, "lxc-attach", ["-n", mover, "--", "sh", "-c", `mkdir -p /srv/osm-e2e && echo ${marker} > /srv/osm-e2e/marker`]);
+
+        // The operator's edit: the customers.json entry pins the other host and the same port.
+        const entry = currentEntries.find((c) => c.name.toLowerCase().replace(/ /g, "-") === mover);
+        assert.ok(entry, `${mover} is among the entries carried out`);
+        const moved = currentEntries.map((c) => (c === entry ? { ...c, host: to, mqttPort: port } : c));
+        const deletesBefore = stack.deletes.length;
+        currentEntries = moved;
+        const next = await deploy(moved, current);
+        const before = current;
+        current = next;
+        assert.deepStrictEqual(next.outputs.placements[mover], { host: to, mqttPort: port });
+
+        // The plan: its container and provision replaced, its three names updated, all else the same.
+        const plans = planOf(next.steps!);
+        const name = (urn: string) => next.resources.find((r) => r.urn === urn)?.name ?? urn;
+        const changed = Object.fromEntries([...plans].filter(([, p]) => p !== "same").map(([urn, p]) => [name(urn), p]));
+        assert.deepStrictEqual(changed, {
+            [`${mover}-container`]: "replace", [`${mover}-provision`]: "replace",
+            [`${mover}-grafana`]: "update", [`${mover}-influx`]: "update", [`${mover}-chirpstack`]: "update",
+        });
+        assert.strictEqual(plans.size, before.resources.length, "every resource has its step");
+        // In that order: created on the new host, and only then the old one deleted (archived).
+        const step = (op: string, res: string) => next.steps!.find((s) => s.op === op && s.name === res);
+        const created = step("create-replacement", `${mover}-container`)!;
+        const removed = step("delete-replaced", `${mover}-container`)!;
+        assert.strictEqual(created.state.inputs.connection.host, toAddress, "created on the new host");
+        assert.strictEqual(removed.state.outputs.connection.host, fromAddress, "deleted with its stored connection: the old host");
+        assert.ok(created.seq < removed.seq, `created (step ${created.seq}) before deleted (step ${removed.seq})`);
+        assert.ok(step("create-replacement", `${mover}-provision`)!.seq < removed.seq, "provisioned on the new host before the old one goes");
+
+        // From outside: its names lead to the new host, whose NGINX serves its container; MQTT too.
+        for (const s of SERVICES) assert.strictEqual(await stack.resolve(`${mover}${s.suffix}.${DOMAIN}`), toAddress);
+        await assertAnswers(mover);
+        const topic = `osm/e2e/moved/${crypto.randomBytes(4).toString("hex")}`;
+        const target = await mqttTarget(next, mover);
+        assert.strictEqual(target.address, toAddress);
+        const pub = await mosquitto("mosquitto_pub", target, ["-t", topic, "-m", marker, "-r", "-q", "1"]);
+        assert.strictEqual(pub.code, 0, `publish to ${mover} on ${to}:${port} failed: ${pub.stderr}`);
+        const got = await mosquitto("mosquitto_sub", target, ["-t", topic, "-C", "1", "-W", "10"]);
+        assert.strictEqual(got.stdout.trim(), marker, `${mover}'s broker on ${to} holds the message (${got.stderr})`);
+        assert.match((await stack.lab.exec(to, "lxc-info", ["-n", mover, "-s"])).stdout, /RUNNING/);
+
+        // On the old host: the archive the delete reported, holding its data, and nothing else of it.
+        const reported = stack.deletes.slice(deletesBefore).filter((d) => d.name === `${mover}-container`);
+        assert.deepStrictEqual(reported.map((d) => d.host), [fromAddress], "one container delete, on the old host");
+        const archive = JSON.parse(reported[0].stdout.trim().split("\n").pop()!).archive as string;
+        assert.match(archive, new RegExp(`^/var/lib/osm/archives/${mover}-\\d{8}T?\\d{6}Z?.*\\.tar\\.gz$`));
+        await stack.lab.exec(from, "test", ["-f", archive]);
+        const archived = (await stack.lab.sh(from, 'tar -xzOf "$1" --wildcards "*osm-e2e/marker"', archive)).stdout.trim();
+        assert.strictEqual(archived, marker, "the archive holds the old container's data");
+        const leftovers = await leftoversOn(from, mover, port);
+        assert.strictEqual(leftovers, "", `left on ${from} after moving ${mover} away:\n${leftovers}`);
+        await stack.lab.exec(to, "nginx", ["-t", "-q"]);
+        await stack.lab.exec(from, "nginx", ["-t", "-q"]);
+        // The others are untouched.
+        for (const l of Object.keys(placements).filter((x) => x !== mover).slice(0, 3)) await assertAnswers(l);
     });
 });

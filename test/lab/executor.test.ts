@@ -49,7 +49,7 @@ describe("lab executor", () => {
         return { c: c.value };
     };
 
-    it("carries out in dependency order with secrets unwrapped, reuses unchanged resources, re-creates changed ones", async () => {
+    it("carries out in dependency order with secrets unwrapped, reuses unchanged resources, replaces changed ones (a handler without update)", async () => {
         const r = recorder();
         const d1 = await carryOut(chain("x"), { config: {}, handlers: r.handlers });
         assert.ok(r.log.indexOf("create a") < r.log.indexOf("create b") && r.log.indexOf("create b") < r.log.indexOf("create c"), r.log.join());
@@ -61,7 +61,8 @@ describe("lab executor", () => {
         assert.deepStrictEqual(r.log, []);
         assert.strictEqual(d2.resources.length, 4);
         const d3 = await carryOut(chain("y"), { config: {}, handlers: r.handlers, previous: d2 });
-        assert.deepStrictEqual(r.log.sort(), ["create a", "create b"]);
+        // Replacements: the new ones first, then the old ones, dependents first.
+        assert.deepStrictEqual(r.log, ["create a", "create b", "delete b", "delete a"]);
         await destroyAll(d3, r.handlers);
     });
 
@@ -75,9 +76,11 @@ describe("lab executor", () => {
         assert.deepStrictEqual(r.log, ["delete c", "delete b", "delete a"]);
     });
 
-    it("keeps a FileArchive's path for the handler and notices when it changes", async () => {
+    it("keeps a FileArchive's path for the handler and notices when its content changes", async () => {
         fs.mkdirSync(path.join(dir, "one"));
         fs.mkdirSync(path.join(dir, "two"));
+        fs.writeFileSync(path.join(dir, "one", "f"), "one\n");
+        fs.writeFileSync(path.join(dir, "two", "f"), "two\n");
         const r = recorder();
         const prog = (p: string) => () => { new Thing("copy", { value: new pulumi.asset.FileArchive(p) }); };
         const d1 = await carryOut(prog(path.join(dir, "one")), { config: {}, handlers: r.handlers });
@@ -85,8 +88,13 @@ describe("lab executor", () => {
         r.log.length = 0;
         const d2 = await carryOut(prog(path.join(dir, "one")), { config: {}, handlers: r.handlers, previous: d1 });
         assert.deepStrictEqual(r.log, []);
-        await carryOut(prog(path.join(dir, "two")), { config: {}, handlers: r.handlers, previous: d2 });
-        assert.deepStrictEqual(r.log, ["create copy"]);
+        const d3 = await carryOut(prog(path.join(dir, "two")), { config: {}, handlers: r.handlers, previous: d2 });
+        assert.deepStrictEqual(r.log, ["create copy", "delete copy"]);
+        // The same folder with other content is another archive (archives compare by hash).
+        r.log.length = 0;
+        fs.writeFileSync(path.join(dir, "two", "f"), "two, edited\n");
+        await carryOut(prog(path.join(dir, "two")), { config: {}, handlers: r.handlers, previous: d3 });
+        assert.deepStrictEqual(r.log, ["create copy", "delete copy"]);
     });
 
     it("fails with the handler's error, without hanging, carrying out nothing after it; what was done is returned", async () => {

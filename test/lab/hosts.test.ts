@@ -53,11 +53,16 @@ describe("lab hosts (network namespaces + sshd + LXC)", function () {
         await assert.rejects(runRemote("t", "create", { ...conn("osm-t1"), hostKey: undefined as any }, "true"), /without a pinned host key/);
     });
 
-    it("drops OSM_* env until the program's bootstrap script adds AcceptEnv, then sends it", async () => {
+    it("refuses OSM_* env until the program's bootstrap script adds AcceptEnv, then sends it", async () => {
         const cmd = commandHandler();
-        const probe = { connection: conn("osm-t2"), create: 'echo "${OSM_PROBE:-unset} ${LANG:-nolang}"', environment: { OSM_PROBE: "v1", LANG: "C.UTF-8" } };
-        const before = await cmd.create({ type: "command:remote:Command", name: "probe", urn: "u", inputs: probe });
-        assert.strictEqual(before.outputs.stdout, "unset C.UTF-8", "stock sshd accepts LANG only");
+        const marker = `/run/osm-probe-${process.pid}-${Date.now()}`;
+        const probe = { connection: conn("osm-t2"), create: `touch ${marker}; echo "\${OSM_PROBE:-unset} \${LANG:-nolang}"`, environment: { OSM_PROBE: "v1", LANG: "C.UTF-8" } };
+        // Stock sshd accepts LANG only; like @pulumi/command 1.2.1 (commandOutputs.go:42-47) the
+        // refused variable fails the command before it runs.
+        await assert.rejects(cmd.create({ type: "command:remote:Command", name: "probe", urn: "u", inputs: probe }), /probe: create on 198\.51\.100\.\d+: could not set environment variable "OSM_PROBE": sshd refused it/);
+        assert.strictEqual((await lab.sh("osm-t2", 'test -e "$1" && echo ran || echo not-run', marker)).stdout.trim(), "not-run");
+        const lang = await cmd.create({ type: "command:remote:Command", name: "probe", urn: "u", inputs: { ...probe, environment: { LANG: "C.UTF-8" } } });
+        assert.strictEqual(lang.outputs.stdout, "unset C.UTF-8");
         const boot = await cmd.create({ type: "command:remote:Command", name: "osm-t2-bootstrap", urn: "u", inputs: { connection: conn("osm-t2"), create: BOOTSTRAP_SCRIPT } });
         assert.match(boot.outputs.stderr, /sshd now accepts OSM_\* variables/);
         const after = await cmd.create({ type: "command:remote:Command", name: "probe", urn: "u", inputs: probe });
@@ -65,8 +70,7 @@ describe("lab hosts (network namespaces + sshd + LXC)", function () {
         // Idempotent: a second bootstrap changes nothing; the other host is untouched.
         const again = await cmd.create({ type: "command:remote:Command", name: "b", urn: "u", inputs: { connection: conn("osm-t2"), create: BOOTSTRAP_SCRIPT } });
         assert.strictEqual(again.outputs.stderr, "");
-        const other = await cmd.create({ type: "command:remote:Command", name: "probe", urn: "u", inputs: { ...probe, connection: conn("osm-t1") } });
-        assert.strictEqual(other.outputs.stdout, "unset C.UTF-8");
+        await assert.rejects(cmd.create({ type: "command:remote:Command", name: "probe", urn: "u", inputs: { ...probe, connection: conn("osm-t1") } }), /could not set environment variable "OSM_PROBE"/);
     });
 
     it("runs the stored delete, and reports a failure with the resource name and stderr tail, no env values", async () => {
