@@ -25,7 +25,8 @@ export default tseslint.config(
     {
         // The lab, the offline engine and the suites drive the SDK's untyped internals (mock
         // monitor requests, serialized providers, gRPC messages): `any` is the honest type there.
-        files: ["lab/**/*.ts", "test/**/*.ts", "scripts/**/*.ts"],
+        // So does the dynamic provider: the SDK types its methods' inputs and PowerDNS's JSON as any.
+        files: ["lab/**/*.ts", "test/**/*.ts", "scripts/**/*.ts", "components/powerdns/**/*.ts"],
         rules: { "@typescript-eslint/no-explicit-any": "off" },
     },
     {

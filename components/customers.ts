@@ -14,6 +14,18 @@ import { compile, schemaProblems } from "./schema";
 // The schema file sits at the project root, where customers.json's `$schema` points.
 const validateSchema = compile(JSON.parse(fs.readFileSync(path.join(projectRoot(), "customers.schema.json"), "utf8")));
 
+/** A customers.json entry as written (see customers.schema.json). */
+export interface CustomersFileEntry {
+    /** Display name; its DNS label is derived. */
+    name: string;
+    /** Pin to this host. */
+    host?: string;
+    /** Pin to this MQTT port. */
+    mqttPort?: number;
+    /** Already running: take over its existing DNS records if they match. */
+    adopt?: boolean;
+}
+
 /** A customers.json entry, validated, as the program uses it (the component is `Customer`). */
 export interface CustomerEntry extends CustomerRequest {
     /** Display name from customers.json. */

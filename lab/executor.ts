@@ -32,7 +32,7 @@ import { applyIgnoreChanges, changedPaths, pathContains, stampHashes, topKey } f
 
 // The dynamic provider host deserializes providers with this package (a dependency of
 // @pulumi/pulumi); using the same one runs the provider exactly as Pulumi does.
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- untyped CommonJS (SDK internals, a test double or a computed path)
 const requireFromString: (code: string) => any = require("require-from-string");
 
 /** One resource as the program declares it: inputs with secrets unwrapped (assets and archives stay the SDK's objects, their `path` a Promise). */

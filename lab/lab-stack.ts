@@ -8,6 +8,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { configMap } from "../scripts/lib/engine";
+import { CustomersFileEntry } from "../components/customers";
 import { ensureBase } from "./base";
 import { carryOut, Deployment, dynamicHandler, DYNAMIC_TYPE, Handlers } from "./executor";
 import { HOST_CA_BUNDLE_PATH, Lab, stopLab } from "./hosts";
@@ -17,14 +18,6 @@ import { DeleteResult, remoteHandlers } from "./remote";
 
 export const LAB_DOMAIN = "osm.lab.test";
 
-/** A customers.json entry. */
-export interface CustomerEntry {
-    name: string;
-    /** Pin to this host. */
-    host?: string;
-    /** Pin to this MQTT port. */
-    mqttPort?: number;
-}
 
 /** One create/delete a handler did: resource name and seconds. */
 export interface Timing {
@@ -129,7 +122,7 @@ export class LabStack {
      * Writes a customers file and carries the program out for it (after `previous`); removed
      * resources are deleted too with `deleteRemoved` (as `pulumi up` does), else destroyRemoved.
      */
-    async deploy(program: () => any, customers: CustomerEntry[], previous?: Deployment, opts: { deleteRemoved?: boolean } = {}): Promise<Deployment> {
+    async deploy(program: () => any, customers: CustomersFileEntry[], previous?: Deployment, opts: { deleteRemoved?: boolean } = {}): Promise<Deployment> {
         const dir = path.join(this.lab.state.dir, "stack");
         fs.mkdirSync(dir, { recursive: true });
         const file = path.join(dir, `customers-${crypto.randomBytes(4).toString("hex")}.json`);

@@ -7,13 +7,13 @@
 import { ChildProcess, spawn } from "child_process";
 import * as path from "path";
 // The SDK's own gRPC stack and generated stubs (dependencies of @pulumi/pulumi).
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- untyped CommonJS (SDK internals, a test double or a computed path)
 const grpc = require("@grpc/grpc-js");
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- untyped CommonJS (SDK internals, a test double or a computed path)
 const structproto = require("google-protobuf/google/protobuf/struct_pb");
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- untyped CommonJS (SDK internals, a test double or a computed path)
 const provrpc = require("@pulumi/pulumi/proto/provider_grpc_pb");
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- untyped CommonJS (SDK internals, a test double or a computed path)
 const provproto = require("@pulumi/pulumi/proto/provider_pb");
 
 type Props = Record<string, any>;

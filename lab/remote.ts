@@ -92,8 +92,8 @@ export async function connect(name: string, c: Connection): Promise<Client> {
                 client.connect(cfg);
             });
         } catch (e: any) {
-            if (mismatch) throw new Error(`${label(name, c)}: the host's key does not match the pinned hostKey; refusing to connect`);
-            if (e?.level === "client-authentication") throw new Error(`${label(name, c)}: the host refused the private key`);
+            if (mismatch) throw new Error(`${label(name, c)}: the host's key does not match the pinned hostKey; refusing to connect`, { cause: e });
+            if (e?.level === "client-authentication") throw new Error(`${label(name, c)}: the host refused the private key`, { cause: e });
             lastError = e;
             if (i + 1 < attempts) await new Promise((r) => setTimeout(r, 500));
         }
@@ -384,7 +384,7 @@ export const copyOverSftp: Copier = async (name, i) => {
         }
         s.end();
     } catch (e: any) {
-        throw new Error(`${name}: copying to ${i.connection?.host}:${remotePath} failed: ${e.message}`);
+        throw new Error(`${name}: copying to ${i.connection?.host}:${remotePath} failed: ${e.message}`, { cause: e });
     } finally {
         client.end();
     }

@@ -7,8 +7,9 @@
  *
  * Needs root and the lab's Debian packages (see .ci/run). Tears the lab down when done.
  */
+import { CustomersFileEntry } from "../components/customers";
 import { Deployment } from "../lab/executor";
-import { CustomerEntry, LabStack, Timing } from "../lab/lab-stack";
+import { LabStack, Timing } from "../lab/lab-stack";
 import program = require("../index");
 
 function since(t: number): number {
@@ -31,7 +32,7 @@ async function main(): Promise<void> {
         const empty: Deployment = await stack.deploy(program, []);
         const setup = since(t);
 
-        const one: CustomerEntry[] = [{ name: "Bench Single" }];
+        const one: CustomersFileEntry[] = [{ name: "Bench Single" }];
         let mark = stack.timings.length;
         t = Date.now();
         const d1 = await stack.deploy(program, one, empty);
@@ -40,7 +41,7 @@ async function main(): Promise<void> {
         const singleProvision = phase(stack.timings, mark, "-provision");
         const rerunSetup1 = stack.timings.slice(mark).some((x) => x.name.endsWith("-setup"));
 
-        const ten: CustomerEntry[] = Array.from({ length: 10 }, (_, i) => ({ name: `Bench Ten ${i + 1}` }));
+        const ten: CustomersFileEntry[] = Array.from({ length: 10 }, (_, i) => ({ name: `Bench Ten ${i + 1}` }));
         mark = stack.timings.length;
         t = Date.now();
         await stack.deploy(program, [...one, ...ten], d1);

@@ -8,7 +8,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- untyped CommonJS (SDK internals, a test double or a computed path)
 const settings = require("@pulumi/pulumi/runtime/settings");
 
 /** The SDK's marker for a secret value inside serialized properties. */

@@ -15,8 +15,9 @@ import * as crypto from "crypto";
 import { CarryOutError, Deployment, destroyRemoved, planOf } from "../../lab/executor";
 import { unregisterExitTeardown } from "../../lab/hosts";
 import { httpsGet, MqttTarget, mosquitto } from "../../lab/outside";
-import { CustomerEntry, LAB_DOMAIN as DOMAIN, LabStack } from "../../lab/lab-stack";
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+import { CustomersFileEntry } from "../../components/customers";
+import { LAB_DOMAIN as DOMAIN, LabStack } from "../../lab/lab-stack";
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- untyped CommonJS (SDK internals, a test double or a computed path)
 const program: () => Promise<any> = require("../../index");
 
 const SERVICES = [
@@ -31,9 +32,9 @@ describe("end to end: the program carried out on lab hosts", function () {
     let first: Deployment;
     let current: Deployment;
     /** The customers.json entries `current` was carried out for. */
-    let currentEntries: CustomerEntry[] = [];
+    let currentEntries: CustomersFileEntry[] = [];
 
-    async function deploy(customers: CustomerEntry[], previous?: Deployment): Promise<Deployment> {
+    async function deploy(customers: CustomersFileEntry[], previous?: Deployment): Promise<Deployment> {
         try {
             return await stack.deploy(program, customers, previous);
         } catch (e) {
@@ -104,7 +105,7 @@ describe("end to end: the program carried out on lab hosts", function () {
         await stack.stop();
     });
 
-    const three: CustomerEntry[] = [{ name: "Alpha Dairy" }, { name: "Bravo Farms" }, { name: "Charlie Greenhouses" }];
+    const three: CustomersFileEntry[] = [{ name: "Alpha Dairy" }, { name: "Bravo Farms" }, { name: "Charlie Greenhouses" }];
     const labels = ["alpha-dairy", "bravo-farms", "charlie-greenhouses"];
 
     it("carries out every resource the program declares (records, bootstrap, ansible copy, setup, containers)", async () => {
@@ -214,7 +215,7 @@ describe("end to end: the program carried out on lab hosts", function () {
         await stack.lab.exec(host, "lxc-attach", ["-n", victim, "--", "sh", "-c", `mkdir -p /srv/osm-e2e && echo ${marker} > /srv/osm-e2e/marker`]);
         const keep = current.outputs.placements;
         const remaining = Object.keys(keep).filter((l) => l !== victim);
-        const entries: CustomerEntry[] = [
+        const entries: CustomersFileEntry[] = [
             ...three.filter((c) => c.name !== "Charlie Greenhouses"),
             ...Array.from({ length: 10 }, (_, i) => ({ name: `Parallel ${i + 1}`, host: "osm-lab2" })),
         ];

@@ -98,7 +98,7 @@ const readsProgramGlobal: pulumi.dynamic.ResourceProvider = {
 /** Loads a module of the project's build tree at run time: found from the project's directory only. */
 const requiresProjectFile: pulumi.dynamic.ResourceProvider = {
     async check(_olds, news) {
-        // eslint-disable-next-line @typescript-eslint/no-var-requires
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- untyped CommonJS (SDK internals, a test double or a computed path)
         const names = require("./build/components/powerdns/names");
         return { inputs: { ...news, name: names.canonicalName(news.name) }, failures: [] };
     },
