@@ -120,6 +120,24 @@ describe("ansible/ static checks", function () {
         }
     });
 
+    it("no bash script exits silently under set -e: each names the failing command (ERR trap), and a pipeline that finds nothing does not end it", async () => {
+        const scripts = [path.join(ANSIBLE, "run"), ...fs.readdirSync(path.join(ANSIBLE, "files")).map((f) => path.join(ANSIBLE, "files", f))]
+            .filter((f) => /^#!.*\bbash\b/.test(fs.readFileSync(f, "utf8").split("\n")[0]));
+        assert.ok(scripts.length >= 5, "the bash scripts were found");
+        for (const f of scripts) {
+            const text = fs.readFileSync(f, "utf8");
+            assert.match(text, /^set -euo pipefail\n(#.*\n)?trap '.*failed \(exit \$\?\)" >&2' ERR$/m, `${f} sets the ERR trap right after set -euo pipefail`);
+            // `ps --ppid` with no child exits 1: unguarded in a pipeline it ended osm-nginx silently.
+            for (const line of text.split("\n")) if (/\bps\b.*--ppid/.test(line)) assert.match(line, /\|\| true/, `${f}: ${line.trim()}`);
+        }
+        // The trap as the scripts set it really reports a failed pipeline in a command substitution.
+        const trap = fs.readFileSync(path.join(ANSIBLE, "files", "osm-nginx"), "utf8").match(/^trap .* ERR$/m)![0];
+        const r = await sh("bash", ["-c", `set -euo pipefail\n${trap}\nv="$(ps -o pid= --ppid 999999999 | sort)"\necho unreachable`]);
+        assert.notStrictEqual(r.code, 0);
+        assert.match(r.stderr, /osm-nginx: line 3: .*ps -o pid= --ppid 999999999.* failed \(exit 1\)/);
+        assert.doesNotMatch(r.stdout, /unreachable/);
+    });
+
     it("has shell scripts that parse and Python scripts that compile", async () => {
         const files = fs.readdirSync(path.join(ANSIBLE, "files")).map((f) => path.join(ANSIBLE, "files", f));
         files.push(path.join(ANSIBLE, "run"));
