@@ -4,7 +4,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-    { ignores: ["build/**", "node_modules/**", ".lab/**"] },
+    { ignores: ["build/**", "node_modules/**", ".lab/**", "components/powerdns/runtime/**"] },
     js.configs.recommended,
     ...tseslint.configs.recommended,
     {

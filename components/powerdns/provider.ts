@@ -2,15 +2,17 @@
  * The dynamic provider of `Record`: check/diff/create/read/update/delete over the PowerDNS API.
  *
  * How Pulumi runs it, and why the code looks the way it does:
- * - This object is serialized (closure serialization) into the state of every Record
- *   (`__provider`) and runs later in Pulumi's Node dynamic provider host, one process for all
- *   resources of a `pulumi up`, started in the project's directory. Functions of project files
- *   (this one, names, inputs, client, write-queue) are captured by value as source text; a
- *   module from node_modules would become a `require`. So this module and the ones it imports
- *   use only Node globals (fetch, setTimeout) at run time: no import of @pulumi/pulumi (types
- *   only) and no live object. It is one self-contained module: it could be required by name
- *   instead of being carried by value. test/unit/powerdns-serialized.test.ts runs the
- *   serialized text in a bare `node` process to prove it.
+ * - It runs in Pulumi's Node dynamic provider host (one process for all resources of a
+ *   `pulumi up`), loaded by the `__provider` text each Record stores: record.ts's
+ *   PROVIDER_LOADER requires it by package name. The package is this module and the ones it
+ *   imports, compiled into runtime/ (`npm run build:provider`; a unit test fails when runtime/
+ *   is stale). It uses Node only (fetch, setTimeout): no @pulumi/pulumi at run time.
+ * - Records created before the loader carry the whole provider serialized by value (test
+ *   fixture powerdns-provider-7b21364). Delete runs with the provider stored in the state, so
+ *   those deletes run the old text, which is self-contained. Diff runs with the new provider: a
+ *   record whose stored provider differs is updated in place, and update writes to PowerDNS
+ *   only when the rrset itself changes, so the first `up` swaps the stored provider for the
+ *   loader without touching DNS.
  * - Adoption: `pulumi import` and the `import` option cannot work for dynamic resources (no
  *   stored state means no serialized provider to run: pulumi/pulumi#16175, #3550). Create never
  *   silently takes over an rrset that already exists (Terraform's REPLACE upsert did): it
@@ -30,7 +32,10 @@ export const provider: pulumi.dynamic.ResourceProvider = {
     },
 
     async diff(_id: string, olds: any, news: any) {
-        return diffState(toState(olds), checkInputs(news).inputs);
+        const result = diffState(toState(olds), checkInputs(news).inputs);
+        // A record stored with another provider (the serialized one of older versions) is
+        // updated in place to store the current one; update skips the write.
+        return providerChanged(olds, news) ? { ...result, changes: true } : result;
     },
 
     async create(inputs: any) {
@@ -56,9 +61,9 @@ export const provider: pulumi.dynamic.ResourceProvider = {
         return { id: rrsetId(s.zone, s.name, s.type), props: { ...s, ttl: live.ttl, records: live.records } };
     },
 
-    async update(_id: string, _olds: any, news: any) {
+    async update(_id: string, olds: any, news: any) {
         const s = toState(news);
-        await enqueueWrite("update", s);
+        if (diffState(toState(olds), s).changes) await enqueueWrite("update", s);
         return { outs: s };
     },
 
@@ -66,3 +71,8 @@ export const provider: pulumi.dynamic.ResourceProvider = {
         await enqueueWrite("delete", toState(props));
     },
 };
+
+/** Whether the state was written by another provider than the one declared now. */
+function providerChanged(olds: any, news: any): boolean {
+    return typeof olds?.__provider === "string" && typeof news?.__provider === "string" && olds.__provider !== news.__provider;
+}

@@ -1,16 +1,19 @@
 /**
- * The PowerDNS record provider as the SDK serializes it into each Record's state, run in a bare
- * `node` process started in the project's directory and deserialized the way Pulumi's dynamic
- * provider host does it: proves the text is complete on its own (no function, module or global
- * it needs is missing there) and loads nothing. The same against a real PowerDNS:
- * test/lab/powerdns-process.test.ts. Negative controls show the check catches providers that
- * capture what they must not.
+ * The PowerDNS record provider as each Record stores it (`__provider`: the loader), run in a
+ * bare `node` process started in the project's directory and deserialized the way Pulumi's
+ * dynamic provider host does it: proves the loader finds the provider's runtime package there
+ * and loads nothing else (no @pulumi/pulumi, no file of the program). The same against a real
+ * PowerDNS: test/lab/powerdns-process.test.ts. The provider serialized by value by earlier
+ * versions (a fixture) still runs, and a record it stored moves to the loader without a write.
+ * Negative controls show the bare-process check catches providers that capture what they
+ * must not.
  */
 import * as assert from "assert";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
 import { projectRoot } from "../../components/paths";
-import { checkInputs } from "../../components/powerdns";
+import { checkInputs, PROVIDER_LOADER } from "../../components/powerdns";
 import { deserializeProvider } from "../../lab/executor";
 import { serializedProvider, storedProviderText } from "../../lab/powerdns-fixtures";
 import { hostRequireFromString, projectFiles, ProviderProcess, startProviderProcess } from "../../lab/provider-process";
@@ -20,8 +23,10 @@ const good = { apiUrl: "http://127.0.0.1:8081/", apiKey: "secret-key-123", zone:
 describe("PowerDNS provider as serialized, in a bare node process in the project's directory", function () {
     this.timeout(60000);
     let proc: ProviderProcess;
+    let stored: string;
     before(async () => {
-        proc = await startProviderProcess((await serializedProvider()).text);
+        stored = (await serializedProvider()).text;
+        proc = await startProviderProcess(stored);
     });
     after(async () => {
         if (proc) await proc.stop();
@@ -69,8 +74,52 @@ describe("PowerDNS provider as serialized, in a bare node process in the project
     it("read without stored state says to declare adoptId (dynamic resources cannot be imported)", async () => {
         await assert.rejects(proc.call("read", "z.test./a.z.test./A", {}), /cannot read without stored state.*adoptId "z\.test\.\/a\.z\.test\.\/A"/);
     });
-    it("has loaded nothing but require-from-string: no file of the project, no package (it is self-contained)", async () => {
-        assert.deepStrictEqual(await proc.loadedModules(), [hostRequireFromString()]);
+    it("is the loader, a few hundred bytes, the same for every record", async () => {
+        assert.strictEqual(stored, PROVIDER_LOADER);
+        assert.ok(PROVIDER_LOADER.length < 512, `${PROVIDER_LOADER.length} bytes`);
+    });
+    it("has loaded require-from-string and the provider's runtime package, nothing else (no @pulumi/pulumi, no program file)", async () => {
+        const runtime = path.join(projectRoot(), "components", "powerdns", "runtime");
+        const loaded = await proc.loadedModules();
+        assert.strictEqual(loaded[0], hostRequireFromString());
+        assert.deepStrictEqual(loaded.slice(1).map((f) => path.relative(runtime, f)).sort(),
+            ["client.js", "inputs.js", "names.js", "provider.js", "write-queue.js"]);
+    });
+});
+
+describe("a record stored by the provider of earlier versions (serialized by value, fixture of 7b21364)", function () {
+    this.timeout(60000);
+    const OLD_TEXT = fs.readFileSync(path.join(projectRoot(), "test", "fixtures", "powerdns-provider-7b21364.serialized.txt"), "utf8");
+    let old: ProviderProcess;
+    let current: ProviderProcess;
+    before(async () => {
+        old = await startProviderProcess(OLD_TEXT);
+        current = await startProviderProcess(PROVIDER_LOADER);
+    });
+    after(async () => {
+        if (old) await old.stop();
+        if (current) await current.stop();
+    });
+    // Port 1 is refused by fetch before any connection: a call that tries to write fails.
+    const stored: { [k: string]: any } = { ...checkInputs({ ...good, apiUrl: "http://127.0.0.1:1" }).inputs, __provider: OLD_TEXT };
+
+    it("still deserializes on its own and loads nothing (delete runs it, with the state it stored)", async () => {
+        assert.deepStrictEqual([...old.methods].sort(), ["check", "create", "delete", "diff", "read", "update"]);
+        assert.deepStrictEqual(await old.loadedModules(), [hostRequireFromString()]);
+        await assert.rejects(old.call("delete", "id", stored), /PowerDNS record acme\.osm\.example\.test\. CNAME: .*does not answer/);
+    });
+    it("diff with the current provider: an in-place update (no replacement) that stores the loader", async () => {
+        const news = { ...stored, __provider: PROVIDER_LOADER };
+        const d = await current.call("diff", "id", stored, news);
+        assert.deepStrictEqual([d.changes, d.replaces, d.deleteBeforeReplace], [true, [], false]);
+        const unchanged = await current.call("diff", "id", { ...stored, __provider: PROVIDER_LOADER }, news);
+        assert.strictEqual(unchanged.changes, false, "a record already on the loader has nothing to do");
+    });
+    it("update of the same rrset writes nothing (the API is unreachable and it succeeds); a changed rrset does write", async () => {
+        const news = { ...stored, __provider: PROVIDER_LOADER };
+        const { outs } = await current.call("update", "id", stored, news);
+        assert.deepStrictEqual(outs.records, stored.records);
+        await assert.rejects(current.call("update", "id", stored, { ...news, records: ["h2.osm.example.test."] }), /does not answer/);
     });
 });
 

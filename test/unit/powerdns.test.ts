@@ -4,7 +4,7 @@
  */
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { canonicalName, canonicalRecords, checkInputs, diffState, parseRrsetId, Record as PdnsRecord, rrsetId } from "../../components/powerdns";
+import { canonicalContent, canonicalName, canonicalRecords, checkInputs, diffState, parseRrsetId, Record as PdnsRecord, rrsetId } from "../../components/powerdns";
 import { PowerDnsDatabase, POWERDNS_MYSQL_PRIVILEGES } from "../../components/powerdns-database";
 import { evaluate, isWrappedSecret, unwrapSecrets } from "../../scripts/lib/engine";
 import { deserializeProvider } from "../../lab/executor";
@@ -26,6 +26,37 @@ describe("PowerDNS record: names, ids, contents", () => {
         assert.deepStrictEqual(canonicalRecords("A", ["192.0.2.2", " 192.0.2.1", "192.0.2.2"]), ["192.0.2.1", "192.0.2.2"]);
         assert.deepStrictEqual(canonicalRecords("CNAME", ["H1.Example.Test."]), ["h1.example.test."]);
         assert.deepStrictEqual(canonicalRecords("TXT", ['"Hello"']), ['"Hello"']);
+    });
+    // What PowerDNS prints back (inet_ntop for addresses); test/lab/powerdns.test.ts reads the
+    // same table back from a real server.
+    const canonical: [string, string, string][] = [
+        ["AAAA", "2001:DB8:0:0::1", "2001:db8::1"],
+        ["AAAA", "2001:0db8:0000:0000:0000:0000:0000:0001", "2001:db8::1"],
+        ["AAAA", "2001:db8:0:1:0:0:0:1", "2001:db8:0:1::1"],
+        ["AAAA", "2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"],
+        ["AAAA", "2001:db8:1:1:1:1:0:1", "2001:db8:1:1:1:1:0:1"],
+        ["AAAA", "0:0:0:0:0:0:0:0", "::"],
+        ["AAAA", "0::1", "::1"],
+        ["AAAA", "FE80::", "fe80::"],
+        ["AAAA", "::FFFF:192.0.2.1", "::ffff:192.0.2.1"],
+        ["AAAA", "::ffff:c000:201", "::ffff:192.0.2.1"],
+        ["AAAA", "64:ff9b::192.0.2.1", "64:ff9b::c000:201"],
+        ["A", " 192.0.2.1 ", "192.0.2.1"],
+        ["CNAME", "H1.Osm.Example.", "h1.osm.example."],
+        ["MX", "10   Mail.Example.Test.", "10 mail.example.test."],
+        ["SRV", "0 5  5060 SIP.Example.Test.", "0 5 5060 sip.example.test."],
+        ["TXT", '"Mixed Case"', '"Mixed Case"'],
+    ];
+    for (const [type, declared, printed] of canonical) {
+        it(`compares ${type} ${JSON.stringify(declared)} as PowerDNS prints it: ${printed}`, () => {
+            assert.strictEqual(canonicalContent(type, declared), printed);
+            assert.strictEqual(canonicalContent(type, printed), printed, "canonical forms are fixed points");
+        });
+    }
+    it("leaves a content that does not parse as written (PowerDNS names what is wrong)", () => {
+        for (const [type, bad] of [["AAAA", "2001:db8::1::2"], ["AAAA", "1:2:3:4:5:6:7"], ["AAAA", "12345::"], ["A", "192.0.2.256"], ["MX", "mail.example."]]) {
+            assert.strictEqual(canonicalContent(type, bad), bad, `${type} ${bad}`);
+        }
     });
 });
 
@@ -71,6 +102,12 @@ describe("PowerDNS record: check", () => {
 
 describe("PowerDNS record: diff", () => {
     const olds = checkInputs(good).inputs;
+    it("an AAAA declared in another spelling of the address it holds changes nothing (refresh then up)", () => {
+        const aaaa = { ...good, type: "AAAA", records: ["2001:DB8:0:0::1"] };
+        const stored = checkInputs(aaaa).inputs;
+        assert.deepStrictEqual(stored.records, ["2001:db8::1"]);
+        assert.strictEqual(diffState({ ...stored, records: ["2001:db8::1"] }, checkInputs(aaaa).inputs).changes, false);
+    });
     it("no change for the same set in another order or case", () => {
         const d = diffState(olds, checkInputs({ ...good, name: "acme.OSM.example.test.", records: ["h1.OSM.example.test."] }).inputs);
         assert.strictEqual(d.changes, false);

@@ -1,0 +1,169 @@
+"use strict";
+Object.defineProperty(exports, "__esModule", { value: true });
+exports.effectiveKey = effectiveKey;
+exports.recordError = recordError;
+exports.pdnsRequest = pdnsRequest;
+exports.readZone = readZone;
+exports.readRrset = readRrset;
+/**
+ * The PowerDNS Authoritative HTTP API as the provider uses it: requests with retries and
+ * backoff, at most MAX_IN_FLIGHT requests per API URL, errors that say what to fix (and never
+ * quote the key), and rrset reads. Runs inside the provider: Node globals only (fetch,
+ * AbortSignal, setTimeout); state shared across calls lives on `globalThis`, because values
+ * captured by the serialized closure are copies.
+ */
+const names_1 = require("./names");
+function pdnsError(kind, reason) {
+    const e = new Error(reason);
+    e.pdnsKind = kind;
+    e.reason = reason;
+    return e;
+}
+/**
+ * The key requests are sent with. The stored key normally; `OSM_POWERDNS_API_KEY` in the
+ * environment of `pulumi` overrides it, because deletes run with the key stored at create:
+ * after a key rotation, records removed from the program could not be deleted otherwise.
+ */
+function effectiveKey(s) {
+    const override = process.env.OSM_POWERDNS_API_KEY;
+    return override && override.trim() !== "" ? override.trim() : s.apiKey;
+}
+/** One line, the record's name first, the API key never. */
+function recordError(s, e) {
+    let reason = e?.reason ?? (e instanceof Error ? e.message : String(e));
+    reason = reason.replace(/\s+/g, " ").trim();
+    // Messages are built without the key; this is a safety net (too short a key would
+    // mangle ordinary words, and is no secret worth the name anyway).
+    for (const key of [s.apiKey, effectiveKey(s)]) {
+        if (key && key.length >= 6)
+            reason = reason.split(key).join("[redacted]");
+    }
+    return new Error(`PowerDNS record ${s.name} ${s.type}: ${reason}`);
+}
+const sleepMs = (ms) => new Promise((r) => setTimeout(r, ms));
+/** At most this many requests in flight per API URL (a refresh reads every record at once). */
+const MAX_IN_FLIGHT = 16;
+/** Waits for a request slot of this API URL; returns its release. Shared on globalThis like the queues. */
+async function requestSlot(apiUrl) {
+    const g = globalThis;
+    if (!g.__osmHostingPowerDnsSlots)
+        g.__osmHostingPowerDnsSlots = new Map();
+    const slots = g.__osmHostingPowerDnsSlots;
+    let slot = slots.get(apiUrl);
+    if (!slot) {
+        slot = { busy: 0, waiting: [] };
+        slots.set(apiUrl, slot);
+    }
+    const mine = slot;
+    if (mine.busy >= MAX_IN_FLIGHT)
+        await new Promise((r) => mine.waiting.push(r));
+    else
+        mine.busy++;
+    // A released slot passes straight to the next waiter, so `busy` stays counted.
+    return () => {
+        const next = mine.waiting.shift();
+        if (next)
+            next();
+        else
+            mine.busy--;
+    };
+}
+async function pdnsRequest(s, method, path, body) {
+    const release = await requestSlot(s.apiUrl);
+    try {
+        return await pdnsRequestNow(s, method, path, body);
+    }
+    finally {
+        release();
+    }
+}
+/**
+ * One API call. Retries connection failures and 5xx (sqlite's "database is locked") with
+ * exponential backoff; maps 401/404/4xx to errors that say what to fix.
+ */
+async function pdnsRequestNow(s, method, path, body) {
+    const url = `${s.apiUrl}/api/v1/servers/localhost${path}`;
+    const attempts = 8;
+    let last = "";
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+        let res;
+        try {
+            res = await fetch(url, {
+                method,
+                headers: { "X-API-Key": effectiveKey(s), Accept: "application/json", ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
+                body: body === undefined ? undefined : JSON.stringify(body),
+                signal: AbortSignal.timeout(20000),
+            });
+        }
+        catch (e) {
+            // Connection errors carry a code (ECONNREFUSED, ...): worth retrying. Others (a
+            // timeout, a URL fetch refuses such as a "bad port") are not.
+            const code = e?.cause?.code;
+            const why = code ?? (e?.name === "TimeoutError" ? "no answer in 20 s" : e?.cause?.message ?? e?.message ?? "error");
+            last = `the PowerDNS API at ${s.apiUrl} does not answer (${why}): check powerdns.apiUrl and that the server runs`;
+            if (attempt < attempts && code) {
+                await sleepMs(Math.min(2000, 40 * 2 ** attempt) * (0.5 + Math.random()));
+                continue;
+            }
+            throw pdnsError("unreachable", last);
+        }
+        const text = await res.text();
+        let json;
+        try {
+            json = text ? JSON.parse(text) : undefined;
+        }
+        catch {
+            json = undefined;
+        }
+        const detail = (typeof json?.error === "string" ? json.error : text).replace(/\s+/g, " ").trim().slice(0, 300);
+        if (res.status >= 200 && res.status < 300)
+            return { status: res.status, json };
+        if (res.status === 401 || res.status === 403) {
+            throw pdnsError("auth", `PowerDNS rejected the API key (${s.apiUrl}): check the powerdnsApiKey secret` +
+                (process.env.OSM_POWERDNS_API_KEY ? " and OSM_POWERDNS_API_KEY" : "; after a key rotation, run with the new key in OSM_POWERDNS_API_KEY"));
+        }
+        if (res.status === 404) {
+            throw pdnsError("zone", `zone ${s.zone} does not exist on the PowerDNS server at ${s.apiUrl} (${detail || "404 Not Found"}): create the zone there or fix powerdns.zone`);
+        }
+        if (res.status >= 500) {
+            last = `PowerDNS at ${s.apiUrl} failed with HTTP ${res.status} ${attempts} times: ${detail}`;
+            if (attempt < attempts) {
+                await sleepMs(Math.min(2000, 40 * 2 ** attempt) * (0.5 + Math.random()));
+                continue;
+            }
+            throw pdnsError("server", last);
+        }
+        throw pdnsError("rejected", `PowerDNS refused it (HTTP ${res.status}): ${detail}`);
+    }
+    throw pdnsError("server", last);
+}
+/**
+ * The rrsets of a zone answer, keyed `name/type`, with their enabled contents. An rrset whose
+ * records are all disabled by hand exists (with no records: drift, not absence); one that
+ * holds only comments does not.
+ */
+function rrsetsOf(json) {
+    const out = new Map();
+    for (const r of Array.isArray(json?.rrsets) ? json.rrsets : []) {
+        const all = Array.isArray(r.records) ? r.records : [];
+        if (all.length === 0)
+            continue;
+        const records = all.filter((x) => !x.disabled).map((x) => String(x.content));
+        out.set(`${(0, names_1.canonicalName)(r.name)}/${String(r.type).toUpperCase()}`, { ttl: r.ttl, records: (0, names_1.canonicalRecords)(r.type, records) });
+    }
+    return out;
+}
+/** Every rrset of the zone (one request). */
+async function readZone(s) {
+    return rrsetsOf((await pdnsRequest(s, "GET", `/zones/${encodeURIComponent(s.zone)}`)).json);
+}
+/**
+ * Reads one rrset (`?rrset_name=&rrset_type=`); undefined only when PowerDNS says it is absent.
+ * PowerDNS 4.7's rrset filter leaves out records disabled by hand, so an empty answer is
+ * confirmed against the zone before it counts as absence.
+ */
+async function readRrset(s) {
+    const q = `?rrset_name=${encodeURIComponent(s.name)}&rrset_type=${encodeURIComponent(s.type)}`;
+    const { json } = await pdnsRequest(s, "GET", `/zones/${encodeURIComponent(s.zone)}${q}`);
+    return rrsetsOf(json).get(`${s.name}/${s.type}`) ?? (await readZone(s)).get(`${s.name}/${s.type}`);
+}

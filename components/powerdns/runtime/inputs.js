@@ -1,0 +1,131 @@
+"use strict";
+Object.defineProperty(exports, "__esModule", { value: true });
+exports.checkInputs = checkInputs;
+exports.diffState = diffState;
+exports.toState = toState;
+const names_1 = require("./names");
+/** The SDK's placeholder for a value not known yet (preview). */
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+/**
+ * Validates and normalises declared inputs. Returns the normal form and one failure per bad
+ * field; values not known yet (preview) are passed through. Never quotes the API key.
+ */
+function checkInputs(news) {
+    const failures = [];
+    const inputs = { ...news };
+    const known = (k) => news[k] !== UNKNOWN && news[k] !== undefined && news[k] !== null;
+    const str = (k) => typeof news[k] === "string" && news[k].trim() !== "";
+    const where = () => (typeof news.name === "string" ? ` (record ${news.name})` : "");
+    if (news.apiUrl !== UNKNOWN) {
+        if (!str("apiUrl") || !/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(news.apiUrl)) {
+            failures.push({ property: "apiUrl", reason: `apiUrl must be the PowerDNS API base URL like http://127.0.0.1:8081, got ${JSON.stringify(news.apiUrl)}${where()}` });
+        }
+        else if (/\/api(\/v1)?\/*$/.test(news.apiUrl.trim())) {
+            failures.push({ property: "apiUrl", reason: `apiUrl ${news.apiUrl} must not include /api or /api/v1 (the provider adds it): use ${news.apiUrl.trim().replace(/\/api(\/v1)?\/*$/, "")}` });
+        }
+        else {
+            inputs.apiUrl = news.apiUrl.trim().replace(/\/+$/, "");
+        }
+    }
+    if (news.apiKey !== UNKNOWN && !str("apiKey")) {
+        failures.push({ property: "apiKey", reason: `apiKey is missing or empty${where()}: set it with \`pulumi config set --secret powerdnsApiKey\`` });
+    }
+    for (const k of ["zone", "name"]) {
+        if (!known(k)) {
+            if (news[k] !== UNKNOWN)
+                failures.push({ property: k, reason: `${k} is missing${where()}` });
+            continue;
+        }
+        if (!str(k) || !/^[a-z0-9_*.-]+\.?$/i.test(news[k].trim()) || /\.\./.test(news[k])) {
+            failures.push({ property: k, reason: `${k} ${JSON.stringify(news[k])} is not a DNS name (letters, digits, '-', '_', dots)` });
+        }
+        else {
+            inputs[k] = (0, names_1.canonicalName)(news[k]);
+        }
+    }
+    if (!failures.some((f) => f.property === "zone" || f.property === "name") && news.zone !== UNKNOWN && news.name !== UNKNOWN &&
+        inputs.name !== inputs.zone && !inputs.name.endsWith(`.${inputs.zone}`)) {
+        failures.push({ property: "name", reason: `record ${inputs.name} is not inside zone ${inputs.zone}: use a name ending in .${inputs.zone}` });
+    }
+    if (news.type !== UNKNOWN) {
+        if (!str("type") || !/^[A-Za-z][A-Za-z0-9]*$/.test(news.type.trim())) {
+            failures.push({ property: "type", reason: `type ${JSON.stringify(news.type)} is not a record type like A, AAAA, CNAME, TXT${where()}` });
+        }
+        else {
+            inputs.type = news.type.trim().toUpperCase();
+        }
+    }
+    if (news.ttl !== UNKNOWN) {
+        if (typeof news.ttl !== "number" || !Number.isInteger(news.ttl) || news.ttl < 1 || news.ttl > 2147483647) {
+            failures.push({ property: "ttl", reason: `ttl must be a whole number of seconds >= 1, got ${JSON.stringify(news.ttl)}${where()}` });
+        }
+    }
+    if (news.records !== UNKNOWN) {
+        const recs = news.records;
+        if (!Array.isArray(recs) || recs.length === 0) {
+            failures.push({ property: "records", reason: `records must be a non-empty list of record contents${where()} (to remove a record, remove the resource)` });
+        }
+        else if (!recs.includes(UNKNOWN)) {
+            if (recs.some((r) => typeof r !== "string" || r.trim() === "")) {
+                failures.push({ property: "records", reason: `records must all be non-empty strings${where()}` });
+            }
+            else if (typeof inputs.type === "string") {
+                inputs.records = (0, names_1.canonicalRecords)(inputs.type, recs);
+            }
+        }
+    }
+    if (known("adoptId") && news.adoptId !== "") {
+        const parsed = (0, names_1.parseRrsetId)(news.adoptId);
+        const own = [inputs.zone, inputs.name, inputs.type].every((v) => typeof v === "string" && v !== UNKNOWN)
+            ? (0, names_1.rrsetId)(inputs.zone, inputs.name, inputs.type) : undefined;
+        if (!parsed) {
+            failures.push({ property: "adoptId", reason: `adoptId ${JSON.stringify(news.adoptId)} must have the form <zone>/<name>/<type>${where()}` });
+        }
+        else if (own && (0, names_1.rrsetId)(parsed.zone, parsed.name, parsed.type) !== own) {
+            failures.push({ property: "adoptId", reason: `adoptId ${news.adoptId} does not name this record (${own})` });
+        }
+        else {
+            inputs.adoptId = (0, names_1.rrsetId)(parsed.zone, parsed.name, parsed.type);
+        }
+    }
+    else {
+        delete inputs.adoptId;
+    }
+    return { inputs, failures };
+}
+/** What `pulumi up` must do to go from stored state `olds` to checked inputs `news`. */
+function diffState(olds, news) {
+    const replaces = ["zone", "name", "type"].filter((k) => olds[k] !== news[k]);
+    const changedInPlace = ["apiUrl", "apiKey", "ttl"].filter((k) => olds[k] !== news[k]);
+    const oldRecords = Array.isArray(olds.records) ? olds.records : [];
+    const newRecords = Array.isArray(news.records) ? news.records : [];
+    if (news.records === UNKNOWN || newRecords.includes(UNKNOWN) || !(0, names_1.sameRecords)(String(news.type), oldRecords, newRecords)) {
+        changedInPlace.push("records");
+    }
+    // A CNAME cannot sit beside another type at the same name: the old one must go first.
+    const deleteBeforeReplace = replaces.length > 0 && olds.name === news.name && (olds.type === "CNAME" || news.type === "CNAME");
+    return {
+        changes: replaces.length + changedInPlace.length > 0,
+        replaces,
+        stables: ["zone", "name", "type"].filter((k) => !replaces.includes(k)),
+        deleteBeforeReplace,
+    };
+}
+/** The stored state from (checked) inputs or outputs. */
+function toState(p) {
+    const type = String(p.type).trim().toUpperCase();
+    const s = {
+        apiUrl: String(p.apiUrl).trim().replace(/\/+$/, ""),
+        apiKey: String(p.apiKey),
+        zone: (0, names_1.canonicalName)(p.zone),
+        name: (0, names_1.canonicalName)(p.name),
+        type,
+        ttl: Number(p.ttl),
+        records: (0, names_1.canonicalRecords)(type, Array.isArray(p.records) ? p.records : []),
+    };
+    if (typeof p.adoptId === "string" && p.adoptId !== "") {
+        const parsed = (0, names_1.parseRrsetId)(p.adoptId);
+        s.adoptId = parsed ? (0, names_1.rrsetId)(parsed.zone, parsed.name, parsed.type) : p.adoptId;
+    }
+    return s;
+}
