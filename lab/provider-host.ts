@@ -32,10 +32,15 @@ export interface ProviderHost {
 /** DiffResponse.DiffChanges values. */
 export const DIFF = { UNKNOWN: 0, NONE: 1, SOME: 2 };
 
-export async function startProviderHost(): Promise<ProviderHost> {
+/**
+ * Starts the host. `cwd` is its working directory: the CLI starts it in the project's
+ * directory; by default here the host's own (inside node_modules), so the suites also prove
+ * nothing depends on it.
+ */
+export async function startProviderHost(opts: { cwd?: string } = {}): Promise<ProviderHost> {
     const entry = require.resolve("@pulumi/pulumi/cmd/dynamic-provider/index.js");
     // The argument is the engine's address; the host only needs it to be present.
-    const child: ChildProcess = spawn(process.execPath, [entry, "127.0.0.1:1"], { stdio: ["ignore", "pipe", "pipe"], cwd: path.dirname(entry) });
+    const child: ChildProcess = spawn(process.execPath, [entry, "127.0.0.1:1"], { stdio: ["ignore", "pipe", "pipe"], cwd: opts.cwd ?? path.dirname(entry) });
     const onExit = () => { try { process.kill(child.pid!, "SIGKILL"); } catch { /* gone */ } };
     process.on("exit", onExit);
     let stderr = "";

@@ -29,10 +29,10 @@ const NAME_TYPES = ["CNAME", "NS", "PTR", "DNAME", "ALIAS"];
 const TARGET_TYPES: { [type: string]: number } = { MX: 1, SRV: 3 };
 
 /**
- * One record's content in the form PowerDNS prints it back, so a declared value and the one a
- * refresh reads compare equal: IPv4 and IPv6 addresses as inet_ntop prints them (AAAA
- * `2001:DB8:0:0::1` is `2001:db8::1`), domain names in lower case, fields separated by one
- * space. A content that does not parse is left as written (PowerDNS will say what is wrong).
+ * One record's content in one canonical form, so a declared value and the one a refresh reads
+ * compare equal: addresses without leading zeros and IPv6 compressed (AAAA `2001:DB8:0:0::1`
+ * is `2001:db8::1`, as PowerDNS prints it), domain names in lower case, fields separated by
+ * one space. A content that does not parse is left as written (PowerDNS will say what is wrong).
  */
 export function canonicalContent(type: string, content: string): string {
     const t = String(type).trim().toUpperCase();
@@ -80,9 +80,10 @@ function ipv6Groups(c: string): number[] | undefined {
 }
 
 /**
- * An IPv6 address as glibc's inet_ntop prints it (what PowerDNS answers): lower case, no
- * leading zeros, the first longest run of two or more zero groups as `::`, and a dotted quad
- * for IPv4-mapped (`::ffff:a.b.c.d`) and IPv4-compatible (`::a.b.c.d`) addresses.
+ * An IPv6 address in the RFC 5952 form PowerDNS accepts: lower case, no leading zeros, the
+ * first longest run of two or more zero groups as `::`, all groups in hex. PowerDNS prints
+ * IPv4-mapped and -compatible addresses with a dotted quad (inet_ntop) but refuses that
+ * spelling as input, so a dotted tail is read and written back in hex.
  */
 function canonicalIpv6(c: string): string | undefined {
     const w = ipv6Groups(c);
@@ -96,7 +97,6 @@ function canonicalIpv6(c: string): string | undefined {
         i = j;
     }
     if (best.len < 2) best = { base: -1, len: 0 };
-    const quad = (hi: number, lo: number) => [hi >> 8, hi & 255, lo >> 8, lo & 255].join(".");
     let out = "";
     for (let i = 0; i < 8; i++) {
         if (i >= best.base && i < best.base + best.len && best.base >= 0) {
@@ -104,9 +104,6 @@ function canonicalIpv6(c: string): string | undefined {
             continue;
         }
         if (i > 0) out += ":";
-        if (i === 6 && best.base === 0 && (best.len === 6 || (best.len === 5 && w[5] === 0xffff))) {
-            return out + quad(w[6], w[7]);
-        }
         out += w[i].toString(16);
     }
     if (best.base >= 0 && best.base + best.len === 8) out += ":";

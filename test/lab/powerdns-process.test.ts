@@ -1,11 +1,13 @@
 /**
- * The record provider's serialized text run in a bare `node` process started in the project's
+ * The record provider as each record stores it (the loader) run in a bare `node` process started in the project's
  * directory (deserialized as Pulumi's dynamic provider host does, nothing else loaded), against
  * a lab PowerDNS (sqlite): create, read, update and delete really reach the server, concurrent
- * writes share one write queue in that process, and it still loads nothing. The no-server part:
+ * writes share one write queue in that process, and it loads only the provider package. The no-server part:
  * test/unit/powerdns-serialized.test.ts.
  */
 import * as assert from "assert";
+import * as path from "path";
+import { projectRoot } from "../../components/paths";
 import { startPowerDns, PowerDnsLab } from "../../lab/pdns-server";
 import { serializedProvider } from "../../lab/powerdns-fixtures";
 import { hostRequireFromString, ProviderProcess, startProviderProcess } from "../../lab/provider-process";
@@ -80,7 +82,11 @@ describe("PowerDNS record provider as serialized, in a bare node process, agains
         for (const l of labels) assert.strictEqual(down.get(fqdn(l))!.status, "NXDOMAIN", l);
     });
 
-    it("has still loaded nothing but require-from-string", async () => {
-        assert.deepStrictEqual(await proc.loadedModules(), [hostRequireFromString()]);
+    it("has still loaded nothing but require-from-string and the provider's runtime package", async () => {
+        const runtime = path.join(projectRoot(), "components", "powerdns", "runtime");
+        const loaded = await proc.loadedModules();
+        assert.strictEqual(loaded[0], hostRequireFromString());
+        assert.deepStrictEqual(loaded.slice(1).map((f) => path.relative(runtime, f)).sort(),
+            ["client.js", "inputs.js", "names.js", "provider.js", "write-queue.js"]);
     });
 });
