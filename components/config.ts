@@ -33,6 +33,11 @@ export interface PowerDnsSettings {
     zone: string;
     /** TTL of the records the program declares. */
     ttl: number;
+    /**
+     * Names in the zone that are not the fleet's (NS, mail, www...): labels under the domain
+     * or absolute names (trailing dot). No host or customer may take one.
+     */
+    reservedNames: string[];
 }
 
 export interface AcmeSettings {
@@ -76,7 +81,7 @@ interface StackDoc {
     sshUser: string;
     customersFile?: string;
     hosts: (Omit<HostSettings, "sshPort" | "drain" | "adopt"> & { sshPort?: number; drain?: boolean; adopt?: boolean })[];
-    powerdns: Omit<PowerDnsSettings, "ttl"> & { ttl?: number };
+    powerdns: Omit<PowerDnsSettings, "ttl" | "reservedNames"> & { ttl?: number; reservedNames?: string[] };
     acme: AcmeSettings;
     containerLimits: { cpus: number; memoryMiB: number };
     powerdnsMysql?: Omit<MysqlSettings, "userHost"> & { userHost?: string };
@@ -127,6 +132,10 @@ const stackSchema = {
                 apiUrl: { type: "string", pattern: "^https?://[^\\s/]+(:\\d+)?/?$", description: "the PowerDNS API base URL, e.g. https://ns1.example.org:8081" },
                 zone: { type: "string", pattern: hostnamePattern, description: "a lower-case DNS zone name" },
                 ttl: { type: "integer", minimum: 30, maximum: 86400 },
+                reservedNames: {
+                    type: "array", uniqueItems: true,
+                    items: { type: "string", pattern: "^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\\.?$", description: "a lower-case DNS name or label" },
+                },
             },
         },
         acme: {
@@ -184,6 +193,7 @@ const examples: Record<string, string | number | boolean> = {
     "powerdns.apiUrl": "https://ns1.example.org:8081",
     "powerdns.zone": "opensmartmonitor.devtank.co.uk",
     "powerdns.ttl": 300,
+    "powerdns.reservedNames": "ns1",
     "acme.server": "https://acme-v02.api.letsencrypt.org/directory",
     "acme.email": "hosting@example.org",
     "acme.caBundle": "/etc/ssl/certs/ca-certificates.crt",
@@ -309,7 +319,7 @@ export function readSettings(lookup: ConfigLookup, file: string, presentKeys: st
         domain: d.domain,
         sshUser: d.sshUser,
         hosts: d.hosts.map((h) => ({ name: h.name, address: h.address, capacity: h.capacity, hostKey: h.hostKey.trim(), sshPort: h.sshPort ?? 22, drain: h.drain ?? false, adopt: h.adopt ?? false })),
-        powerdns: { apiUrl: d.powerdns.apiUrl.replace(/\/$/, ""), zone: d.powerdns.zone, ttl: d.powerdns.ttl ?? 300 },
+        powerdns: { apiUrl: d.powerdns.apiUrl.replace(/\/$/, ""), zone: d.powerdns.zone, ttl: d.powerdns.ttl ?? 300, reservedNames: d.powerdns.reservedNames ?? [] },
         acme: { ...d.acme },
         containerLimits: { ...d.containerLimits },
         powerdnsMysql: d.powerdnsMysql && { userHost: "localhost", ...d.powerdnsMysql },

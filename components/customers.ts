@@ -110,6 +110,9 @@ export function checkCustomers(doc: unknown, file: string, hosts: KnownHost[]): 
                 ports.set(key, i);
             }
         }
+        if (e.adopt === true && (e.host === undefined || e.mqttPort === undefined)) {
+            problems.push({ file, path: `${at}/adopt`, message: `adopt: true takes over a customer where it already runs, so it needs "host" and "mqttPort" pinned to what it has there; add ${[e.host === undefined ? "\"host\"" : "", e.mqttPort === undefined ? "\"mqttPort\"" : ""].filter(Boolean).join(" and ")}` });
+        }
         customers.push({ name, label, host: hostName, mqttPort: port, adopt: e.adopt === true });
     });
     return { customers: problems.length ? [] : customers, problems };

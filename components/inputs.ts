@@ -6,6 +6,7 @@ import * as path from "path";
 import { ConfigLookup, FleetSecrets, FleetSettings, readSettings } from "./config";
 import { CustomerEntry, KnownHost, loadCustomers } from "./customers";
 import { InputError, Problem } from "./problems";
+import { zoneNameProblems } from "./zone-names";
 
 export interface Inputs {
     settings: FleetSettings;
@@ -48,6 +49,13 @@ export function loadInputs(lookup: ConfigLookup, stackFile: string, presentKeys:
             if (!(err instanceof InputError)) throw err;
             problems.push(...err.problems);
         }
+    }
+    if (config && customers.length) {
+        const { settings } = config;
+        problems.push(...zoneNameProblems({
+            domain: settings.domain, zone: settings.powerdns.zone, reserved: settings.powerdns.reservedNames,
+            hosts: settings.hosts, customers, stackFile, customersFile: path.resolve(root, settings.customersFile),
+        }));
     }
     if (problems.length || !config) throw new InputError(problems);
     return { ...config, customers };

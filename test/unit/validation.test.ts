@@ -57,6 +57,10 @@ const customerCases: CustomersCase[] = [
         expect: [{ path: "/customers/0/name", says: ['"acme-"', "starts or ends with a dash", "remove the leading or trailing dash"] }] },
     { title: "a label of 53 characters", doc: { customers: [{ name: name52 }, { name: name53 }] },
         expect: [{ path: "/customers/1/name", says: ["of 53 characters", "shorten it to at most 52", `"${name53}-chirpstack" fits DNS's 63`] }] },
+    { title: "adopt without host and mqttPort", doc: { customers: [{ name: "Old Farm", adopt: true }] },
+        expect: [{ path: "/customers/0/adopt", says: ['needs "host" and "mqttPort" pinned', 'add "host" and "mqttPort"'] }] },
+    { title: "adopt with a host but no mqttPort", doc: { customers: [{ name: "Old Farm", host: "osm1", adopt: true }] },
+        expect: [{ path: "/customers/0/adopt", says: ['add "mqttPort"'] }] },
     { title: "an empty name (schema)", doc: { customers: [{ name: "" }] },
         expect: [{ path: "/customers/0/name", says: ["Display name", "must NOT have fewer than 1 characters", '(got "")'] }] },
     { title: "a blank name (spaces only)", doc: { customers: [{ name: "   " }] },
@@ -434,6 +438,15 @@ describe("validation: nothing is registered when a check fails", function () {
         assert.deepStrictEqual(registered, []);
         assert.match(err.message, /customer "acme" runs on host "retired", which is no longer in the stack config/);
         assert.strictEqual(err.problems[0].file, file);
+    });
+
+    it("names that clash in the zone: InputError naming both owners, no resource", async () => {
+        const file = scratch.customers({ customers: [{ name: "Acme" }, { name: "Acme Influx" }, { name: "Alpha" }] });
+        const { err, registered } = await rejected({ customersFile: file });
+        assert.deepStrictEqual(registered, []);
+        assert.deepStrictEqual(err.problems.map((p) => [p.file, p.path]), [[file, "/customers/1/name"], [file, "/customers/2/name"]]);
+        assert.match(err.problems[0].message, /acme-influx\.osm\.test\.example\. would be declared twice: as the InfluxDB name of customer "Acme" .* and as the Grafana name of customer "Acme Influx"; give customer "Acme Influx" another name/);
+        assert.match(err.problems[1].message, /alpha\.osm\.test\.example\. would be declared twice: as the A record of host "alpha" \(Pulumi\.unit\.yaml \/hosts\/0\/name\) and as the Grafana name of customer "Alpha"/);
     });
 
     it("a well-formed run does register resources (the check above can fail)", async () => {
