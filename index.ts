@@ -10,12 +10,14 @@ import { projectRoot } from "./components/paths";
 import { placeOrReport, usage } from "./components/placement";
 import { PowerDnsDatabase } from "./components/powerdns-database";
 import { previousPlacements } from "./components/previous";
+import { isConfigSecret } from "./components/stack-secrets";
 
 export = async () => {
     // 1. Inputs, all checked before a single resource is registered.
     const root = projectRoot();
     const { settings, secrets, customers } = loadInputs((key) => pulumi.runtime.getConfig(`${PROJECT}:${key}`),
-        `Pulumi.${pulumi.getStack()}.yaml`, Object.keys(pulumi.runtime.allConfig()), root);
+        `Pulumi.${pulumi.getStack()}.yaml`, Object.keys(pulumi.runtime.allConfig()), root,
+        isConfigSecret);
     const placements = placeOrReport(settings.hosts, customers, await previousPlacements(), settings.customersFile);
 
     // 2. Shared inputs of the components; secrets stay secrets from here on.

@@ -238,11 +238,21 @@ export function configFix(path: string): string {
 export type ConfigLookup = (key: string) => string | undefined;
 
 /**
- * Reads and checks the stack's settings. `file` names where they live (`Pulumi.prod.yaml`).
+ * Reads and checks the stack's settings. `file` names where they live (`Pulumi.prod.yaml`);
+ * `isSecret` tells whether a key's value is stored as a secret.
  * Returns the settings and the secrets, or throws InputError listing every problem.
  */
-export function readSettings(lookup: ConfigLookup, file: string, presentKeys: string[] = []): { settings: FleetSettings; secrets: FleetSecrets } {
+export function readSettings(lookup: ConfigLookup, file: string, presentKeys: string[] = [],
+    isSecret: (key: string) => boolean = () => true): { settings: FleetSettings; secrets: FleetSecrets } {
     const problems: Problem[] = [];
+    // A secret written in plain text is readable by anyone with the repository: refuse it
+    // (without quoting it) before anything can use it.
+    for (const key of SECRET_KEYS) {
+        if (lookup(key) !== undefined && !isSecret(key)) {
+            problems.push({ file, path: `${PROJECT}:${key}`, message: `is stored in plain text, where anyone who can read ${file} reads it; ` +
+                `remove it (pulumi config rm ${PROJECT}:${key}) and set it with: pulumi config set --secret ${PROJECT}:${key} < FILE` });
+        }
+    }
     // A misspelt key (`osm-hosting:hots`) must not be silently ignored.
     const known = new Set<string>([...plain, ...structured, ...SECRET_KEYS]);
     for (const full of presentKeys) {

@@ -8,7 +8,7 @@ import { acceptsEnv, expectOf } from "./contract";
 import { customerLabel, MAX_LABEL_LENGTH } from "./naming";
 import { projectRoot } from "./paths";
 import { CustomerRequest, reservedPorts } from "./placement";
-import { InputError, Problem } from "./problems";
+import { InputError, jsonErrorAt, Problem } from "./problems";
 import { compile, schemaProblems } from "./schema";
 
 // The schema file sits at the project root, where customers.json's `$schema` points.
@@ -130,7 +130,7 @@ export function loadCustomers(file: string, hosts: KnownHost[]): CustomerEntry[]
     try {
         doc = JSON.parse(text);
     } catch (err) {
-        throw new InputError([{ file, path: "", message: `is not valid JSON (${(err as Error).message}); fix the syntax` }]);
+        throw new InputError([{ file, path: "", message: `is not valid JSON (${jsonErrorAt(text, err as Error)}); fix the syntax` }]);
     }
     const { customers, problems } = checkCustomers(doc, file, hosts);
     if (problems.length) throw new InputError(problems);

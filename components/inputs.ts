@@ -27,13 +27,14 @@ function hostsOfInvalidConfig(lookup: ConfigLookup): KnownHost[] | undefined {
 
 /**
  * Reads the stack config and the customers file (relative to `root`); throws InputError
- * with the problems of both.
+ * with the problems of both. `isSecret(key)`: whether the stack stores that key as a secret.
  */
-export function loadInputs(lookup: ConfigLookup, stackFile: string, presentKeys: string[], root: string): Inputs {
+export function loadInputs(lookup: ConfigLookup, stackFile: string, presentKeys: string[], root: string,
+    isSecret?: (key: string) => boolean): Inputs {
     const problems: Problem[] = [];
     let config: { settings: FleetSettings; secrets: FleetSecrets } | undefined;
     try {
-        config = readSettings(lookup, stackFile, presentKeys);
+        config = readSettings(lookup, stackFile, presentKeys, isSecret);
     } catch (err) {
         if (!(err instanceof InputError)) throw err;
         problems.push(...err.problems);

@@ -23,3 +23,12 @@ export class InputError extends Error {
         this.name = "InputError";
     }
 }
+
+/** Where a JSON.parse error is, as `line L, column C` (Node names only the offset). */
+export function jsonErrorAt(text: string, err: Error): string {
+    const m = /position (\d+)/.exec(err.message);
+    const offset = m ? Number(m[1]) : /end of JSON input/.test(err.message) ? text.length : undefined;
+    if (offset === undefined) return err.message;
+    const before = text.slice(0, offset).split("\n");
+    return `line ${before.length}, column ${before[before.length - 1].length + 1}: ${err.message.replace(/ in JSON at position \d+.*$/, "")}`;
+}

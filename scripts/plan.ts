@@ -3,7 +3,7 @@
  * Evaluates the program offline and prints where every customer goes and which names it gets.
  */
 import * as fs from "fs";
-import { formatProblem, InputError } from "../components/problems";
+import { formatProblem, InputError, jsonErrorAt } from "../components/problems";
 import { checkPlacements } from "../components/previous";
 import { declaredRecords, evaluateOffline } from "./lib/offline";
 
@@ -28,6 +28,21 @@ function parseArgs(argv: string[]) {
     return opts;
 }
 
+/** The JSON file an option names; its problems name the option. */
+function readJsonOption(option: string, file: string): unknown {
+    let text: string;
+    try {
+        text = fs.readFileSync(file, "utf8");
+    } catch (err) {
+        throw new InputError([{ file, path: "", message: `cannot be read (${(err as NodeJS.ErrnoException).code}); ${option} takes the path of a file from \`pulumi stack output placements --json\`` }]);
+    }
+    try {
+        return JSON.parse(text);
+    } catch (err) {
+        throw new InputError([{ file, path: "", message: `is not valid JSON (${jsonErrorAt(text, err as Error)}), given as ${option}; write it with \`pulumi stack output placements --json > ${file}\`` }]);
+    }
+}
+
 function table(rows: string[][]): string {
     const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
     return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd()).join("\n");
@@ -36,8 +51,9 @@ function table(rows: string[][]): string {
 async function main() {
     const opts = parseArgs(process.argv.slice(2));
     let previous: unknown;
-    if (opts.previous) {
-        previous = checkPlacements(JSON.parse(fs.readFileSync(opts.previous, "utf8")), opts.previous);
+    if (opts.previous) previous = checkPlacements(readJsonOption("--previous", opts.previous), opts.previous);
+    if (opts.customers && !fs.existsSync(opts.customers)) {
+        throw new InputError([{ file: opts.customers, path: "", message: "does not exist; --customers takes the path of a customers file" }]);
     }
     const { outputs, resources } = await evaluateOffline({ stack: opts.stack, customersFile: opts.customers, previous });
     const records = declaredRecords(resources);

@@ -7,6 +7,7 @@ import * as yaml from "js-yaml";
 import * as path from "path";
 import { PROJECT, SECRET_KEYS } from "../../components/config";
 import { projectRoot } from "../../components/paths";
+import { InputError } from "../../components/problems";
 import { evaluate, Evaluation, Registered, unwrapSecrets } from "./engine";
 
 /** Placeholders for secrets: the plan never needs the real ones. */
@@ -18,7 +19,14 @@ const PLACEHOLDER_SECRETS: Record<string, string> = {
 
 /** `Pulumi.<stack>.yaml` as a Pulumi config map (objects JSON-encoded, keys namespaced). */
 export function readStackFile(file: string): Record<string, string> {
-    const doc = yaml.load(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | undefined;
+    let doc: { config?: Record<string, unknown> } | undefined;
+    try {
+        doc = yaml.load(fs.readFileSync(file, "utf8")) as typeof doc;
+    } catch (err) {
+        if (!(err instanceof yaml.YAMLException)) throw err;
+        const at = err.mark ? `line ${err.mark.line + 1}, column ${err.mark.column + 1}: ` : "";
+        throw new InputError([{ file, path: "", message: `is not valid YAML (${at}${err.reason}); fix the syntax` }]);
+    }
     const out: Record<string, string> = {};
     for (const [key, value] of Object.entries(doc?.config ?? {})) {
         const full = key.includes(":") ? key : `${PROJECT}:${key}`;
@@ -35,6 +43,8 @@ export function withPlaceholderSecrets(config: Record<string, string>): { config
     for (const key of SECRET_KEYS) {
         const full = `${PROJECT}:${key}`;
         if (key === "powerdnsMysqlAdminPassword" && out[`${PROJECT}:powerdnsMysql`] === undefined) continue;
+        // A value already here came in plain text: left unmarked, so the program refuses it.
+        if (out[full] !== undefined) continue;
         out[full] = out[full] ?? PLACEHOLDER_SECRETS[key];
         secretKeys.push(full);
     }
@@ -48,7 +58,7 @@ export interface OfflineOptions {
     customersFile?: string;
     /** Previous `placements` output. */
     previous?: unknown;
-    /** Extra or replacing config values (full keys). */
+    /** Extra or replacing config values (full keys); those of secret keys count as secrets. */
     overrides?: Record<string, string>;
 }
 
@@ -59,7 +69,13 @@ export async function evaluateOffline(opts: OfflineOptions): Promise<Evaluation<
     if (!fs.existsSync(stackFile)) throw new Error(`no stack file ${stackFile}; pass --stack NAME for an existing Pulumi.NAME.yaml`);
     const base = readStackFile(stackFile);
     if (opts.customersFile) base[`${PROJECT}:customersFile`] = path.resolve(opts.customersFile);
-    const { config, secretKeys } = withPlaceholderSecrets({ ...base, ...opts.overrides });
+    const secretOverrides = new Set(SECRET_KEYS.map((k) => `${PROJECT}:${k}`).filter((k) => opts.overrides?.[k] !== undefined));
+    const plainOverrides = Object.fromEntries(Object.entries(opts.overrides ?? {}).filter(([k]) => !secretOverrides.has(k)));
+    const { config, secretKeys } = withPlaceholderSecrets({ ...base, ...plainOverrides });
+    for (const k of secretOverrides) {
+        config[k] = opts.overrides![k];
+        if (!secretKeys.includes(k)) secretKeys.push(k);
+    }
     // Loaded on first use: a missing stack file is reported without loading the program.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const program: () => Promise<unknown> = require("../../index");

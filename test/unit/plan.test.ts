@@ -54,6 +54,9 @@ describe("plan: npm run plan, offline", function () {
             noStack: ["--stack", "nosuch"],
             badArg: ["--frobnicate"],
             badPrevious: ["--previous", badPrevious],
+            missingPrevious: ["--previous", path.join(scratch.dir, "no-such-previous.json")],
+            missingCustomers: ["--customers", path.join(scratch.dir, "no-such-customers.json")],
+            syntaxCustomers: ["--customers", scratch.customers('{\n  "customers": [\n    { "name": "Acme", }\n  ]\n}\n')],
         };
         // One run per core at a time: more only adds contention (measured: 9 at once took 13 s, 2 at a time 8 s).
         const queue = Object.entries(jobs);
@@ -123,6 +126,20 @@ describe("plan: npm run plan, offline", function () {
         // Without it, these two land elsewhere: the option really changed something.
         const fresh = JSON.parse(runs.json.stdout).placements;
         assert.notDeepStrictEqual([fresh.acme, fresh.devtank], [previous.acme, previous.devtank]);
+    });
+
+    it("a --previous or --customers file that does not exist: the error names the file and the option", () => {
+        for (const [run, option] of [[runs.missingPrevious, "--previous"], [runs.missingCustomers, "--customers"]] as const) {
+            assert.notStrictEqual(run.code, 0);
+            assert.strictEqual(run.stdout, "");
+            assert.match(run.stderr, new RegExp(`no-such-(previous|customers)\\.json: .*${option} takes the path`));
+        }
+    });
+
+    it("a customers file with a JSON syntax error: the error names the file, the line and the column", () => {
+        const { code, stderr } = runs.syntaxCustomers;
+        assert.notStrictEqual(code, 0);
+        assert.match(stderr, /customers-\d+\.json: is not valid JSON \(line 3, column 23: .*\); fix the syntax/);
     });
 
     it("--customers plans another file", () => {

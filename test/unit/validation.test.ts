@@ -4,9 +4,11 @@
  * problems come in one run, and the program registers nothing when any check fails.
  */
 import * as assert from "assert";
+import * as fs from "fs";
 import { readSettings } from "../../components/config";
 import { checkCustomers, KnownHost, loadCustomers } from "../../components/customers";
 import { formatProblem, InputError, Problem } from "../../components/problems";
+import { readStackFile } from "../../scripts/lib/offline";
 import {
     lookupOf, PROJECT, runProgram, Scratch, SENTINEL_API_KEY, SENTINEL_SSH_KEY, SENTINEL_SSH_KEY_MARK,
     TEST_SECRETS, testHosts, testSettings,
@@ -259,7 +261,7 @@ describe("validation: customers.json", () => {
             const file = scratch.customers('{ "customers": [ { "name": "Acme", } ] }');
             assert.throws(() => loadCustomers(file, HOSTS), (err: unknown) => {
                 assert.ok(err instanceof InputError);
-                assertProblems(err.problems, file, [{ path: "", says: ["is not valid JSON", "fix the syntax"] }]);
+                assertProblems(err.problems, file, [{ path: "", says: ["is not valid JSON (line 1, column 36:", "fix the syntax"] }]);
                 assert.ok(err.message.includes(file));
                 return true;
             });
@@ -449,9 +451,36 @@ describe("validation: nothing is registered when a check fails", function () {
         assert.match(err.problems[1].message, /alpha\.osm\.test\.example\. would be declared twice: as the A record of host "alpha" \(Pulumi\.unit\.yaml \/hosts\/0\/name\) and as the Grafana name of customer "Alpha"/);
     });
 
+    it("a secret stored in plain text in the stack file: InputError with the --secret fix, the value never quoted, no resource", async () => {
+        const file = scratch.customers({ customers: [{ name: "Acme" }] });
+        const { err, registered } = await rejected({ customersFile: file, plainSecrets: ["powerdnsApiKey"] });
+        assert.deepStrictEqual(registered, []);
+        assert.deepStrictEqual(err.problems.map((p) => [p.file, p.path]), [["Pulumi.unit.yaml", `${PROJECT}:powerdnsApiKey`]]);
+        assert.match(err.problems[0].message, /is stored in plain text.*pulumi config rm osm-hosting:powerdnsApiKey.*pulumi config set --secret osm-hosting:powerdnsApiKey/);
+        assert.ok(!err.message.includes(SENTINEL_API_KEY));
+    });
+
     it("a well-formed run does register resources (the check above can fail)", async () => {
         const file = scratch.customers({ customers: [{ name: "Acme" }] });
         const ev = await runProgram({ customersFile: file });
         assert.ok(ev.resources.length > 0);
+    });
+});
+
+describe("validation: stack files", () => {
+    it("a YAML syntax error names the file, the line and the column", () => {
+        const scratch = new Scratch();
+        try {
+            const file = scratch.json("Pulumi.broken.yaml", "");
+            fs.writeFileSync(file, "config:\n  osm-hosting:domain: osm.example.org\n  osm-hosting:hosts: [\n    {name: osm1\n");
+            assert.throws(() => readStackFile(file), (err: unknown) => {
+                assert.ok(err instanceof InputError);
+                assert.strictEqual(err.problems[0].file, file);
+                assert.match(err.problems[0].message, /^is not valid YAML \(line \d+, column \d+: .+\); fix the syntax$/);
+                return true;
+            });
+        } finally {
+            scratch.cleanup();
+        }
     });
 });

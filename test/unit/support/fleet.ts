@@ -93,6 +93,8 @@ export interface ProgramRun {
     settings?: Record<string, unknown>;
     /** Secret settings (short keys); default `TEST_SECRETS`. */
     secrets?: Record<string, string>;
+    /** Keys of `secrets` the stack holds in plain text (not marked secret). */
+    plainSecrets?: string[];
     /** Path of the customers file. */
     customersFile: string;
     /** The stack's previous `placements` output. */
@@ -108,7 +110,7 @@ export function runProgram(run: ProgramRun): Promise<Evaluation<any>> {
     const config = configMap({ ...(run.settings ?? testSettings()), customersFile: run.customersFile, ...secrets });
     return evaluate(run.program ?? program, {
         config,
-        secretKeys: Object.keys(secrets).map((k) => `${PROJECT}:${k}`),
+        secretKeys: Object.keys(secrets).filter((k) => !run.plainSecrets?.includes(k)).map((k) => `${PROJECT}:${k}`),
         project: PROJECT,
         stack: "unit",
         stackReferenceOutputs: run.previous === undefined ? {} : { placements: run.previous },
