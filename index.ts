@@ -8,6 +8,7 @@ import { Host } from "./components/host";
 import { loadInputs } from "./components/inputs";
 import { projectRoot } from "./components/paths";
 import { placeOrReport, usage } from "./components/placement";
+import { knownPlacements, lockedPlacements, readLock } from "./components/placements-lock";
 import { PowerDnsDatabase } from "./components/powerdns-database";
 import { previousPlacements } from "./components/previous";
 import { isConfigSecret } from "./components/stack-secrets";
@@ -18,7 +19,11 @@ export = async () => {
     const { settings, secrets, customers } = loadInputs((key) => pulumi.runtime.getConfig(`${PROJECT}:${key}`),
         `Pulumi.${pulumi.getStack()}.yaml`, Object.keys(pulumi.runtime.allConfig()), root,
         isConfigSecret);
-    const placements = placeOrReport(settings.hosts, customers, await previousPlacements(), settings.customersFile);
+    // Placements: the lock's and the deployed ones (which must agree), then new customers placed.
+    const lockFile = path.resolve(root, settings.placementsLock);
+    const known = knownPlacements(lockedPlacements(readLock(lockFile), pulumi.getStack()), await previousPlacements(),
+        customers, lockFile, `the stack's "placements" output`);
+    const placements = placeOrReport(settings.hosts, customers, known, settings.customersFile);
 
     // 2. Shared inputs of the components; secrets stay secrets from here on.
     const sshPrivateKey = pulumi.secret(secrets.sshPrivateKey);
@@ -42,8 +47,8 @@ export = async () => {
     return {
         placements,
         hosts: usage(settings.hosts, placements),
-        customers: Object.fromEntries(fleet.map((c) => [c.label, {
-            host: c.hostName, mqttEndpoint: c.mqttEndpoint, urls: c.urls, credentials: c.credentials,
+        customers: Object.fromEntries(fleet.map((c, i) => [c.label, {
+            name: customers[i].name, host: c.hostName, mqttEndpoint: c.mqttEndpoint, urls: c.urls, credentials: c.credentials,
         }])),
         ...(mysql ? { powerdnsMysql: { database: mysql.database, user: mysql.user, password: mysql.password } } : {}),
     };

@@ -73,6 +73,8 @@ export interface FleetSettings {
     powerdnsMysql?: MysqlSettings;
     /** Path of customers.json. */
     customersFile: string;
+    /** Path of the placements lock (placements.lock.json). */
+    placementsLock: string;
 }
 
 /** The stack config as its schema admits it (defaults not yet applied). */
@@ -80,6 +82,7 @@ interface StackDoc {
     domain: string;
     sshUser: string;
     customersFile?: string;
+    placementsLock?: string;
     hosts: (Omit<HostSettings, "sshPort" | "drain" | "adopt"> & { sshPort?: number; drain?: boolean; adopt?: boolean })[];
     powerdns: Omit<PowerDnsSettings, "ttl" | "reservedNames"> & { ttl?: number; reservedNames?: string[] };
     acme: AcmeSettings;
@@ -106,6 +109,7 @@ const stackSchema = {
         domain: schemaOf("OSM_DOMAIN"),
         sshUser: { type: "string", pattern: "^[a-z_][a-z0-9_-]{0,31}$", description: "a Unix user name" },
         customersFile: { type: "string", minLength: 1 },
+        placementsLock: { type: "string", minLength: 1 },
         hosts: {
             type: "array",
             minItems: 1,
@@ -175,7 +179,7 @@ const validateStack = compile(stackSchema);
 
 /** Keys whose values are objects or arrays (stored JSON-encoded by Pulumi). */
 const structured = ["hosts", "powerdns", "acme", "containerLimits", "powerdnsMysql"];
-const plain = ["domain", "sshUser", "customersFile"];
+const plain = ["domain", "sshUser", "customersFile", "placementsLock"];
 export const SECRET_KEYS = ["sshPrivateKey", "powerdnsApiKey", "powerdnsMysqlAdminPassword"] as const;
 
 /** Example values per setting (`hosts.capacity` stands for every `hosts[i].capacity`), for the fix commands. */
@@ -183,6 +187,7 @@ const examples: Record<string, string | number | boolean> = {
     domain: "opensmartmonitor.devtank.co.uk",
     sshUser: "root",
     customersFile: "customers.json",
+    placementsLock: "placements.lock.json",
     "hosts.name": "osm1",
     "hosts.address": "203.0.113.10",
     "hosts.capacity": 40,
@@ -334,6 +339,7 @@ export function readSettings(lookup: ConfigLookup, file: string, presentKeys: st
         containerLimits: { ...d.containerLimits },
         powerdnsMysql: d.powerdnsMysql && { userHost: "localhost", ...d.powerdnsMysql },
         customersFile: d.customersFile ?? "customers.json",
+        placementsLock: d.placementsLock ?? "placements.lock.json",
     };
     return { settings, secrets };
 }

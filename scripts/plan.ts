@@ -1,16 +1,26 @@
 /**
- * npm run plan -- [--stack NAME] [--customers PATH] [--previous PATH] [--json]
+ * npm run plan -- [--stack NAME] [--customers PATH] [--previous PATH] [--lock PATH] [--json] [--write | --check]
  * Evaluates the program offline and prints where every customer goes and which names it gets.
+ * --write records the placements in the lock (placements.lock.json); --check fails when the
+ * lock is not what --write would write.
  */
 import * as fs from "fs";
+import * as path from "path";
+import { PROJECT } from "../components/config";
+import { projectRoot } from "../components/paths";
+import { Placements } from "../components/placement";
+import { formatLock, lockedPlacements, readLock, withStack } from "../components/placements-lock";
 import { formatProblem, InputError, jsonErrorAt } from "../components/problems";
 import { checkPlacements } from "../components/previous";
 import { declaredRecords, evaluateOffline } from "./lib/offline";
 
-const USAGE = "usage: npm run plan -- [--stack NAME] [--customers PATH] [--previous PATH] [--json]";
+const USAGE = "usage: npm run plan -- [--stack NAME] [--customers PATH] [--previous PATH] [--lock PATH] [--json] [--write | --check]";
 
 function parseArgs(argv: string[]) {
-    const opts = { stack: "prod", customers: undefined as string | undefined, previous: undefined as string | undefined, json: false };
+    const opts = {
+        stack: "prod", customers: undefined as string | undefined, previous: undefined as string | undefined,
+        lock: undefined as string | undefined, json: false, write: false, check: false,
+    };
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         const value = () => {
@@ -21,10 +31,14 @@ function parseArgs(argv: string[]) {
         if (a === "--stack") opts.stack = value();
         else if (a === "--customers") opts.customers = value();
         else if (a === "--previous") opts.previous = value();
+        else if (a === "--lock") opts.lock = value();
         else if (a === "--json") opts.json = true;
+        else if (a === "--write") opts.write = true;
+        else if (a === "--check") opts.check = true;
         else if (a === "--help" || a === "-h") { console.log(USAGE); process.exit(0); }
         else throw new Error(`unknown argument ${a}\n${USAGE}`);
     }
+    if (opts.write && opts.check) throw new Error(`--write and --check exclude each other\n${USAGE}`);
     return opts;
 }
 
@@ -43,6 +57,34 @@ function readJsonOption(option: string, file: string): unknown {
     }
 }
 
+/** --write: records the plan's placements in the lock; --check: fails when that would change it. */
+function lockStep(opts: { stack: string; write: boolean; check: boolean }, lockPath: string, outputs: any): void {
+    const file = lockPath;
+    const shown = path.relative(process.cwd(), lockPath).startsWith("..") ? lockPath : path.relative(process.cwd(), lockPath);
+    const placements = outputs.placements as Placements;
+    const names = Object.fromEntries(Object.entries<any>(outputs.customers).map(([label, c]) => [label, c.name]));
+    const old = readLock(file);
+    const next = withStack(old, opts.stack, placements, names);
+    const text = formatLock(next);
+    const current = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+    const before = lockedPlacements(old, opts.stack);
+    const changes = [
+        ...Object.keys(placements).filter((l) => !before[l]).map((l) => `+ ${l} on ${placements[l].host}:${placements[l].mqttPort}`),
+        ...Object.keys(before).filter((l) => !placements[l]).map((l) => `- ${l} (was on ${before[l].host}:${before[l].mqttPort})`),
+        ...Object.keys(placements).filter((l) => before[l] && (before[l].host !== placements[l].host || before[l].mqttPort !== placements[l].mqttPort))
+            .map((l) => `~ ${l} ${before[l].host}:${before[l].mqttPort} -> ${placements[l].host}:${placements[l].mqttPort}`),
+    ];
+    if (opts.check) {
+        if (text === current) { console.log(`${shown} is up to date for stack ${opts.stack} (${Object.keys(placements).length} customers)`); return; }
+        console.error(`${shown} is stale for stack ${opts.stack}${changes.length ? `:\n${changes.map((c) => `  ${c}`).join("\n")}` : " (names or format differ)"}\n` +
+            `run npm run plan -- --write${opts.stack === "prod" ? "" : ` --stack ${opts.stack}`} and commit it`);
+        process.exit(1);
+    }
+    if (text !== current) fs.writeFileSync(file, text);
+    console.log(`${text === current ? "unchanged" : "wrote"} ${shown} for stack ${opts.stack} (${Object.keys(placements).length} customers${changes.length ? `; ${changes.length} changed` : ""})`);
+    for (const c of changes) console.log(`  ${c}`);
+}
+
 function table(rows: string[][]): string {
     const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
     return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd()).join("\n");
@@ -55,8 +97,13 @@ async function main() {
     if (opts.customers && !fs.existsSync(opts.customers)) {
         throw new InputError([{ file: opts.customers, path: "", message: "does not exist; --customers takes the path of a customers file" }]);
     }
-    const { outputs, resources } = await evaluateOffline({ stack: opts.stack, customersFile: opts.customers, previous });
+    const lockFile = path.resolve(opts.lock ?? path.join(projectRoot(), "placements.lock.json"));
+    const { outputs, resources } = await evaluateOffline({
+        stack: opts.stack, customersFile: opts.customers, previous,
+        overrides: opts.lock ? { [`${PROJECT}:placementsLock`]: lockFile } : {},
+    });
     const records = declaredRecords(resources);
+    if (opts.write || opts.check) return lockStep(opts, lockFile, outputs);
     if (opts.json) {
         console.log(JSON.stringify({ placements: outputs.placements, records }, null, 2));
         return;

@@ -22,7 +22,7 @@ interface Run { code: number | null; stdout: string; stderr: string }
 function plan(args: string[]): Promise<Run> {
     return new Promise((resolve) => {
         execFile(process.execPath, ["--stack-trace-limit=0", PLAN, ...args], {
-            cwd: ROOT, timeout: 120000, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent" },
+            cwd: ROOT, timeout: 600000, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent" },
         }, (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === "number" ? err.code : null) : 0, stdout, stderr }));
     });
 }
@@ -34,7 +34,8 @@ const LABELS = EXAMPLE.customers.map((c) => c.name.toLowerCase().replace(/\s+/g,
 
 describe("plan: npm run plan, offline", function () {
     // ~8 s on an idle 2-core machine; a busy one (other suites' servers) has taken 50 s.
-    this.timeout(240000);
+    // 13 runs, ~1 s each on an idle 2-core machine; under load 20 (other suites' labs) they took 4 min.
+    this.timeout(900000);
     const scratch = new Scratch();
     const runs: Record<string, Run> = {};
     const previous = { "acme": { host: "osm3", mqttPort: 20001 }, "devtank": { host: "osm0", mqttPort: 20002 } };
@@ -48,7 +49,9 @@ describe("plan: npm run plan, offline", function () {
         const jobs: Record<string, string[]> = {
             table: [],
             json: ["--json"],
-            previous: ["--json", "--previous", previousFile],
+            previous: ["--json", "--previous", previousFile, "--lock", path.join(scratch.dir, "no-lock.json")],
+            revertedLock: ["--json", "--previous", previousFile],
+            checkRepo: ["--check"],
             small: ["--customers", small],
             invalid: ["--customers", invalidFile],
             noStack: ["--stack", "nosuch"],
@@ -142,6 +145,20 @@ describe("plan: npm run plan, offline", function () {
         assert.match(stderr, /customers-\d+\.json: is not valid JSON \(line 3, column 23: .*\); fix the syntax/);
     });
 
+    it("the committed placements.lock.json is what --write would write (CI fails on a stale lock)", () => {
+        const { code, stdout, stderr } = runs.checkRepo;
+        assert.strictEqual(code, 0, `${stdout}${stderr}`);
+        assert.match(stdout, /^placements\.lock\.json is up to date for stack prod \(7 customers\)$/m);
+    });
+
+    it("deployed placements that disagree with the lock are refused, naming both: a reverted lock moves nobody", () => {
+        const { code, stdout, stderr } = runs.revertedLock;
+        assert.notStrictEqual(code, 0);
+        assert.strictEqual(stdout, "");
+        assert.match(stderr, /placements\.lock\.json \/acme: says customer "acme" is on osm1:\d+, but the stack's "placements" output has it on osm3:20001; nothing moves without a pin/);
+        assert.match(stderr, /\/devtank: says customer "devtank" is on osm3:\d+, but .* has it on osm0:20002/);
+    });
+
     it("--customers plans another file", () => {
         const { code, stdout, stderr } = runs.small;
         assert.strictEqual(code, 0, stderr);
@@ -172,7 +189,7 @@ describe("plan: npm run plan, offline", function () {
         const { code, stderr } = runs.badArg;
         assert.notStrictEqual(code, 0);
         assert.match(stderr, /unknown argument --frobnicate/);
-        assert.match(stderr, /usage: npm run plan -- \[--stack NAME\] \[--customers PATH\] \[--previous PATH\] \[--json\]/);
+        assert.match(stderr, /usage: npm run plan -- \[--stack NAME\] \[--customers PATH\] \[--previous PATH\] \[--lock PATH\] \[--json\] \[--write \| --check\]/);
     });
 
     it("a malformed --previous file is refused, naming it and the entry", () => {
@@ -191,5 +208,65 @@ describe("plan: npm run plan, offline", function () {
             assert.strictEqual(r.code, 0);
             assert.ok(!/placeholder|PRIVATE KEY/.test(r.stdout + r.stderr), "a placeholder secret was printed");
         }
+    });
+});
+
+describe("plan: the placements lock (--write, --check)", function () {
+    this.timeout(600000);
+    const scratch = new Scratch();
+    after(() => scratch.cleanup());
+    const lock = () => JSON.parse(fs.readFileSync(path.join(scratch.dir, "placements.lock.json"), "utf8"));
+    const lockArgs = () => ["--lock", path.join(scratch.dir, "placements.lock.json")];
+
+    it("--write records every customer's host, port and name; --check then passes, and fails naming what a change adds", async () => {
+        const two = scratch.customers({ customers: [{ name: "Solo Farm" }, { name: "Duo Dairy" }] });
+        const written = await plan(["--customers", two, "--write", ...lockArgs()]);
+        assert.strictEqual(written.code, 0, written.stderr);
+        assert.match(written.stdout, /^wrote .*placements\.lock\.json for stack prod \(2 customers; 2 changed\)$/m);
+        const doc = lock();
+        assert.deepStrictEqual(Object.keys(doc.stacks.prod), ["duo-dairy", "solo-farm"]);
+        assert.deepStrictEqual(Object.keys(doc.stacks.prod["solo-farm"]).sort(), ["host", "mqttPort", "name"]);
+        assert.strictEqual(doc.stacks.prod["solo-farm"].name, "Solo Farm");
+
+        assert.strictEqual((await plan(["--customers", two, "--check", ...lockArgs()])).code, 0);
+        const three = scratch.customers({ customers: [{ name: "Solo Farm" }, { name: "Duo Dairy" }, { name: "Trio Tech" }] });
+        const stale = await plan(["--customers", three, "--check", ...lockArgs()]);
+        assert.strictEqual(stale.code, 1);
+        assert.match(stale.stderr, /placements\.lock\.json is stale for stack prod:\n {2}\+ trio-tech on osm\d:\d+\nrun npm run plan -- --write and commit it/);
+        assert.deepStrictEqual(lock(), doc, "--check changes nothing");
+    });
+
+    it("the program places only the customers the lock lacks: a locked customer stays, whatever the load", async () => {
+        // Lock Solo Farm on the host the placement would not choose for it now.
+        const one = scratch.customers({ customers: [{ name: "Solo Farm" }] });
+        const fresh = JSON.parse((await plan(["--customers", one, "--json", "--lock", path.join(scratch.dir, "none.json")])).stdout).placements["solo-farm"];
+        const other = HOSTS.find((h) => h.name !== fresh.host && h.name !== "osm0")!.name;
+        fs.writeFileSync(path.join(scratch.dir, "pinned.lock.json"), JSON.stringify({ lockfileVersion: 1, stacks: { prod: { "solo-farm": { name: "Solo Farm", host: other, mqttPort: 20100 } } } }));
+        const run = await plan(["--customers", one, "--json", "--lock", path.join(scratch.dir, "pinned.lock.json")]);
+        assert.strictEqual(run.code, 0, run.stderr);
+        assert.deepStrictEqual(JSON.parse(run.stdout).placements["solo-farm"], { host: other, mqttPort: 20100 });
+    });
+
+    it("a move under review: a pin in customers.json and the lock written for it agree, the deployed place differs: planned", async () => {
+        const deployed = scratch.json("deployed.json", { "solo-farm": { host: "osm1", mqttPort: 20200 } });
+        const moved = scratch.customers({ customers: [{ name: "Solo Farm", host: "osm2", mqttPort: 20200 }] });
+        const lockFile = path.join(scratch.dir, "move.lock.json");
+        const written = await plan(["--customers", moved, "--previous", deployed, "--write", "--lock", lockFile]);
+        assert.strictEqual(written.code, 0, written.stderr);
+        const run = await plan(["--customers", moved, "--previous", deployed, "--json", "--lock", lockFile]);
+        assert.strictEqual(run.code, 0, run.stderr);
+        assert.deepStrictEqual(JSON.parse(run.stdout).placements["solo-farm"], { host: "osm2", mqttPort: 20200 });
+        // The same lock with the pin reverted is refused: the lock alone never moves a customer.
+        const unpinned = scratch.customers({ customers: [{ name: "Solo Farm" }] });
+        const reverted = await plan(["--customers", unpinned, "--previous", deployed, "--json", "--lock", lockFile]);
+        assert.strictEqual(reverted.code, 1);
+        assert.match(reverted.stderr, /says customer "solo-farm" is on osm2:20200, but the stack's "placements" output has it on osm1:20200/);
+    });
+
+    it("a malformed lock is refused, naming the file and the entry", async () => {
+        fs.writeFileSync(path.join(scratch.dir, "bad.lock.json"), JSON.stringify({ lockfileVersion: 1, stacks: { prod: { acme: { host: "osm1" } } } }));
+        const run = await plan(["--lock", path.join(scratch.dir, "bad.lock.json")]);
+        assert.strictEqual(run.code, 1);
+        assert.match(run.stderr, /bad\.lock\.json \/stacks\/prod\/acme: must be \{"name": "\.\.\.", "host": "\.\.\.", "mqttPort": <number>\}/);
     });
 });
