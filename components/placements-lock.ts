@@ -30,7 +30,9 @@ export function emptyLock(): PlacementsLock {
 export function readLock(file: string): PlacementsLock {
     if (!fs.existsSync(file)) return emptyLock();
     const text = fs.readFileSync(file, "utf8");
-    let doc: any;
+    /** Parsed JSON, checked field by field below. */
+    type Raw = { lockfileVersion?: unknown; stacks?: Record<string, Record<string, { name?: unknown; host?: unknown; mqttPort?: unknown } | null> | null> };
+    let doc: Raw | null;
     try {
         doc = JSON.parse(text);
     } catch (err) {
@@ -44,8 +46,8 @@ export function readLock(file: string): PlacementsLock {
     if (typeof stacks !== "object" || stacks === null || Array.isArray(stacks)) {
         problems.push({ file, path: "/stacks", message: `must be an object of {"<stack>": {"<label>": {"name", "host", "mqttPort"}}}; restore it from git` });
     } else {
-        for (const [stack, entries] of Object.entries<any>(stacks)) {
-            for (const [label, p] of Object.entries<any>(entries ?? {})) {
+        for (const [stack, entries] of Object.entries(stacks)) {
+            for (const [label, p] of Object.entries(entries ?? {})) {
                 if (typeof p?.name !== "string" || typeof p?.host !== "string" || !Number.isInteger(p?.mqttPort)) {
                     problems.push({ file, path: `/stacks/${stack}/${label}`, message: `must be {"name": "...", "host": "...", "mqttPort": <number>} (got ${JSON.stringify(p)}); restore it from git` });
                 }
@@ -53,7 +55,7 @@ export function readLock(file: string): PlacementsLock {
         }
     }
     if (problems.length) throw new InputError(problems);
-    return doc as PlacementsLock;
+    return doc as unknown as PlacementsLock;
 }
 
 /** The lock's placements of one stack, in the `placements` output's shape. */
