@@ -4,7 +4,8 @@
  * PLAYBOOK` over SSH with the OSM_* variables as SSH environment. Proves: host setup, create,
  * provision and delete, each idempotent (a second run changes nothing); the customer's
  * services answer from outside through NGINX (HTTPS per name, MQTT over TLS with its
- * credentials) with a certificate pebble issued after validating HTTP-01 through the lab DNS;
+ * credentials) with the host's certificate for *.<domain>, which pebble issued after validating
+ * DNS-01 (certbot's RFC 2136 update of the challenge zone, TSIG-signed) through the lab DNS;
  * customers are isolated; deletion archives first and leaves nothing else; 10 customers
  * created and provisioned at once on one host. Prints the timings it measured.
  */
@@ -18,6 +19,7 @@ import { run } from "../../lab/lab-exec";
 import { httpsGet, mosquitto, MqttTarget } from "../../lab/outside";
 import { PowerDnsLab, startPowerDns } from "../../lab/pdns-server";
 import { Pebble, startPebble } from "../../lab/pebble";
+import { acmeChallengeZone, AcmeDns } from "../../lab/lab-stack";
 import { Connection, connect, execOn } from "../../lab/remote";
 
 const HOST = "osm-pb1";
@@ -44,6 +46,7 @@ describe("playbooks on a lab host (ansible/ over SSH)", function () {
     let lab: Lab;
     let dns: PowerDnsLab | undefined;
     let pebble: Pebble;
+    let acmeDns: AcmeDns;
     let hostAddress: string;
     const timings: string[] = [];
     const creds = new Map<string, Creds>();
@@ -56,13 +59,15 @@ describe("playbooks on a lab host (ansible/ over SSH)", function () {
     };
     const hostEnv = (): Record<string, string> => ({
         OSM_HOST_NAME: HOST, OSM_DOMAIN: DOMAIN, OSM_ACME_SERVER: pebble.directoryUrl, OSM_ACME_EMAIL: "ops@example.test",
-        OSM_ACME_CA_BUNDLE: pebble.hostCaBundlePath,
+        OSM_ACME_CA_BUNDLE: pebble.hostCaBundlePath, OSM_ACME_DNS_SERVER: acmeDns.dnsServer, OSM_ACME_DNS_PORT: String(acmeDns.dnsPort),
+        OSM_ACME_DNS_PROPAGATION_SECONDS: "0", OSM_ACME_TSIG_KEY: acmeDns.tsigKey, OSM_ACME_TSIG_ALGORITHM: acmeDns.tsigAlgorithm,
+        OSM_ACME_TSIG_SECRET: acmeDns.tsigSecret,
     });
     const customerEnv = (c: string): Record<string, string> => {
         if (!ports.has(c)) ports.set(c, nextPort++);
         return { OSM_CUSTOMER: c, OSM_DOMAIN: DOMAIN, OSM_HOST_NAME: HOST, OSM_MQTT_PORT: String(ports.get(c)), OSM_CPUS: "1", OSM_MEMORY_MIB: "256" };
     };
-    const provisionEnv = (c: string) => ({ ...customerEnv(c), ...hostEnv() });
+    const provisionEnv = (c: string) => customerEnv(c);
 
     /** Runs a playbook over SSH exactly as the program's remote commands do. */
     async function play(playbook: string, env: Record<string, string>): Promise<Play> {
@@ -112,8 +117,9 @@ describe("playbooks on a lab host (ansible/ over SSH)", function () {
         const base = await ensureBase();
         lab = await Lab.start({ id: "test-playbooks", hostNames: [HOST], basePath: base.path, teardownOnExit: true });
         hostAddress = lab.host(HOST).address;
-        dns = await startPowerDns({ zone: DOMAIN });
-        // pebble validates HTTP-01 for real: it resolves the names through the lab PowerDNS.
+        dns = await startPowerDns({ zone: DOMAIN, updatesOn: [lab.state.bridgeAddress] });
+        acmeDns = await acmeChallengeZone(dns, lab, DOMAIN);
+        // pebble validates DNS-01 for real: it resolves the challenge through the lab PowerDNS.
         pebble = await startPebble(lab, { dnsServer: `127.0.0.1:${dns.dnsPort}` });
         // What CopyToRemote does: the folder lands as /opt/osm/ansible.
         // Modes dropped, as @pulumi/command's CopyToRemote leaves them (files 0644).
@@ -337,10 +343,10 @@ describe("playbooks on a lab host (ansible/ over SSH)", function () {
     it("creates and provisions one customer within the time measured here", async () => {
         await addNames("timed");
         const t0 = Date.now();
-        const c = await ok("container-create.yml", { ...customerEnv("timed"), ...hostEnv() });
+        const c = await ok("container-create.yml", customerEnv("timed"));
         const p = await ok("container-provision.yml", provisionEnv("timed"));
         const total = (Date.now() - t0) / 1000;
-        timings.push(`one customer (create with OSM_ACME_* + provision, over SSH): ${total.toFixed(2)} s (create ${c.seconds.toFixed(2)} s, provision ${p.seconds.toFixed(2)} s)`);
+        timings.push(`one customer (create + provision, over SSH): ${total.toFixed(2)} s (create ${c.seconds.toFixed(2)} s, provision ${p.seconds.toFixed(2)} s)`);
         const r = await httpsGet(`timed.${DOMAIN}`, hostAddress, pebble.rootCaPath);
         assert.strictEqual(r.body.trim(), "grafana stand-in for customer timed");
         assert.ok(total < 60, `one customer took ${total} s`);
