@@ -34,7 +34,8 @@ export interface AcmeDns {
  */
 export async function acmeChallengeZone(pdns: PowerDnsLab, lab: Lab, domain: string): Promise<AcmeDns> {
     const zone = `_acme-challenge.${domain}`;
-    await pdns.createZone(zone);
+    // A host name cannot hold '_': the zone's NS is the parent's.
+    await pdns.createZone(zone, `ns1.${domain}`);
     const key = await pdns.allowUpdates(zone, "osm-acme", [`${lab.state.bridgeAddress}/${lab.state.prefixLength}`]);
     return { dnsServer: lab.state.bridgeAddress, dnsPort: pdns.dnsPort, tsigKey: key.name, tsigAlgorithm: key.algorithm, tsigSecret: key.secret };
 }

@@ -39,8 +39,8 @@ export interface PowerDnsLab {
     zone: string;
     /** Calls the API directly (bypassing the provider), e.g. to make a hand edit. */
     api(method: string, pathname: string, body?: unknown): Promise<{ status: number; text: string; json: any }>;
-    /** Creates another zone. */
-    createZone(zone: string): Promise<void>;
+    /** Creates another zone; its NS is `ns1.<zone>` unless `nameserver` is given. */
+    createZone(zone: string, nameserver?: string): Promise<void>;
     /**
      * Creates a TSIG key and lets it, and it alone, update `zone` by RFC 2136 from `from`
      * (CIDRs): the ACME challenge zone's set-up (README.md, Certificates).
@@ -377,9 +377,9 @@ function makeLab(backend: Backend, apiUrl: string, apiKey: string, dnsPort: numb
     };
     return {
         backend, pids, dir, apiUrl, apiKey, dnsPort, zone, api,
-        async createZone(z: string) {
+        async createZone(z: string, nameserver?: string) {
             const res = await api("POST", "/api/v1/servers/localhost/zones", {
-                name: canonical(z), kind: "Native", nameservers: [`ns1.${canonical(z)}`], soa_edit_api: "DEFAULT",
+                name: canonical(z), kind: "Native", nameservers: [nameserver ? canonical(nameserver) : `ns1.${canonical(z)}`], soa_edit_api: "DEFAULT",
             });
             if (res.status !== 201) throw new Error(`creating zone ${z} failed: ${res.status} ${res.text}`);
         },
