@@ -33,10 +33,11 @@ export = async () => {
     // 3. Hosts, then each customer on the host it was placed on.
     const hosts = new Map(settings.hosts.map((h) => [h.name, new Host(h.name, {
         host: h, domain: settings.domain, sshUser: settings.sshUser, sshPrivateKey, dns, acme: settings.acme, ansible,
+        acmeTsigSecret: pulumi.secret(secrets.acmeTsigSecret),
     })]));
     const fleet = customers.map((c) => new Customer(c.label, {
         label: c.label, domain: settings.domain, host: hosts.get(placements[c.label].host)!, mqttPort: placements[c.label].mqttPort, adopt: c.adopt,
-        dns, acme: settings.acme, limits: settings.containerLimits, ansible,
+        dns, limits: settings.containerLimits, ansible,
     }));
 
     // 4. PowerDNS's own MySQL database, when the stack manages it.

@@ -3,7 +3,7 @@
  * Schema and the rules beyond it. Pure apart from the lookup, so `npm run plan`, the tests
  * and the Pulumi program share it. Every problem names the key and the command that fixes it.
  */
-import { schemaOf } from "./contract";
+import { hostContract, schemaOf } from "./contract";
 import { InputError, Problem } from "./problems";
 import { compile, schemaProblems } from "./schema";
 
@@ -47,6 +47,16 @@ export interface AcmeSettings {
     email: string;
     /** Path on the hosts of a CA bundle certbot must trust (test CAs only). */
     caBundle?: string;
+    /** IPv4 address of the DNS server that takes the hosts' RFC 2136 updates of `_acme-challenge.<domain>`. */
+    dnsServer: string;
+    /** Its DNS port; 53 when not set. */
+    dnsPort: number;
+    /** Name of the TSIG key allowed to update that zone (and nothing else). */
+    tsigKey: string;
+    /** The key's algorithm; `hmac-sha256` when not set. */
+    tsigAlgorithm: string;
+    /** Seconds certbot waits between its update and the CA's check; 5 when not set. */
+    propagationSeconds: number;
 }
 
 export interface MysqlSettings {
@@ -85,7 +95,7 @@ interface StackDoc {
     placementsLock?: string;
     hosts: (Omit<HostSettings, "sshPort" | "drain" | "adopt"> & { sshPort?: number; drain?: boolean; adopt?: boolean })[];
     powerdns: Omit<PowerDnsSettings, "ttl" | "reservedNames"> & { ttl?: number; reservedNames?: string[] };
-    acme: AcmeSettings;
+    acme: Omit<AcmeSettings, "dnsPort" | "tsigAlgorithm" | "propagationSeconds"> & { dnsPort?: number; tsigAlgorithm?: string; propagationSeconds?: number };
     containerLimits: { cpus: number; memoryMiB: number };
     powerdnsMysql?: Omit<MysqlSettings, "userHost"> & { userHost?: string };
 }
@@ -95,6 +105,8 @@ export interface FleetSecrets {
     sshPrivateKey: string;
     powerdnsApiKey: string;
     powerdnsMysqlAdminPassword?: string;
+    /** The secret of the TSIG key `acme.tsigKey` (base64). */
+    acmeTsigSecret: string;
 }
 
 const hostnamePattern = "^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$";
@@ -145,11 +157,16 @@ const stackSchema = {
         acme: {
             type: "object",
             additionalProperties: false,
-            required: ["server", "email"],
+            required: ["server", "email", "dnsServer", "tsigKey"],
             properties: {
                 server: schemaOf("OSM_ACME_SERVER"),
                 email: schemaOf("OSM_ACME_EMAIL"),
                 caBundle: schemaOf("OSM_ACME_CA_BUNDLE"),
+                dnsServer: schemaOf("OSM_ACME_DNS_SERVER"),
+                dnsPort: schemaOf("OSM_ACME_DNS_PORT"),
+                tsigKey: schemaOf("OSM_ACME_TSIG_KEY"),
+                tsigAlgorithm: schemaOf("OSM_ACME_TSIG_ALGORITHM"),
+                propagationSeconds: schemaOf("OSM_ACME_DNS_PROPAGATION_SECONDS"),
             },
         },
         containerLimits: {
@@ -180,7 +197,7 @@ const validateStack = compile(stackSchema);
 /** Keys whose values are objects or arrays (stored JSON-encoded by Pulumi). */
 const structured = ["hosts", "powerdns", "acme", "containerLimits", "powerdnsMysql"];
 const plain = ["domain", "sshUser", "customersFile", "placementsLock"];
-export const SECRET_KEYS = ["sshPrivateKey", "powerdnsApiKey", "powerdnsMysqlAdminPassword"] as const;
+export const SECRET_KEYS = ["sshPrivateKey", "powerdnsApiKey", "powerdnsMysqlAdminPassword", "acmeTsigSecret"] as const;
 
 /** Example values per setting (`hosts.capacity` stands for every `hosts[i].capacity`), for the fix commands. */
 const examples: Record<string, string | number | boolean> = {
@@ -202,6 +219,11 @@ const examples: Record<string, string | number | boolean> = {
     "acme.server": "https://acme-v02.api.letsencrypt.org/directory",
     "acme.email": "hosting@example.org",
     "acme.caBundle": "/etc/ssl/certs/ca-certificates.crt",
+    "acme.dnsServer": "203.0.113.53",
+    "acme.dnsPort": 53,
+    "acme.tsigKey": "osm-acme",
+    "acme.tsigAlgorithm": "hmac-sha256",
+    "acme.propagationSeconds": 5,
     "containerLimits.cpus": 2,
     "containerLimits.memoryMiB": 2048,
     "powerdnsMysql.endpoint": "127.0.0.1:3306",
@@ -296,6 +318,7 @@ export function readSettings(lookup: ConfigLookup, file: string, presentKeys: st
         sshPrivateKey: lookup("sshPrivateKey") ?? "",
         powerdnsApiKey: lookup("powerdnsApiKey") ?? "",
         powerdnsMysqlAdminPassword: lookup("powerdnsMysqlAdminPassword"),
+        acmeTsigSecret: lookup("acmeTsigSecret") ?? "",
     };
     const secretFix = (key: string, what: string) => `set it with: pulumi config set --secret ${PROJECT}:${key} < ${what}`;
     if (!secrets.sshPrivateKey) {
@@ -307,6 +330,13 @@ export function readSettings(lookup: ConfigLookup, file: string, presentKeys: st
         problems.push({ file, path: `${PROJECT}:powerdnsApiKey`, message: `is missing; ${secretFix("powerdnsApiKey", "pdns-api-key.txt")}` });
     } else if (/\s/.test(secrets.powerdnsApiKey)) {
         problems.push({ file, path: `${PROJECT}:powerdnsApiKey`, message: `contains whitespace (a stray newline?); ${secretFix("powerdnsApiKey", "pdns-api-key.txt")}` });
+    }
+    // The hosts' rule (vars/osm.yml), never echoing the value.
+    const tsigRule = hostContract().envRules.OSM_ACME_TSIG_SECRET;
+    if (!secrets.acmeTsigSecret) {
+        problems.push({ file, path: `${PROJECT}:acmeTsigSecret`, message: `is missing; ${secretFix("acmeTsigSecret", "acme-tsig-secret.txt")} (the secret of the TSIG key acme.tsigKey, README.md: Certificates)` });
+    } else if (!new RegExp(tsigRule.pattern!, "u").test(secrets.acmeTsigSecret)) {
+        problems.push({ file, path: `${PROJECT}:acmeTsigSecret`, message: `is malformed (not shown): it must be ${tsigRule.expect}; ${secretFix("acmeTsigSecret", "acme-tsig-secret.txt")}` });
     }
     if (doc.powerdnsMysql !== undefined && !secrets.powerdnsMysqlAdminPassword) {
         problems.push({ file, path: `${PROJECT}:powerdnsMysqlAdminPassword`, message: `is missing while powerdnsMysql is set; ${secretFix("powerdnsMysqlAdminPassword", "mysql-admin-password.txt")}` });
@@ -335,7 +365,7 @@ export function readSettings(lookup: ConfigLookup, file: string, presentKeys: st
         sshUser: d.sshUser,
         hosts: d.hosts.map((h) => ({ name: h.name, address: h.address, capacity: h.capacity, hostKey: h.hostKey.trim(), sshPort: h.sshPort ?? 22, drain: h.drain ?? false, adopt: h.adopt ?? false })),
         powerdns: { apiUrl: d.powerdns.apiUrl.replace(/\/$/, ""), zone: d.powerdns.zone, ttl: d.powerdns.ttl ?? 300, reservedNames: d.powerdns.reservedNames ?? [] },
-        acme: { ...d.acme },
+        acme: { dnsPort: 53, tsigAlgorithm: "hmac-sha256", propagationSeconds: 5, ...d.acme },
         containerLimits: { ...d.containerLimits },
         powerdnsMysql: d.powerdnsMysql && { userHost: "localhost", ...d.powerdnsMysql },
         customersFile: d.customersFile ?? "customers.json",

@@ -15,6 +15,8 @@ export interface EnvRule {
     integer?: [number, number];
     /** What a good value looks like, for messages. */
     expect: string;
+    /** A secret: messages never show the value. */
+    secret?: boolean;
 }
 
 /** The variables a playbook takes. */
@@ -47,7 +49,7 @@ export function parseContract(text: string, file: string): HostContract {
         if (typeof r?.expect !== "string") fail(`osm_env_rules.${name}.expect must be a string`);
         if (typeof r.pattern === "string") {
             new RegExp(r.pattern, "u");
-            rules[name] = { pattern: r.pattern, expect: r.expect };
+            rules[name] = { pattern: r.pattern, expect: r.expect, ...(r.secret === true ? { secret: true } : {}) };
         } else if (Array.isArray(r.integer) && r.integer.length === 2 && r.integer.every(Number.isInteger) && r.integer[0] <= r.integer[1]) {
             rules[name] = { integer: [r.integer[0], r.integer[1]], expect: r.expect };
         } else {

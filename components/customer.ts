@@ -1,7 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { AnsibleShipment } from "./ansible-bundle";
-import { AcmeSettings } from "./config";
 import { DnsTarget } from "./dns";
 import { Host } from "./host";
 import { absolute, customerNames, CustomerNames } from "./naming";
@@ -21,19 +20,17 @@ export interface CustomerArgs {
     adopt?: boolean;
     /** Where its records go. */
     dns: DnsTarget;
-    /** ACME account for its certificate. */
-    acme: AcmeSettings;
     /** CPU and memory limits of its container. */
     limits: { cpus: number; memoryMiB: number };
     /** The playbooks on its host: a change of what a command runs re-runs it in place (idempotent). */
     ansible: AnsibleShipment;
 }
 
-const CONTAINER_CREATE = "container-create.yml";
-const CONTAINER_PROVISION = "container-provision.yml";
+/** One playbook run per customer: container, services, NGINX, firewall (ansible/README.md). */
+const CUSTOMER_PLAYBOOK = "customer.yml";
 const CONTAINER_DELETE = "container-delete.yml";
 
-/** What the provision playbook returns on stdout (see ansible/README.md). */
+/** The credentials in what customer.yml returns on stdout (see ansible/README.md). */
 export interface CustomerCredentials {
     mqttUsername: string;
     mqttPassword: string;
@@ -42,8 +39,8 @@ export interface CustomerCredentials {
 }
 
 /**
- * One customer: its three names (CNAMEs to its host), then its container created,
- * provisioned and, on removal, archived and deleted by the playbooks on its host.
+ * One customer: its three names (CNAMEs to its host), then its container created and
+ * provisioned in one playbook run and, on removal, archived and deleted, on its host.
  */
 export class Customer extends pulumi.ComponentResource {
     public readonly label: string;
@@ -53,8 +50,8 @@ export class Customer extends pulumi.ComponentResource {
     public readonly mqttEndpoint: string;
     public readonly urls: { grafana: string; influx: string; chirpstack: string };
     public readonly records: powerdns.Record[];
+    /** Creates and provisions the container (one playbook run); its delete archives it. */
     public readonly container: command.remote.Command;
-    public readonly provision: command.remote.Command;
     /** The customer's credentials, generated on its host (secret). */
     public readonly credentials: pulumi.Output<CustomerCredentials>;
 
@@ -78,8 +75,7 @@ export class Customer extends pulumi.ComponentResource {
                 ...(args.adopt ? { adoptId: `${args.dns.zone}/${absolute(this.names[service])}/CNAME` } : {}),
             }, { parent: this }));
 
-        // The ACME account goes to both commands: create starts the certificate's issuance in
-        // the background, provision waits for it (ansible/README.md).
+        // No ACME settings: the host's certificate for *.<domain> serves every customer.
         const environment: Record<string, string> = {
             OSM_CUSTOMER: args.label,
             OSM_DOMAIN: args.domain,
@@ -87,47 +83,45 @@ export class Customer extends pulumi.ComponentResource {
             OSM_MQTT_PORT: String(args.mqttPort),
             OSM_CPUS: String(args.limits.cpus),
             OSM_MEMORY_MIB: String(args.limits.memoryMiB),
-            OSM_ACME_SERVER: args.acme.server,
-            OSM_ACME_EMAIL: args.acme.email,
         };
-        if (args.acme.caBundle) environment.OSM_ACME_CA_BUNDLE = args.acme.caBundle;
-        // Certificates are issued for the names, so the records come first. A move to another
+        // The names come first, so they resolve when the customer answers. A move to another
         // host replaces the container: the new one is created, then the old one archived.
+        // One command (one SSH session, one Ansible start) per customer, not two: on a busy host
+        // each Ansible start is about a second of CPU (ansible/README.md).
+        // The name stays `-container`: on a running fleet this is an in-place update that re-runs
+        // the idempotent playbook (data, address, port and credentials kept); the old
+        // `-provision` commands had no delete, so removing them changes nothing on the hosts.
         this.container = new command.remote.Command(`${name}-container`, {
             connection: args.host.connection,
-            create: playbook(CONTAINER_CREATE),
+            create: playbook(CUSTOMER_PLAYBOOK),
             // The delete runs whatever container-delete.yml the host has by then (the latest copy),
             // so only what create runs triggers a re-run.
             delete: playbook(CONTAINER_DELETE),
-            environment: { ...environment, OSM_PLAYBOOK_HASH: args.ansible.hashOf(CONTAINER_CREATE) },
-            triggers: [args.host.hostName],
-            addPreviousOutputInEnv: false,
-        }, { parent: this, dependsOn: [...this.records, args.host.setup] });
-
-        this.provision = new command.remote.Command(`${name}-provision`, {
-            connection: args.host.connection,
-            create: playbook(CONTAINER_PROVISION),
-            environment: { ...environment, OSM_PLAYBOOK_HASH: args.ansible.hashOf(CONTAINER_PROVISION) },
+            environment: { ...environment, OSM_PLAYBOOK_HASH: args.ansible.hashOf(CUSTOMER_PLAYBOOK) },
             triggers: [args.host.hostName],
             addPreviousOutputInEnv: false,
             // stdout carries the credentials: secret, and never logged.
             logging: "stderr",
-        }, { parent: this, dependsOn: [this.container], additionalSecretOutputs: ["stdout"] });
+        }, { parent: this, dependsOn: [...this.records, args.host.setup], additionalSecretOutputs: ["stdout"] });
 
-        this.credentials = pulumi.secret(this.provision.stdout.apply(parseCredentials));
+        this.credentials = pulumi.secret(this.container.stdout.apply(parseCredentials));
         this.registerOutputs({ mqttEndpoint: this.mqttEndpoint, urls: this.urls, credentials: this.credentials });
     }
 }
 
-/** The provision playbook's result line; empty during preview. */
+/** The credentials in the customer playbook's result line; empty during preview. */
 export function parseCredentials(stdout: string | undefined): CustomerCredentials {
     const text = (stdout ?? "").trim();
     if (!text) return { mqttUsername: "", mqttPassword: "", grafanaAdminPassword: "", influxToken: "" };
     const last = text.split("\n").pop()!;
+    let r: Record<string, unknown>;
     try {
-        return JSON.parse(last) as CustomerCredentials;
+        r = JSON.parse(last) as Record<string, unknown>;
     } catch {
         // Never echo the text: it may hold a password.
-        throw new Error("the provision playbook's stdout is not the JSON credentials object ansible/README.md describes");
+        throw new Error("the customer playbook's stdout is not the JSON object with the credentials ansible/README.md describes");
     }
+    // The address and MAC beside them are not credentials.
+    return { mqttUsername: String(r.mqttUsername ?? ""), mqttPassword: String(r.mqttPassword ?? ""),
+        grafanaAdminPassword: String(r.grafanaAdminPassword ?? ""), influxToken: String(r.influxToken ?? "") };
 }

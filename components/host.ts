@@ -18,8 +18,10 @@ export interface HostArgs {
     sshPrivateKey: pulumi.Input<string>;
     /** Where the host's A record goes. */
     dns: DnsTarget;
-    /** ACME account for the host's certificates. */
+    /** ACME account and DNS-01 settings for the host's certificate (`*.<domain>`). */
     acme: AcmeSettings;
+    /** The secret of the TSIG key that may update the ACME challenge zone (a secret). */
+    acmeTsigSecret: pulumi.Input<string>;
     /** The playbooks shipped to the host; a change of what host set-up runs re-runs it. */
     ansible: AnsibleShipment;
 }
@@ -87,11 +89,19 @@ export class Host extends pulumi.ComponentResource {
             remotePath: REMOTE_ROOT,
         }, { parent: this, dependsOn: [bootstrap] });
 
-        const environment: Record<string, string> = {
+        const environment: Record<string, pulumi.Input<string>> = {
             OSM_HOST_NAME: h.name,
             OSM_DOMAIN: args.domain,
             OSM_ACME_SERVER: args.acme.server,
             OSM_ACME_EMAIL: args.acme.email,
+            OSM_ACME_DNS_SERVER: args.acme.dnsServer,
+            OSM_ACME_DNS_PORT: String(args.acme.dnsPort),
+            OSM_ACME_DNS_PROPAGATION_SECONDS: String(args.acme.propagationSeconds),
+            OSM_ACME_TSIG_KEY: args.acme.tsigKey,
+            OSM_ACME_TSIG_ALGORITHM: args.acme.tsigAlgorithm,
+            // Through the SSH environment, never the command line; the environment is then
+            // secret in the state as a whole.
+            OSM_ACME_TSIG_SECRET: pulumi.secret(args.acmeTsigSecret),
             OSM_PLAYBOOK_HASH: args.ansible.hashOf(HOST_SETUP),
         };
         if (args.acme.caBundle) environment.OSM_ACME_CA_BUNDLE = args.acme.caBundle;

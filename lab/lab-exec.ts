@@ -41,7 +41,7 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
             (err, stdout, stderr) => {
                 const code = err ? (typeof (err as any).code === "number" ? (err as any).code : 1) : 0;
                 if (err && !opts.allowFail) {
-                    const why = (err as any).killed ? "timed out" : `exited ${code}`;
+                    const why = (err as any).killed ? `timed out after ${opts.timeoutMs ?? 300_000} ms` : `exited ${code}`;
                     reject(new Error(`${cmd} ${args.slice(0, 3).join(" ")} ${why}: ${tail(stderr || stdout)}`));
                 } else resolve({ code, stdout, stderr });
             },

@@ -18,6 +18,28 @@ import { DeleteResult, remoteHandlers } from "./remote";
 
 export const LAB_DOMAIN = "osm.lab.test";
 
+/** What the hosts need for ACME DNS-01 against the lab PowerDNS (stack config `acme.*`, `acmeTsigSecret`). */
+export interface AcmeDns {
+    dnsServer: string;
+    dnsPort: number;
+    tsigKey: string;
+    tsigAlgorithm: string;
+    tsigSecret: string;
+}
+
+/**
+ * The ACME challenge zone `_acme-challenge.<domain>` on the lab PowerDNS (started with
+ * `updatesOn: [bridge address]`), updatable only by its own TSIG key and only from the lab's
+ * hosts: what the operator sets up once in production (README.md, Certificates).
+ */
+export async function acmeChallengeZone(pdns: PowerDnsLab, lab: Lab, domain: string): Promise<AcmeDns> {
+    const zone = `_acme-challenge.${domain}`;
+    // A host name cannot hold '_': the zone's NS is the parent's.
+    await pdns.createZone(zone, `ns1.${domain}`);
+    const key = await pdns.allowUpdates(zone, "osm-acme", [`${lab.state.bridgeAddress}/${lab.state.prefixLength}`]);
+    return { dnsServer: lab.state.bridgeAddress, dnsPort: pdns.dnsPort, tsigKey: key.name, tsigAlgorithm: key.algorithm, tsigSecret: key.secret };
+}
+
 
 /** One create/delete a handler did: resource name and seconds. */
 export interface Timing {
@@ -75,6 +97,7 @@ export class LabStack {
         public readonly lab: Lab,
         public readonly pdns: PowerDnsLab,
         public readonly pebble: Pebble,
+        public readonly acmeDns: AcmeDns,
         private readonly opts: LabStackOptions,
     ) {
         this.handlers = labHandlers(this.timings, this.deletes);
@@ -88,9 +111,10 @@ export class LabStack {
         const lab = await Lab.start({ id: opts.id, hostNames: opts.hostNames, basePath: base.path, teardownOnExit: true });
         let pdns: PowerDnsLab | undefined;
         try {
-            pdns = await startPowerDns({ zone: LAB_DOMAIN });
+            pdns = await startPowerDns({ zone: LAB_DOMAIN, updatesOn: [lab.state.bridgeAddress] });
+            const acmeDns = await acmeChallengeZone(pdns, lab, LAB_DOMAIN);
             const pebble = await startPebble(lab, { dnsServer: `127.0.0.1:${pdns.dnsPort}` });
-            const s = new LabStack(lab, pdns, pebble, opts);
+            const s = new LabStack(lab, pdns, pebble, acmeDns, opts);
             s.seconds.base = baseSeconds;
             s.seconds.labUp = (Date.now() - t) / 1000;
             return s;
@@ -103,19 +127,25 @@ export class LabStack {
 
     /** Stack config and secret keys for a customers file. */
     config(customersFile: string): { config: Record<string, string>; secretKeys: string[] } {
-        const { lab, pdns, pebble } = this;
+        const { lab, pdns, pebble, acmeDns } = this;
         const config = configMap({
             domain: LAB_DOMAIN,
             sshUser: lab.state.sshUser,
             hosts: lab.hosts.map((h) => ({ name: h.name, address: h.address, sshPort: h.sshPort, capacity: this.opts.capacity ?? 20, hostKey: h.hostKey })),
             powerdns: { apiUrl: pdns.apiUrl, zone: LAB_DOMAIN, ttl: 60 },
-            acme: { server: pebble.directoryUrl, email: "hosting@example.org", caBundle: HOST_CA_BUNDLE_PATH },
+            acme: {
+                server: pebble.directoryUrl, email: "hosting@example.org", caBundle: HOST_CA_BUNDLE_PATH,
+                dnsServer: acmeDns.dnsServer, dnsPort: acmeDns.dnsPort, tsigKey: acmeDns.tsigKey, tsigAlgorithm: acmeDns.tsigAlgorithm,
+                // One authoritative server: the record is live at once.
+                propagationSeconds: 0,
+            },
             containerLimits: { cpus: 1, memoryMiB: 256 },
             customersFile,
             sshPrivateKey: lab.privateKey(),
             powerdnsApiKey: pdns.apiKey,
+            acmeTsigSecret: acmeDns.tsigSecret,
         });
-        return { config, secretKeys: ["osm-hosting:sshPrivateKey", "osm-hosting:powerdnsApiKey"] };
+        return { config, secretKeys: ["osm-hosting:sshPrivateKey", "osm-hosting:powerdnsApiKey", "osm-hosting:acmeTsigSecret"] };
     }
 
     /**

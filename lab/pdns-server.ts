@@ -39,8 +39,13 @@ export interface PowerDnsLab {
     zone: string;
     /** Calls the API directly (bypassing the provider), e.g. to make a hand edit. */
     api(method: string, pathname: string, body?: unknown): Promise<{ status: number; text: string; json: any }>;
-    /** Creates another zone. */
-    createZone(zone: string): Promise<void>;
+    /** Creates another zone; its NS is `ns1.<zone>` unless `nameserver` is given. */
+    createZone(zone: string, nameserver?: string): Promise<void>;
+    /**
+     * Creates a TSIG key and lets it, and it alone, update `zone` by RFC 2136 from `from`
+     * (CIDRs): the ACME challenge zone's set-up (README.md, Certificates).
+     */
+    allowUpdates(zone: string, keyName: string, from: string[]): Promise<TsigKey>;
     /** Sets one rrset by hand (REPLACE), as an operator would. */
     setRrset(name: string, type: string, ttl: number, records: string[]): Promise<void>;
     /** `dig @127.0.0.1 -p PORT NAME TYPE`: what resolvers see. */
@@ -239,7 +244,16 @@ export interface StartOptions {
     zone?: string;
     /** mysql backend only: log in here instead of starting a MariaDB of its own. */
     mysql?: MysqlBackend;
+    /**
+     * Also listen on these addresses (e.g. a lab bridge's, so lab hosts reach it), and take
+     * RFC 2136 updates: from no address for any zone (`allow-dnsupdate-from=` empty), so only
+     * a zone set up with `allowUpdates` can be changed, by its key.
+     */
+    updatesOn?: string[];
 }
+
+/** A TSIG key as PowerDNS made it. */
+export interface TsigKey { name: string; algorithm: string; secret: string }
 
 /** Starts PowerDNS (and its MariaDB for the mysql backend) and creates the zone. */
 export async function startPowerDns(opts: StartOptions = {}): Promise<PowerDnsLab> {
@@ -280,7 +294,8 @@ export async function startPowerDns(opts: StartOptions = {}): Promise<PowerDnsLa
             writeSecretFile(path.join(confDir, "pdns.conf"), [
                 ...backendConf,
                 "api=yes", `api-key=${apiKey}`, "webserver=yes", "webserver-address=127.0.0.1", `webserver-port=${apiPort}`,
-                "webserver-allow-from=127.0.0.0/8", "local-address=127.0.0.1", `local-port=${dnsPort}`,
+                "webserver-allow-from=127.0.0.0/8", `local-address=${["127.0.0.1", ...(opts.updatesOn ?? [])].join(",")}`, `local-port=${dnsPort}`,
+                ...(opts.updatesOn ? ["dnsupdate=yes", "allow-dnsupdate-from="] : []),
                 "daemon=no", "guardian=no", `socket-dir=${dir}`,
                 // Empty: otherwise pdns sends a DNS query to the internet at start.
                 "security-poll-suffix=", "loglevel=4", "",
@@ -362,11 +377,20 @@ function makeLab(backend: Backend, apiUrl: string, apiKey: string, dnsPort: numb
     };
     return {
         backend, pids, dir, apiUrl, apiKey, dnsPort, zone, api,
-        async createZone(z: string) {
+        async createZone(z: string, nameserver?: string) {
             const res = await api("POST", "/api/v1/servers/localhost/zones", {
-                name: canonical(z), kind: "Native", nameservers: [`ns1.${canonical(z)}`], soa_edit_api: "DEFAULT",
+                name: canonical(z), kind: "Native", nameservers: [nameserver ? canonical(nameserver) : `ns1.${canonical(z)}`], soa_edit_api: "DEFAULT",
             });
             if (res.status !== 201) throw new Error(`creating zone ${z} failed: ${res.status} ${res.text}`);
+        },
+        async allowUpdates(z: string, keyName: string, from: string[]) {
+            const key = await api("POST", "/api/v1/servers/localhost/tsigkeys", { name: keyName, algorithm: "hmac-sha256" });
+            if (key.status !== 201) throw new Error(`creating TSIG key ${keyName} failed: ${key.status} ${key.text}`);
+            for (const [kind, metadata] of [["TSIG-ALLOW-DNSUPDATE", [keyName]], ["ALLOW-DNSUPDATE-FROM", from]] as const) {
+                const res = await api("PUT", `/api/v1/servers/localhost/zones/${canonical(z)}/metadata/${kind}`, { metadata });
+                if (res.status !== 200) throw new Error(`setting ${kind} on ${z} failed: ${res.status} ${res.text}`);
+            }
+            return { name: keyName, algorithm: "hmac-sha256", secret: String(key.json.key) };
         },
         async setRrset(name: string, type: string, ttl: number, records: string[]) {
             const res = await api("PATCH", `/api/v1/servers/localhost/zones/${zone}`, {

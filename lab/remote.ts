@@ -98,7 +98,7 @@ export async function connect(name: string, c: Connection): Promise<Client> {
             if (i + 1 < attempts) await new Promise((r) => setTimeout(r, 500));
         }
     }
-    throw new Error(`${label(name, c)}: could not connect after ${attempts} attempt(s): ${lastError?.message}`);
+    throw new Error(`${label(name, c)}: could not connect after ${attempts} attempt(s) of ${timeoutMs} ms each: ${lastError?.message}`);
 }
 
 export interface ExecResult {

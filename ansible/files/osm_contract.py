@@ -48,6 +48,8 @@ def problem(name, value):
         good = _DECIMAL.fullmatch(value) is not None and low <= int(value) <= high
     if good:
         return None
+    if rule.get("secret"):
+        return f"{name}=(secret, not shown) is malformed: it must be {rule['expect']}"
     shown = value if len(value) <= 80 else value[:77] + "..."
     return f"{name}={json.dumps(shown)} is malformed: it must be {rule['expect']}"
 

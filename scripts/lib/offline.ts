@@ -15,6 +15,8 @@ const PLACEHOLDER_SECRETS: Record<string, string> = {
     sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nplan-placeholder\n-----END OPENSSH PRIVATE KEY-----\n",
     powerdnsApiKey: "plan-placeholder",
     powerdnsMysqlAdminPassword: "plan-placeholder",
+    // Base64, as the TSIG secret's rule wants.
+    acmeTsigSecret: "cGxhbi1wbGFjZWhvbGRlci10c2lnLXNlY3JldA==",
 };
 
 /** `Pulumi.<stack>.yaml` as a Pulumi config map (objects JSON-encoded, keys namespaced). */

@@ -17,6 +17,7 @@ import { unregisterExitTeardown } from "../../lab/hosts";
 import { httpsGet, MqttTarget, mosquitto } from "../../lab/outside";
 import { CustomersFileEntry } from "../../components/customers";
 import { LAB_DOMAIN as DOMAIN, LabStack } from "../../lab/lab-stack";
+import { CpuHogs, startCpuHogs } from "../../lab/load";
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- untyped CommonJS (SDK internals, a test double or a computed path)
 const program: () => Promise<any> = require("../../index");
 
@@ -93,10 +94,21 @@ describe("end to end: the program carried out on lab hosts", function () {
         stack = await LabStack.start({ id: "e2e", hostNames: ["osm-lab1", "osm-lab2"] });
     });
 
+    // Issue 9: the ten-at-once test runs beside two busy CPU hogs (a shared CI machine), started
+    // before it and stopped by PID after it, also when it fails.
+    let hogs: CpuHogs | undefined;
+    beforeEach(function () {
+        if (/10 customers at once/.test(this.currentTest?.title ?? "")) hogs = startCpuHogs(2);
+    });
+    afterEach(async () => {
+        await hogs?.stop();
+        hogs = undefined;
+    });
+
     after(async function () {
         if (!stack) return;
         const timing = (re: RegExp) => stack.timings.filter((t) => re.test(t.name) && t.op === "create").map((t) => t.seconds.toFixed(1)).join(" ");
-        process.stderr.write(`e2e timings (s): ${JSON.stringify(stack.seconds)}; -container: ${timing(/-container$/)}; -provision: ${timing(/-provision$/)}\n`);
+        process.stderr.write(`e2e timings (s): ${JSON.stringify(stack.seconds)}; -container: ${timing(/-container$/)}\n`);
         if (process.env.OSM_LAB_KEEP === "1") {
             unregisterExitTeardown(stack.lab.state.id);
             process.stderr.write(`OSM_LAB_KEEP=1: lab left running (npm run lab -- down --id e2e; PowerDNS stops with this process)\n`);
@@ -119,7 +131,7 @@ describe("end to end: the program carried out on lab hosts", function () {
             for (const n of [`${h.name}-a`, `${h.name}-bootstrap`, `${h.name}-ansible`, `${h.name}-setup`]) assert.ok(byName.has(n), `${n} carried out`);
         }
         for (const l of labels) {
-            for (const n of [`${l}-grafana`, `${l}-influx`, `${l}-chirpstack`, `${l}-container`, `${l}-provision`]) assert.ok(byName.has(n), `${n} carried out`);
+            for (const n of [`${l}-grafana`, `${l}-influx`, `${l}-chirpstack`, `${l}-container`]) assert.ok(byName.has(n), `${n} carried out`);
             const created = JSON.parse(byName.get(`${l}-container`)!.outputs.stdout.trim().split("\n").pop()!);
             assert.match(created.address, /^\d+\.\d+\.\d+\.\d+$/);
         }
@@ -175,7 +187,7 @@ describe("end to end: the program carried out on lab hosts", function () {
         assert.notStrictEqual(crossed.code, 0, "b's password must not open a's broker");
     });
 
-    it("creates 10 customers at once on one host: distinct addresses and MACs, consistent /etc/hosts and dnsmasq, nginx -t, all answer", async () => {
+    it("creates 10 customers at once on one host, beside two busy CPU hogs: distinct addresses and MACs, consistent /etc/hosts and dnsmasq, nginx -t, all answer", async () => {
         needFirst();
         const ten = Array.from({ length: 10 }, (_, i) => ({ name: `Parallel ${i + 1}`, host: "osm-lab2" }));
         const t = Date.now();
@@ -223,7 +235,7 @@ describe("end to end: the program carried out on lab hosts", function () {
         const next = await deploy(entries, current);
         const removed = await destroyRemoved(current, next, stack.handlers);
         current = next;
-        assert.deepStrictEqual(removed.map((r) => r.name).sort(), [`${victim}-chirpstack`, `${victim}-container`, `${victim}-grafana`, `${victim}-influx`, `${victim}-provision`].sort());
+        assert.deepStrictEqual(removed.map((r) => r.name).sort(), [`${victim}-chirpstack`, `${victim}-container`, `${victim}-grafana`, `${victim}-influx`].sort());
 
         // The archive: dated, on the host, holding the container's data.
         const archives = (await stack.lab.sh(host, 'ls -1 /var/lib/osm/archives/ | grep -F -- "$1" || true', victim)).stdout.trim().split("\n").filter(Boolean);
@@ -270,12 +282,12 @@ describe("end to end: the program carried out on lab hosts", function () {
         current = next;
         assert.deepStrictEqual(next.outputs.placements[mover], { host: to, mqttPort: port });
 
-        // The plan: its container and provision replaced, its three names updated, all else the same.
+        // The plan: its container replaced, its three names updated, all else the same.
         const plans = planOf(next.steps!);
         const name = (urn: string) => next.resources.find((r) => r.urn === urn)?.name ?? urn;
         const changed = Object.fromEntries([...plans].filter(([, p]) => p !== "same").map(([urn, p]) => [name(urn), p]));
         assert.deepStrictEqual(changed, {
-            [`${mover}-container`]: "replace", [`${mover}-provision`]: "replace",
+            [`${mover}-container`]: "replace",
             [`${mover}-grafana`]: "update", [`${mover}-influx`]: "update", [`${mover}-chirpstack`]: "update",
         });
         assert.strictEqual(plans.size, before.resources.length, "every resource has its step");
@@ -286,7 +298,6 @@ describe("end to end: the program carried out on lab hosts", function () {
         assert.strictEqual(created.state.inputs.connection.host, toAddress, "created on the new host");
         assert.strictEqual(removed.state.outputs.connection.host, fromAddress, "deleted with its stored connection: the old host");
         assert.ok(created.seq < removed.seq, `created (step ${created.seq}) before deleted (step ${removed.seq})`);
-        assert.ok(step("create-replacement", `${mover}-provision`)!.seq < removed.seq, "provisioned on the new host before the old one goes");
 
         // From outside: its names lead to the new host, whose NGINX serves its container; MQTT too.
         for (const s of SERVICES) assert.strictEqual(await stack.resolve(`${mover}${s.suffix}.${DOMAIN}`), toAddress);

@@ -1,10 +1,11 @@
 /**
  * The host side (ansible/) on a real lab host, driven the way the program drives it: the
  * folder in /opt/osm/ansible, the program's bootstrap script, then `/opt/osm/ansible/run
- * PLAYBOOK` over SSH with the OSM_* variables as SSH environment. Proves: host setup, create,
- * provision and delete, each idempotent (a second run changes nothing); the customer's
+ * PLAYBOOK` over SSH with the OSM_* variables as SSH environment. Proves: host setup, the
+ * customer playbook (create and provision) and delete, each idempotent (a second run changes nothing); the customer's
  * services answer from outside through NGINX (HTTPS per name, MQTT over TLS with its
- * credentials) with a certificate pebble issued after validating HTTP-01 through the lab DNS;
+ * credentials) with the host's certificate for *.<domain>, which pebble issued after validating
+ * DNS-01 (certbot's RFC 2136 update of the challenge zone, TSIG-signed) through the lab DNS;
  * customers are isolated; deletion archives first and leaves nothing else; 10 customers
  * created and provisioned at once on one host. Prints the timings it measured.
  */
@@ -18,7 +19,9 @@ import { run } from "../../lab/lab-exec";
 import { httpsGet, mosquitto, MqttTarget } from "../../lab/outside";
 import { PowerDnsLab, startPowerDns } from "../../lab/pdns-server";
 import { Pebble, startPebble } from "../../lab/pebble";
+import { acmeChallengeZone, AcmeDns } from "../../lab/lab-stack";
 import { Connection, connect, execOn } from "../../lab/remote";
+import { CpuHogs, startCpuHogs } from "../../lab/load";
 
 const HOST = "osm-pb1";
 const DOMAIN = "osm.example.test";
@@ -44,6 +47,7 @@ describe("playbooks on a lab host (ansible/ over SSH)", function () {
     let lab: Lab;
     let dns: PowerDnsLab | undefined;
     let pebble: Pebble;
+    let acmeDns: AcmeDns;
     let hostAddress: string;
     const timings: string[] = [];
     const creds = new Map<string, Creds>();
@@ -56,13 +60,14 @@ describe("playbooks on a lab host (ansible/ over SSH)", function () {
     };
     const hostEnv = (): Record<string, string> => ({
         OSM_HOST_NAME: HOST, OSM_DOMAIN: DOMAIN, OSM_ACME_SERVER: pebble.directoryUrl, OSM_ACME_EMAIL: "ops@example.test",
-        OSM_ACME_CA_BUNDLE: pebble.hostCaBundlePath,
+        OSM_ACME_CA_BUNDLE: pebble.hostCaBundlePath, OSM_ACME_DNS_SERVER: acmeDns.dnsServer, OSM_ACME_DNS_PORT: String(acmeDns.dnsPort),
+        OSM_ACME_DNS_PROPAGATION_SECONDS: "0", OSM_ACME_TSIG_KEY: acmeDns.tsigKey, OSM_ACME_TSIG_ALGORITHM: acmeDns.tsigAlgorithm,
+        OSM_ACME_TSIG_SECRET: acmeDns.tsigSecret,
     });
     const customerEnv = (c: string): Record<string, string> => {
         if (!ports.has(c)) ports.set(c, nextPort++);
         return { OSM_CUSTOMER: c, OSM_DOMAIN: DOMAIN, OSM_HOST_NAME: HOST, OSM_MQTT_PORT: String(ports.get(c)), OSM_CPUS: "1", OSM_MEMORY_MIB: "256" };
     };
-    const provisionEnv = (c: string) => ({ ...customerEnv(c), ...hostEnv() });
 
     /** Runs a playbook over SSH exactly as the program's remote commands do. */
     async function play(playbook: string, env: Record<string, string>): Promise<Play> {
@@ -112,12 +117,23 @@ describe("playbooks on a lab host (ansible/ over SSH)", function () {
         const base = await ensureBase();
         lab = await Lab.start({ id: "test-playbooks", hostNames: [HOST], basePath: base.path, teardownOnExit: true });
         hostAddress = lab.host(HOST).address;
-        dns = await startPowerDns({ zone: DOMAIN });
-        // pebble validates HTTP-01 for real: it resolves the names through the lab PowerDNS.
+        dns = await startPowerDns({ zone: DOMAIN, updatesOn: [lab.state.bridgeAddress] });
+        acmeDns = await acmeChallengeZone(dns, lab, DOMAIN);
+        // pebble validates DNS-01 for real: it resolves the challenge through the lab PowerDNS.
         pebble = await startPebble(lab, { dnsServer: `127.0.0.1:${dns.dnsPort}` });
         // What CopyToRemote does: the folder lands as /opt/osm/ansible.
         // Modes dropped, as @pulumi/command's CopyToRemote leaves them (files 0644).
         await lab.sh(HOST, 'mkdir -p /opt/osm && rm -rf /opt/osm/ansible && cp -r --no-preserve=mode "$1" /opt/osm/ansible && find /opt/osm/ansible -type f -exec chmod 0644 {} +', path.join(REPO_ROOT, "ansible"));
+    });
+    // Issue 9: the ten-at-once test runs beside two busy CPU hogs (a shared CI machine), started
+    // before it and stopped by PID after it, also when it fails.
+    let hogs: CpuHogs | undefined;
+    beforeEach(function () {
+        if (/10 customers at once/.test(this.currentTest?.title ?? "")) hogs = startCpuHogs(2);
+    });
+    afterEach(async () => {
+        await hogs?.stop();
+        hogs = undefined;
     });
     after(async () => {
         if (timings.length) process.stdout.write(`\n      timings on the lab host:\n${timings.map((t) => `        ${t}`).join("\n")}\n`);
@@ -126,7 +142,7 @@ describe("playbooks on a lab host (ansible/ over SSH)", function () {
     });
 
     it("without AcceptEnv the variables do not arrive, and the playbook says so", async () => {
-        const r = await play("container-create.yml", customerEnv("acme"));
+        const r = await play("customer.yml", customerEnv("acme"));
         assert.notStrictEqual(r.code, 0);
         assert.match(r.stderr, /TASK \[Check the OSM_\* environment variables\]/);
         assert.match(r.stderr, /not set: OSM_CUSTOMER .*OSM_CPUS .*OSM_MEMORY_MIB/);
@@ -160,19 +176,36 @@ describe("playbooks on a lab host (ansible/ over SSH)", function () {
         assert.match(state, /nginx-running/);
         assert.match(state, /dnsmasq-running/);
         assert.match(state, /test is successful/);
+        // One certificate for *.<domain>, issued by pebble after DNS-01; the TSIG key is root-only.
+        const cert = await inHost(`
+            openssl x509 -in /etc/letsencrypt/live/osm--wildcard/fullchain.pem -noout -ext subjectAltName | grep -o 'DNS:[^, ]*'
+            stat -c '%a %U' /etc/osm/acme-rfc2136.ini
+            grep -c "$1" /etc/osm/acme-rfc2136.ini`, acmeDns.tsigSecret);
+        assert.deepStrictEqual(cert.trim().split("\n"), [`DNS:*.${DOMAIN}`, "600 root", "1"]);
+        assert.ok(!first.stderr.includes(acmeDns.tsigSecret) && !second.stderr.includes(acmeDns.tsigSecret), "the TSIG secret is never logged");
+        // Least privilege: from the host, the key updates the challenge zone and nothing else.
+        const nsupdate = (zone: string, name: string) => inHost(`
+            printf 'key hmac-sha256:%s %s\\nserver %s %s\\nzone %s\\nupdate add %s 60 TXT "probe"\\nsend\\n' "$1" "$2" "$3" "$4" "$5" "$6" |
+              nsupdate 2>&1 && echo accepted || echo refused`, acmeDns.tsigKey, acmeDns.tsigSecret, acmeDns.dnsServer, String(acmeDns.dnsPort), zone, name);
+        if ((await inHost("command -v nsupdate || true")).trim()) {
+            assert.match(await nsupdate(`${DOMAIN}.`, `evil.${DOMAIN}.`), /REFUSED[^]*refused/, "the key must not change the fleet's zone");
+            assert.match(await nsupdate(`_acme-challenge.${DOMAIN}.`, `_acme-challenge.${DOMAIN}.`), /accepted/, "the key changes its challenge zone");
+        }
         // What the boot unit (osm-network.service) runs, with no environment at all: it reads
         // the contract itself, so it finds the network exactly as the playbook made it.
         const boot = await lab.sh(HOST, "env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin /bin/bash /opt/osm/ansible/files/osm-net up");
         assert.strictEqual(boot.stdout, "", "osm-net as the boot unit runs it changes nothing");
     });
 
+    let acmeFirst: Play;
     it("creates a container, idempotently, with its address, MAC, entries and limits", async () => {
         await addNames("acme");
-        const first = await ok("container-create.yml", customerEnv("acme"));
+        const first = await ok("customer.yml", customerEnv("acme"));
+        acmeFirst = first;
         assert.match(first.result.address, /^10\.118\.\d+\.\d+$/);
         assert.match(first.result.mac, /^00:16:3e(:[0-9a-f]{2}){3}$/);
-        const second = await ok("container-create.yml", customerEnv("acme"));
-        assert.strictEqual(second.changed, 0, `second create changed something:\n${second.stderr}`);
+        const second = await ok("customer.yml", customerEnv("acme"));
+        assert.strictEqual(second.changed, 0, `second run changed something:\n${second.stderr}`);
         assert.deepStrictEqual(second.result, first.result);
         const { address, mac } = first.result;
         const state = await inHost(`
@@ -192,18 +225,19 @@ describe("playbooks on a lab host (ansible/ over SSH)", function () {
         assert.match(dhcp, new RegExp(`lease of ${address.replace(/\./g, "\\.")} obtained from 10\\.118\\.0\\.1`));
     });
 
-    it("provisions it, idempotently, returning credentials that never reach the log", async () => {
-        const first = await ok("container-provision.yml", provisionEnv("acme"));
-        const c = first.result as Creds;
+    it("provisions it in the same run, idempotently, returning credentials that never reach the log", async () => {
+        const first = acmeFirst;
+        assert.ok(first, "the first run of customer.yml failed (see above)");
+        const { address: _a, mac: _m, ...c } = first.result as Creds & { address: string; mac: string };
         assert.deepStrictEqual(Object.keys(c).sort(), ["grafanaAdminPassword", "influxToken", "mqttPassword", "mqttUsername"]);
         assert.strictEqual(c.mqttUsername, "acme");
         for (const s of [c.mqttPassword, c.grafanaAdminPassword, c.influxToken]) {
             assert.ok(s.length >= 24, "long random secret");
             assert.ok(!first.stderr.includes(s), "secret in the log");
         }
-        const second = await ok("container-provision.yml", provisionEnv("acme"));
-        assert.strictEqual(second.changed, 0, `second provision changed something:\n${second.stderr}`);
-        assert.deepStrictEqual(second.result, c, "credentials are generated once");
+        const second = await ok("customer.yml", customerEnv("acme"));
+        assert.strictEqual(second.changed, 0, `second run changed something:\n${second.stderr}`);
+        assert.deepStrictEqual(second.result, first.result, "credentials are generated once");
         assert.ok(!second.stderr.includes(c.mqttPassword));
         creds.set("acme", c);
         const files = await inHost(`stat -c '%a %U' /var/lib/osm/containers/acme/credentials.json
@@ -215,7 +249,7 @@ describe("playbooks on a lab host (ansible/ over SSH)", function () {
         assert.match(files, /^listener 1883 10\.118\./m);
     });
 
-    it("serves the three names over HTTPS from the customer's container, with pebble's certificate", async () => {
+    it("serves the three names over HTTPS from the customer's container, with the host's wildcard from pebble", async () => {
         for (const [name, svc] of [["acme", "grafana"], ["acme-chirpstack", "chirpstack"], ["acme-influx", "influxdb"]]) {
             const r = await httpsGet(`${name}.${DOMAIN}`, hostAddress, pebble.rootCaPath);
             assert.strictEqual(r.status, 200);
@@ -242,8 +276,7 @@ describe("playbooks on a lab host (ansible/ over SSH)", function () {
 
     it("opens only SSH, 80, 443 and the MQTT ports; keeps containers apart", async () => {
         await addNames("beta");
-        await ok("container-create.yml", customerEnv("beta"));
-        const beta = (await ok("container-provision.yml", provisionEnv("beta"))).result as Creds;
+        const beta = (await ok("customer.yml", customerEnv("beta"))).result as Creds;
         creds.set("beta", beta);
         // A listener the firewall must hide (started inside the host, stopped by its PID).
         const pid = (await inHost("setsid socat TCP-LISTEN:9999,fork,reuseaddr EXEC:/bin/true </dev/null >/dev/null 2>&1 & echo $!")).trim();
@@ -273,41 +306,32 @@ describe("playbooks on a lab host (ansible/ over SSH)", function () {
         assert.strictEqual(crossed.code, 5, "beta's credentials do not work on acme's broker");
     });
 
-    it("reports the failed step and changes nothing when the container does not exist", async () => {
-        const r = await play("container-provision.yml", provisionEnv("ghost"));
-        assert.notStrictEqual(r.code, 0);
-        assert.match(r.stderr, /TASK \[Find the container \(made by container-create\.yml\)[^\]]*\][^]*customer ghost has no container on this host: run container-create\.yml first/);
-        assert.match(r.stderr, /run: container-provision\.yml failed/);
-        const left = await inHost("ls /etc/nginx/osm/http /var/lib/osm/firewall; ls /var/lib/osm/containers");
-        assert.doesNotMatch(left, /ghost/);
-    });
-
     it("refuses another customer's MQTT port at the NGINX step, leaves nothing of it, and resumes with a free port", async () => {
         await addNames("clash");
-        await ok("container-create.yml", customerEnv("clash"));
-        const env = { ...provisionEnv("clash"), OSM_MQTT_PORT: String(ports.get("beta")) };
-        const r = await play("container-provision.yml", env);
+        const env = { ...customerEnv("clash"), OSM_MQTT_PORT: String(ports.get("beta")) };
+        const r = await play("customer.yml", env);
         assert.notStrictEqual(r.code, 0);
+        assert.match(r.stderr, /run: customer\.yml failed/);
         assert.match(r.stderr, /TASK \[Install the customer's NGINX vhosts and MQTT stream server[^\]]*\][^]*MQTT port \d+ is already used by customer beta on this host/);
         const state = await inHost("ls /etc/nginx/osm/http /etc/nginx/osm/stream /var/lib/osm/firewall; nginx -t 2>&1 | tail -1");
         assert.doesNotMatch(state, /clash/, "no NGINX or firewall state of the refused customer");
         assert.match(state, /test is successful/);
-        const again = await ok("container-provision.yml", provisionEnv("clash"));
+        const again = await ok("customer.yml", customerEnv("clash"));
         assert.strictEqual((await httpsGet(`clash.${DOMAIN}`, hostAddress, pebble.rootCaPath)).body.trim(), "grafana stand-in for customer clash");
         assert.strictEqual(again.result.mqttUsername, "clash");
         assert.strictEqual((await ok("container-delete.yml", customerEnv("clash"))).code, 0);
     });
 
-    it("creates and provisions 10 customers at once on one host", async () => {
+    it("creates and provisions 10 customers at once on one host, beside two busy CPU hogs", async () => {
         const names = Array.from({ length: 10 }, (_, i) => `par${i}`);
         for (const n of names) await addNames(n);
         let t0 = Date.now();
-        await ok("container-create.yml", customerEnv("solo"));
-        const oneCreate = (Date.now() - t0) / 1000;
+        await ok("customer.yml", customerEnv("solo"));
+        const one = (Date.now() - t0) / 1000;
         t0 = Date.now();
-        const created = await Promise.all(names.map((n) => ok("container-create.yml", customerEnv(n))));
-        const tenCreates = (Date.now() - t0) / 1000;
-        timings.push(`create: one ${oneCreate.toFixed(2)} s; 10 at once ${tenCreates.toFixed(2)} s (ratio ${(tenCreates / oneCreate).toFixed(2)})`);
+        const created = await Promise.all(names.map((n) => ok("customer.yml", customerEnv(n))));
+        const ten = (Date.now() - t0) / 1000;
+        timings.push(`customer.yml: one ${one.toFixed(2)} s; 10 at once beside 2 CPU hogs ${ten.toFixed(2)} s (ratio ${(ten / one).toFixed(2)})`);
         const addresses = created.map((r) => r.result.address);
         const macs = created.map((r) => r.result.mac);
         assert.strictEqual(new Set(addresses).size, 10, `distinct addresses: ${addresses}`);
@@ -320,15 +344,11 @@ describe("playbooks on a lab host (ansible/ over SSH)", function () {
             assert.ok(running.split("\n").includes(n), `${n} runs`);
         });
         assert.strictEqual(new Set(dhcp.trim().split("\n").map((l) => l.split(",")[1])).size, dhcp.trim().split("\n").length, "no address twice");
-
-        t0 = Date.now();
-        const provisioned = await Promise.all(names.map((n) => ok("container-provision.yml", provisionEnv(n))));
-        timings.push(`provision: 10 at once ${((Date.now() - t0) / 1000).toFixed(2)} s`);
         assert.match(await inHost("nginx -t 2>&1"), /test is successful/);
         await Promise.all(names.map(async (n, i) => {
             const r = await httpsGet(`${n}-influx.${DOMAIN}`, hostAddress, pebble.rootCaPath);
             assert.strictEqual(r.body.trim(), `influxdb stand-in for customer ${n}`);
-            creds.set(n, provisioned[i].result);
+            creds.set(n, created[i].result);
         }));
         const m = await pubSub(mqtt("par7", creds.get("par7")!), mqtt("par7", creds.get("par7")!), "hello-par7");
         assert.strictEqual(m.received, "hello-par7");
@@ -337,10 +357,9 @@ describe("playbooks on a lab host (ansible/ over SSH)", function () {
     it("creates and provisions one customer within the time measured here", async () => {
         await addNames("timed");
         const t0 = Date.now();
-        const c = await ok("container-create.yml", { ...customerEnv("timed"), ...hostEnv() });
-        const p = await ok("container-provision.yml", provisionEnv("timed"));
+        await ok("customer.yml", customerEnv("timed"));
         const total = (Date.now() - t0) / 1000;
-        timings.push(`one customer (create with OSM_ACME_* + provision, over SSH): ${total.toFixed(2)} s (create ${c.seconds.toFixed(2)} s, provision ${p.seconds.toFixed(2)} s)`);
+        timings.push(`one customer (customer.yml over SSH): ${total.toFixed(2)} s`);
         const r = await httpsGet(`timed.${DOMAIN}`, hostAddress, pebble.rootCaPath);
         assert.strictEqual(r.body.trim(), "grafana stand-in for customer timed");
         assert.ok(total < 60, `one customer took ${total} s`);

@@ -80,11 +80,11 @@ describe("a change re-runs only what it changes", function () {
         assert.deepStrictEqual(changed(before, await evaluateCopy()), []);
     });
 
-    it("editing the customers' NGINX template changes the customers' provisioning and the copy, not host set-up or containers", async () => {
+    it("editing the customers' NGINX template changes the customers' commands and the copy, not host set-up", async () => {
         const before = await evaluateCopy();
         fs.appendFileSync(path.join(project, "ansible", "templates", "customer-http.conf.j2"), "# a comment\n");
         assert.deepStrictEqual(changed(before, await evaluateCopy()), [
-            "acme-provision", "alpha-ansible", "beta-ansible", "blue-widget-co-provision", "gamma-ansible",
+            "acme-container", "alpha-ansible", "beta-ansible", "blue-widget-co-container", "gamma-ansible",
         ]);
     });
 
@@ -100,7 +100,7 @@ describe("a change re-runs only what it changes", function () {
         const before = await evaluateCopy();
         fs.appendFileSync(path.join(project, "ansible", "vars", "osm.yml"), "# a comment\n");
         const diff = changed(before, await evaluateCopy());
-        for (const n of ["alpha-setup", "acme-container", "acme-provision", "blue-widget-co-container"]) assert.ok(diff.includes(n), n);
+        for (const n of ["alpha-setup", "acme-container", "blue-widget-co-container"]) assert.ok(diff.includes(n), n);
     });
 });
 
@@ -116,11 +116,11 @@ describe("ansible-bundle: which files each playbook runs", () => {
         for (const f of ["run", "ansible.cfg", "callback_plugins/osm_result.py", "vars/osm.yml", "tasks/check-env.yml", "templates/nginx.conf.j2", "files/osm-net", "files/osm-firewall"]) {
             assert.ok(used.includes(f), `host-setup.yml should use ${f}`);
         }
-        for (const f of ["templates/customer-http.conf.j2", "templates/lxc-container.conf.j2", "container-create.yml"]) assert.ok(!used.includes(f), f);
+        for (const f of ["templates/customer-http.conf.j2", "templates/lxc-container.conf.j2", "customer.yml"]) assert.ok(!used.includes(f), f);
     });
 
-    it("provisioning uses the customers' NGINX templates and the scripts it calls, transitively", () => {
-        const used = filesUsedBy(bundle, ["run", "container-provision.yml"]);
+    it("a customer's playbook uses the customers' NGINX templates and the scripts it calls, transitively", () => {
+        const used = filesUsedBy(bundle, ["run", "customer.yml"]);
         for (const f of ["templates/customer-http.conf.j2", "templates/customer-stream.conf.j2", "files/osm-nginx", "files/osm-firewall"]) assert.ok(used.includes(f), f);
         assert.ok(!used.includes("host-setup.yml"));
     });

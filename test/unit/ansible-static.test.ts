@@ -18,7 +18,7 @@ import * as yaml from "js-yaml";
 
 const REPO = path.resolve(__dirname, "../../..");
 const ANSIBLE = path.join(REPO, "ansible");
-const PLAYBOOKS = ["host-setup.yml", "container-create.yml", "container-provision.yml", "container-delete.yml"];
+const PLAYBOOKS = ["host-setup.yml", "customer.yml", "container-delete.yml"];
 
 interface Out {
     code: number;
@@ -181,13 +181,14 @@ describe("ansible/ static checks", function () {
             // Relative load_module paths (modules-enabled) resolve against the prefix.
             fs.symlinkSync("/usr/lib/nginx/modules", path.join(dir, "modules"));
             fs.writeFileSync(path.join(dir, "nginx.conf"), await render("nginx.conf.j2", common));
+            // The host's one certificate (for *.<domain>) serves every customer.
+            const live = path.join(dir, "le", "live", "osm--wildcard");
+            fs.mkdirSync(live, { recursive: true });
+            const cert = await sh("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+                "-subj", "/CN=osm-test", "-keyout", path.join(live, "privkey.pem"), "-out", path.join(live, "fullchain.pem")]);
+            assert.strictEqual(cert.code, 0, cert.stderr);
             for (const c of customers) {
-                const live = path.join(dir, "le", "live", c.label);
-                fs.mkdirSync(live, { recursive: true });
-                const cert = await sh("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-                    "-subj", "/CN=osm-test", "-keyout", path.join(live, "privkey.pem"), "-out", path.join(live, "fullchain.pem")]);
-                assert.strictEqual(cert.code, 0, cert.stderr);
-                const vars = { ...common, osm_customer: c.label, osm_address: c.address, osm_mqtt_port: c.port };
+                const vars = { ...common, osm_wildcard_cert_name: "osm--wildcard", osm_customer: c.label, osm_address: c.address, osm_mqtt_port: c.port };
                 const http = await render("customer-http.conf.j2", vars);
                 const stream = await render("customer-stream.conf.j2", vars);
                 for (const n of ["", "-chirpstack", "-influx"]) assert.match(http, new RegExp(`server_name ${c.label}${n}\\.${common.osm_domain.replace(/\./g, "\\.")};`));
@@ -237,40 +238,51 @@ describe("ansible/ static checks", function () {
             OSM_CUSTOMER: "acme", OSM_DOMAIN: "osm.example.test", OSM_HOST_NAME: "osm-1", OSM_MQTT_PORT: "8901",
             OSM_CPUS: "1", OSM_MEMORY_MIB: "512", OSM_ACME_SERVER: "https://acme.example.test/dir", OSM_ACME_EMAIL: "ops@example.test",
         };
+        const hostGood = {
+            OSM_HOST_NAME: "osm-1", OSM_DOMAIN: "osm.example.test", OSM_ACME_SERVER: good.OSM_ACME_SERVER, OSM_ACME_EMAIL: good.OSM_ACME_EMAIL,
+            OSM_ACME_DNS_SERVER: "192.0.2.53", OSM_ACME_DNS_PORT: "53", OSM_ACME_DNS_PROPAGATION_SECONDS: "5", OSM_ACME_TSIG_KEY: "osm-acme",
+            OSM_ACME_TSIG_ALGORITHM: "hmac-sha256", OSM_ACME_TSIG_SECRET: "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0",
+        };
         // Only the first task may run: each case must fail in "Check the OSM_* environment variables".
         const cases: { title: string; playbook: string; env: Record<string, string>; expect: RegExp[] }[] = [
-            { title: "every variable missing", playbook: "container-create.yml", env: {},
+            { title: "every variable missing", playbook: "customer.yml", env: {},
                 expect: [/not set: OSM_CUSTOMER .*OSM_CPUS .*OSM_MEMORY_MIB/, /AcceptEnv OSM_\*/] },
-            { title: "provision without the ACME variables", playbook: "container-provision.yml",
-                env: { OSM_CUSTOMER: "acme", OSM_DOMAIN: "osm.example.test", OSM_MQTT_PORT: "8901" },
-                expect: [/not set: OSM_ACME_SERVER .*OSM_ACME_EMAIL/, /AcceptEnv/] },
-            { title: "a label with a trailing dash", playbook: "container-create.yml", env: { ...good, OSM_CUSTOMER: "acme-" },
+            { title: "provision without its port", playbook: "customer.yml",
+                env: { OSM_CUSTOMER: "acme", OSM_DOMAIN: "osm.example.test" },
+                expect: [/not set: OSM_MQTT_PORT/, /AcceptEnv/] },
+            { title: "host set-up without the ACME DNS-01 settings", playbook: "host-setup.yml",
+                env: { OSM_HOST_NAME: "osm-1", OSM_DOMAIN: "osm.example.test", OSM_ACME_SERVER: good.OSM_ACME_SERVER, OSM_ACME_EMAIL: good.OSM_ACME_EMAIL },
+                expect: [/not set: OSM_ACME_DNS_SERVER .*OSM_ACME_TSIG_KEY .*OSM_ACME_TSIG_SECRET/, /AcceptEnv/] },
+            { title: "a malformed TSIG secret, without showing it", playbook: "host-setup.yml",
+                env: { ...hostGood, OSM_ACME_TSIG_SECRET: "not base64 SECRET-SENTINEL-81f" },
+                expect: [/OSM_ACME_TSIG_SECRET=\(secret, not shown\) is malformed: it must be the TSIG key's secret, base64/] },
+            { title: "a label with a trailing dash", playbook: "customer.yml", env: { ...good, OSM_CUSTOMER: "acme-" },
                 expect: [/OSM_CUSTOMER="acme-" is malformed: it must be a DNS label/] },
             { title: "a label with upper case", playbook: "container-delete.yml", env: { OSM_CUSTOMER: "Acme" }, expect: [/OSM_CUSTOMER="Acme" is malformed/] },
-            { title: "a label of 53 characters", playbook: "container-create.yml", env: { ...good, OSM_CUSTOMER: "a".repeat(53) },
+            { title: "a label of 53 characters", playbook: "customer.yml", env: { ...good, OSM_CUSTOMER: "a".repeat(53) },
                 expect: [/OSM_CUSTOMER=.* is malformed: .*1-52 characters/] },
             { title: "a shell metacharacter in a label", playbook: "container-delete.yml", env: { OSM_CUSTOMER: "a;reboot" }, expect: [/OSM_CUSTOMER="a;reboot" is malformed/] },
-            { title: "a port below 1024", playbook: "container-provision.yml", env: { ...good, OSM_MQTT_PORT: "1023" }, expect: [/OSM_MQTT_PORT="1023" is malformed: .*1024 to 65535/] },
-            { title: "a port above 65535", playbook: "container-provision.yml", env: { ...good, OSM_MQTT_PORT: "65536" }, expect: [/OSM_MQTT_PORT="65536" is malformed/] },
+            { title: "a port below 1024", playbook: "customer.yml", env: { ...good, OSM_MQTT_PORT: "1023" }, expect: [/OSM_MQTT_PORT="1023" is malformed: .*1024 to 65535/] },
+            { title: "a port above 65535", playbook: "customer.yml", env: { ...good, OSM_MQTT_PORT: "65536" }, expect: [/OSM_MQTT_PORT="65536" is malformed/] },
             { title: "a domain with a trailing dot", playbook: "host-setup.yml",
-                env: { OSM_HOST_NAME: "osm-1", OSM_DOMAIN: "osm.example.test.", OSM_ACME_SERVER: good.OSM_ACME_SERVER, OSM_ACME_EMAIL: good.OSM_ACME_EMAIL },
+                env: { ...hostGood, OSM_DOMAIN: "osm.example.test." },
                 expect: [/OSM_DOMAIN="osm.example.test." is malformed/] },
-            { title: "zero CPUs and too little memory", playbook: "container-create.yml", env: { ...good, OSM_CPUS: "0", OSM_MEMORY_MIB: "16" },
+            { title: "zero CPUs and too little memory", playbook: "customer.yml", env: { ...good, OSM_CPUS: "0", OSM_MEMORY_MIB: "16" },
                 expect: [/OSM_CPUS="0" is malformed/, /OSM_MEMORY_MIB="16" is malformed/] },
-            { title: "a CA bundle that does not exist", playbook: "container-provision.yml", env: { ...good, OSM_ACME_CA_BUNDLE: "/nonexistent/ca.pem" },
+            { title: "a CA bundle that does not exist", playbook: "host-setup.yml", env: { ...hostGood, OSM_ACME_CA_BUNDLE: "/nonexistent/ca.pem" },
                 expect: [/OSM_ACME_CA_BUNDLE=\/nonexistent\/ca.pem names no file on this host/] },
             { title: "an ACME server that is no URL", playbook: "host-setup.yml",
-                env: { OSM_HOST_NAME: "osm-1", OSM_DOMAIN: "osm.example.test", OSM_ACME_SERVER: "acme.example.test", OSM_ACME_EMAIL: "ops" },
+                env: { ...hostGood, OSM_ACME_SERVER: "acme.example.test", OSM_ACME_EMAIL: "ops" },
                 expect: [/OSM_ACME_SERVER="acme.example.test" is malformed/, /OSM_ACME_EMAIL="ops" is malformed/] },
             // Values the host accepted before the program's rules and the host's became one contract.
             { title: "ACME over plain http and an e-mail address without a domain", playbook: "host-setup.yml",
-                env: { OSM_HOST_NAME: "osm-1", OSM_DOMAIN: "osm.example.test", OSM_ACME_SERVER: "http://acme.example.test/dir", OSM_ACME_EMAIL: "ops@localhost" },
+                env: { ...hostGood, OSM_ACME_SERVER: "http://acme.example.test/dir", OSM_ACME_EMAIL: "ops@localhost" },
                 expect: [/OSM_ACME_SERVER="http:\/\/acme.example.test\/dir" is malformed: it must be an ACME directory URL \(https\)/, /OSM_ACME_EMAIL="ops@localhost" is malformed/] },
             { title: "a label with two dashes in a row", playbook: "container-delete.yml", env: { OSM_CUSTOMER: "a--b" },
                 expect: [/OSM_CUSTOMER="a--b" is malformed: .*no '--'/] },
-            { title: "half a CPU and memory below 256 MiB", playbook: "container-create.yml", env: { ...good, OSM_CPUS: "0.5", OSM_MEMORY_MIB: "255" },
+            { title: "half a CPU and memory below 256 MiB", playbook: "customer.yml", env: { ...good, OSM_CPUS: "0.5", OSM_MEMORY_MIB: "255" },
                 expect: [/OSM_CPUS="0.5" is malformed: it must be a whole number of CPUs from 1 to 64/, /OSM_MEMORY_MIB="255" is malformed: .*from 256/] },
-            { title: "a port with a leading zero and a label with a trailing newline", playbook: "container-provision.yml",
+            { title: "a port with a leading zero and a label with a trailing newline", playbook: "customer.yml",
                 env: { ...good, OSM_MQTT_PORT: "09001", OSM_CUSTOMER: "acme\n" },
                 expect: [/OSM_MQTT_PORT="09001" is malformed/, /OSM_CUSTOMER="acme\\+n" is malformed/] },
         ];
@@ -284,6 +296,7 @@ describe("ansible/ static checks", function () {
                 assert.match(log, /TASK \[Check the OSM_\* environment variables\][^]*fatal:/);
                 assert.match(log, /ok=0 +changed=0 +unreachable=0 +failed=1/, "nothing ran before or after the check");
                 for (const e of c.expect) assert.match(log, e);
+                assert.ok(!log.includes("SECRET-SENTINEL-81f"), "a secret value is never shown");
             });
         }
 
@@ -322,7 +335,7 @@ describe("ansible/ static checks", function () {
                     assert.doesNotThrow(() => new RegExp(rule.pattern!), `${n}: JavaScript reads the pattern`);
                 } else {
                     const [lo, hi] = rule.integer!;
-                    assert.ok(Number.isInteger(lo) && Number.isInteger(hi) && 0 < lo && lo <= hi, `${n}: integer range`);
+                    assert.ok(Number.isInteger(lo) && Number.isInteger(hi) && 0 <= lo && lo <= hi, `${n}: integer range`);
                 }
             }
         });
@@ -383,6 +396,12 @@ describe("ansible/ static checks", function () {
                 OSM_ACME_EMAIL: ["ops@example.com", "a.b+c@mail.example.org", "ops@localhost", "ops", "@example.com", "ops@example.c", "o ps@example.com"],
                 // check-env.yml also wants the CA bundle to exist: the good paths are files on every machine.
                 OSM_ACME_CA_BUNDLE: ["/etc/passwd", "/etc/hostname", "/", "etc/passwd", "/etc/pass wd", "/etc//passwd"],
+                OSM_ACME_DNS_SERVER: ["192.0.2.53", "10.0.0.1", "255.255.255.255", "256.1.1.1", "1.2.3", "ns1.example.org", "01.2.3.4"],
+                OSM_ACME_DNS_PORT: ["53", "1", "65535", "0", "65536", "053"],
+                OSM_ACME_DNS_PROPAGATION_SECONDS: ["0", "5", "600", "601", "-1", "05"],
+                OSM_ACME_TSIG_KEY: ["osm-acme", "acme.key", "-osm", "OSM", "a b"],
+                OSM_ACME_TSIG_ALGORITHM: ["hmac-sha256", "hmac-sha512", "hmac-md5", "HMAC-SHA256", "sha256"],
+                OSM_ACME_TSIG_SECRET: ["c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0", "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2Vj==", "short==", "not base64 at all!!!!!!!"],
             };
             assert.deepStrictEqual(Object.keys(table).sort(), [...names].sort(), "the table covers every rule");
             const py = [
@@ -424,7 +443,7 @@ describe("ansible/ static checks", function () {
         it("scripts refuse a malformed label with the rule's message before touching anything", async () => {
             const calls: [string, string[]][] = [
                 ["osm-credentials", ["--read", "a--b"]], ["osm-address", ["show", "a--b"]], ["osm-influx-setup", ["a--b", "10.118.0.2"]],
-                ["osm-container-config", ["a--b"]], ["osm-nginx", ["remove", "a--b"]], ["osm-cert", ["wait", "a--b"]],
+                ["osm-container-config", ["a--b"]], ["osm-nginx", ["remove", "a--b"]], ["osm-cert", ["delete", "a--b"]],
             ];
             for (const [tool, args] of calls) {
                 const f = path.join(ANSIBLE, "files", tool);
@@ -528,7 +547,7 @@ describe("ansible/ static checks", function () {
             assert.strictEqual(fresh.address, again.address, "the lowest free address is reused");
             const missing = await sh(tool, ["show", "nobody"], { env: env() });
             assert.strictEqual(missing.code, 1);
-            assert.match(missing.stdout, /run container-create\.yml first/);
+            assert.match(missing.stdout, /run customer\.yml first/);
             const bad = await sh(tool, ["allocate", "Bad;label"], { env: env() });
             assert.notStrictEqual(bad.code, 0);
         });

@@ -42,6 +42,13 @@ const TABLE: Record<string, [value: string, accepted: boolean][]> = {
     OSM_ACME_EMAIL: [["hosting@example.org", true], ["ops.team+acme@devtank.co.uk", true], ["ops@localhost", false],
         ["ops", false], ["o'p@example.org", false], ["ops@example.org;reboot", false]],
     OSM_ACME_CA_BUNDLE: [[EXISTING_FILE, true], ["/", false], ["relative/ca.pem", false], ["/etc/a b.pem", false], ["//etc/hostname", false]],
+    OSM_ACME_DNS_SERVER: [["192.0.2.53", true], ["10.0.0.1", true], ["256.0.0.1", false], ["ns1.example.org", false], ["1.2.3", false]],
+    OSM_ACME_DNS_PORT: [["53", true], ["5353", true], ["0", false], ["65536", false]],
+    OSM_ACME_DNS_PROPAGATION_SECONDS: [["5", true], ["0", true], ["600", true], ["601", false]],
+    OSM_ACME_TSIG_KEY: [["osm-acme", true], ["acme.key", true], ["OSM", false], ["-osm", false], ["a b", false]],
+    OSM_ACME_TSIG_ALGORITHM: [["hmac-sha256", true], ["hmac-sha512", true], ["hmac-md5", false], ["HMAC-SHA256", false]],
+    OSM_ACME_TSIG_SECRET: [["c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0", true], ["c2VjcmV0LXNlY3JldC1zZWNyZXQtc2Vj==", true], ["short==", false],
+        ["not base64 at all!!!!!!!", false]],
 };
 
 /** The program's verdict: does it accept an input that makes it send exactly `value` as `name`? */
@@ -50,7 +57,7 @@ function programAccepts(name: string, value: string): boolean {
     const host0 = (settings.hosts as any[])[0];
     const accepts = (overrides: Record<string, unknown>): boolean => {
         try {
-            readSettings(lookupOf({ ...settings, ...overrides, ...TEST_SECRETS }), "Pulumi.unit.yaml");
+            readSettings(lookupOf({ ...settings, ...TEST_SECRETS, ...overrides }), "Pulumi.unit.yaml");
             return true;
         } catch (err) {
             if (err instanceof InputError) return false;
@@ -81,6 +88,18 @@ function programAccepts(name: string, value: string): boolean {
             return accepts({ acme: { ...acme, email: value } });
         case "OSM_ACME_CA_BUNDLE":
             return accepts({ acme: { ...acme, caBundle: value } });
+        case "OSM_ACME_DNS_SERVER":
+            return accepts({ acme: { ...acme, dnsServer: value } });
+        case "OSM_ACME_DNS_PORT":
+            return accepts({ acme: { ...acme, dnsPort: Number(value) } });
+        case "OSM_ACME_DNS_PROPAGATION_SECONDS":
+            return accepts({ acme: { ...acme, propagationSeconds: Number(value) } });
+        case "OSM_ACME_TSIG_KEY":
+            return accepts({ acme: { ...acme, tsigKey: value } });
+        case "OSM_ACME_TSIG_ALGORITHM":
+            return accepts({ acme: { ...acme, tsigAlgorithm: value } });
+        case "OSM_ACME_TSIG_SECRET":
+            return accepts({ acmeTsigSecret: value });
         default:
             throw new Error(`no program setting mapped to ${name}: add it to this test`);
     }

@@ -9,9 +9,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { projectRoot } from "../../components/paths";
 import * as powerdns from "../../components/powerdns";
 import { declaredRecords, evaluateOffline } from "../../scripts/lib/offline";
-import { configMap, evaluate, Evaluation, Registered, unwrapSecrets } from "../../scripts/lib/engine";
+import { configMap, evaluate, Evaluation, isWrappedSecret, Registered, unwrapSecrets } from "../../scripts/lib/engine";
 import program = require("../../index");
-import { DOMAIN, HOST_KEYS, runProgram, Scratch, SENTINEL_MYSQL_ADMIN, SENTINEL_SSH_KEY, TEST_SECRETS, testHosts, testSettings } from "./support/fleet";
+import { DOMAIN, HOST_KEYS, runProgram, Scratch, SENTINEL_MYSQL_ADMIN, SENTINEL_SSH_KEY, SENTINEL_TSIG_SECRET, TEST_SECRETS, testHosts, testSettings } from "./support/fleet";
 
 // The SDK's runtime internals (the mock monitor), used untyped on purpose.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -59,14 +59,14 @@ describe("graph: the program under mocks", function () {
     });
     after(() => scratch.cleanup());
 
-    it("declares exactly: per host a component, A record, bootstrap, ansible copy, setup; per customer a component, 3 records, container, provision", () => {
+    it("declares exactly: per host a component, A record, bootstrap, ansible copy, setup; per customer a component, 3 records, one command (container)", () => {
         const counts = new Map<string, number>();
         for (const r of ev.resources) counts.set(r.type, (counts.get(r.type) ?? 0) + 1);
         assert.deepStrictEqual(Object.fromEntries(counts), {
             "osm:hosting:Host": 3,
             "osm:hosting:Customer": 5,
             [RECORD]: 3 + 5 * 3,
-            [COMMAND]: 3 * 2 + 5 * 2,
+            [COMMAND]: 3 * 2 + 5,
             "command:remote:CopyToRemote": 3,
         });
         assert.deepStrictEqual(ofType(ev, "osm:hosting:Customer").map((r) => r.name).sort(), [...LABELS].sort());
@@ -125,7 +125,7 @@ describe("graph: the program under mocks", function () {
     it("a customer's commands run on its host: address, SSH port, user, pinned host key", () => {
         for (const label of LABELS) {
             const host = hostByName.get(ev.outputs.placements[label].host)!;
-            for (const cmd of [`${label}-container`, `${label}-provision`]) {
+            for (const cmd of [`${label}-container`]) {
                 const c = unwrapSecrets(byName(ev, cmd, COMMAND).inputs).connection;
                 assert.strictEqual(c.host, host.address, cmd);
                 assert.strictEqual(c.port, host.sshPort ?? 22, cmd);
@@ -155,7 +155,7 @@ describe("graph: the program under mocks", function () {
         }
     });
 
-    it("the container depends on its three records and on its host's setup; provision on the container", () => {
+    it("the container depends on its three records and on its host's setup", () => {
         for (const label of LABELS) {
             const host = ev.outputs.placements[label].host;
             const container = byName(ev, `${label}-container`, COMMAND);
@@ -163,8 +163,7 @@ describe("graph: the program under mocks", function () {
             for (const urn of want) assert.ok(container.dependencies.includes(urn), `${label}-container does not depend on ${urn}`);
             // And on no other customer's or host's resources.
             for (const dep of container.dependencies) assert.ok(want.includes(dep), `${label}-container depends on ${dep}`);
-            const provision = byName(ev, `${label}-provision`, COMMAND);
-            assert.deepStrictEqual(provision.dependencies, [container.urn]);
+            assert.ok(!ev.resources.some((r) => r.name === `${label}-provision`), "one command per customer: no -provision");
         }
     });
 
@@ -193,21 +192,14 @@ describe("graph: the program under mocks", function () {
             const port = String(ev.outputs.placements[label].mqttPort);
             const host = ev.outputs.placements[label].host;
             const container = unwrapSecrets(byName(ev, `${label}-container`).inputs);
-            assert.strictEqual(container.create, "bash /opt/osm/ansible/run container-create.yml");
+            assert.strictEqual(container.create, "bash /opt/osm/ansible/run customer.yml");
             assert.strictEqual(container.delete, "bash /opt/osm/ansible/run container-delete.yml");
             const { OSM_PLAYBOOK_HASH, ...env } = container.environment;
             assert.match(OSM_PLAYBOOK_HASH, /^[0-9a-f]{16}$/);
             assert.deepStrictEqual(env, {
+                // No ACME settings: the host's certificate for *.<domain> serves it.
                 OSM_CUSTOMER: label, OSM_DOMAIN: DOMAIN, OSM_HOST_NAME: host, OSM_MQTT_PORT: port, OSM_CPUS: "3", OSM_MEMORY_MIB: "3072",
-                // create starts the certificate's issuance in the background (ansible/README.md)
-                OSM_ACME_SERVER: "https://acme.test.example/dir", OSM_ACME_EMAIL: "ops@test.example",
             });
-            const provision = unwrapSecrets(byName(ev, `${label}-provision`).inputs);
-            assert.strictEqual(provision.create, "bash /opt/osm/ansible/run container-provision.yml");
-            // The same values; each command's own hash of what it runs (test/unit/ansible-bundle.test.ts).
-            const { OSM_PLAYBOOK_HASH: provisionHash, ...provisionEnv } = provision.environment;
-            assert.deepStrictEqual(provisionEnv, env);
-            assert.notStrictEqual(provisionHash, OSM_PLAYBOOK_HASH);
             // A move to another host replaces the container rather than updating it in place.
             assert.deepStrictEqual(container.triggers, [host]);
         }
@@ -216,25 +208,31 @@ describe("graph: the program under mocks", function () {
             assert.strictEqual(setup.create, "bash /opt/osm/ansible/run host-setup.yml");
             const { OSM_PLAYBOOK_HASH, ...env } = setup.environment;
             assert.match(OSM_PLAYBOOK_HASH, /^[0-9a-f]{16}$/);
-            assert.deepStrictEqual(env, { OSM_HOST_NAME: h.name, OSM_DOMAIN: DOMAIN, OSM_ACME_SERVER: "https://acme.test.example/dir", OSM_ACME_EMAIL: "ops@test.example" });
+            assert.deepStrictEqual(env, {
+                OSM_HOST_NAME: h.name, OSM_DOMAIN: DOMAIN, OSM_ACME_SERVER: "https://acme.test.example/dir", OSM_ACME_EMAIL: "ops@test.example",
+                OSM_ACME_DNS_SERVER: "192.0.2.53", OSM_ACME_DNS_PORT: "53", OSM_ACME_DNS_PROPAGATION_SECONDS: "5", OSM_ACME_TSIG_KEY: "osm-acme",
+                OSM_ACME_TSIG_ALGORITHM: "hmac-sha256", OSM_ACME_TSIG_SECRET: SENTINEL_TSIG_SECRET,
+            });
+            // The TSIG secret makes the setup's whole environment secret in the state.
+            assert.ok(isWrappedSecret(byName(ev, `${h.name}-setup`).inputs.environment), `${h.name}-setup: environment is secret`);
             // The bootstrap runs before sshd accepts OSM_*: it must not rely on any variable.
             assert.strictEqual(unwrapSecrets(byName(ev, `${h.name}-bootstrap`).inputs).environment, undefined);
         }
     });
 
-    it("a CA bundle for a test ACME server reaches the host setup and both customer commands", async () => {
+    it("a CA bundle for a test ACME server reaches the host setup (the one certbot run), not the customers", async () => {
         assert.ok(ev.resources.every((r) => unwrapSecrets(r.inputs).environment?.OSM_ACME_CA_BUNDLE === undefined), "set without caBundle");
-        const lab = await runProgram({ customersFile, settings: testSettings({ acme: { server: "https://127.0.0.1:14000/dir", email: "ops@test.example", caBundle: "/opt/osm/lab-ca.pem" } }) });
-        const names = [...HOSTS.map((h) => `${h.name}-setup`), ...LABELS.flatMap((l) => [`${l}-container`, `${l}-provision`])];
-        for (const n of names) {
-            const env = unwrapSecrets(byName(lab, n, COMMAND).inputs).environment;
-            assert.deepStrictEqual([env.OSM_ACME_SERVER, env.OSM_ACME_CA_BUNDLE], ["https://127.0.0.1:14000/dir", "/opt/osm/lab-ca.pem"], n);
+        const lab = await runProgram({ customersFile, settings: testSettings({ acme: { ...testSettings().acme as object, server: "https://127.0.0.1:14000/dir", caBundle: "/opt/osm/lab-ca.pem" } }) });
+        for (const h of HOSTS) {
+            const env = unwrapSecrets(byName(lab, `${h.name}-setup`, COMMAND).inputs).environment;
+            assert.deepStrictEqual([env.OSM_ACME_SERVER, env.OSM_ACME_CA_BUNDLE], ["https://127.0.0.1:14000/dir", "/opt/osm/lab-ca.pem"], h.name);
         }
+        for (const l of LABELS) assert.strictEqual(unwrapSecrets(byName(lab, `${l}-container`, COMMAND).inputs).environment.OSM_ACME_CA_BUNDLE, undefined, l);
     });
 
     it("no command sends its previous output back as environment (addPreviousOutputInEnv: false)", () => {
         const commands = ev.resources.filter((r) => r.type === COMMAND);
-        assert.strictEqual(commands.length, 16);
+        assert.strictEqual(commands.length, 11);
         for (const r of commands) assert.strictEqual(r.inputs.addPreviousOutputInEnv, false, r.name);
     });
 
@@ -398,7 +396,7 @@ describe("graph: the example fleet (Pulumi.prod.yaml + customers.json) offline",
         const ev = await evaluateOffline({ stack: "prod" });
         assert.strictEqual(ofType(ev, "osm:hosting:Host").length, 4);
         assert.strictEqual(ofType(ev, "osm:hosting:Customer").length, 7);
-        assert.strictEqual(ev.resources.length, 4 * 5 + 7 * 6);
+        assert.strictEqual(ev.resources.length, 4 * 5 + 7 * 5);
         assert.deepStrictEqual(ev.outputs.placements["harbour-cold-store"], { host: "osm2", mqttPort: 8901 });
         for (const p of Object.values<any>(ev.outputs.placements)) assert.notStrictEqual(p.host, "osm0");
         assert.strictEqual(ev.outputs.hosts.osm0.used, 0);

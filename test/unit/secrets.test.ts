@@ -9,7 +9,7 @@ import { parseCredentials } from "../../components/customer";
 import { isWrappedSecret, NewResourceArgs, Registered, SECRET_SIG, SECRET_VALUE } from "../../scripts/lib/engine";
 import {
     ALL_SENTINELS, PROJECT, Scratch, SENTINEL_API_KEY, SENTINEL_CUSTOMER_PASSWORD, SENTINEL_GENERATED_PASSWORD,
-    SENTINEL_MYSQL_ADMIN, SENTINEL_SSH_KEY, SENTINEL_SSH_KEY_MARK, TEST_SECRETS, testSettings,
+    SENTINEL_MYSQL_ADMIN, SENTINEL_SSH_KEY, SENTINEL_SSH_KEY_MARK, SENTINEL_TSIG_SECRET, TEST_SECRETS, testSettings,
 } from "./support/fleet";
 import { configMap, evaluate, Evaluation } from "../../scripts/lib/engine";
 import program = require("../../index");
@@ -34,7 +34,7 @@ function plainLeaks(v: unknown, where: string, out: string[] = []): string[] {
 }
 
 /**
- * The provision command returns credentials on stdout; the generated MySQL password its value.
+ * The customer's command returns credentials on stdout; the generated MySQL password its value.
  * Like the engine, outputs named in a registration's additionalSecretOutputs come back secret
  * (the mock monitor alone would return them plain).
  */
@@ -51,9 +51,9 @@ function fakeCarryOut(secretOutputs: Map<string, string[]>) {
 }
 
 async function carryOut(a: NewResourceArgs): Promise<{ id: string; state: Record<string, any> }> {
-    if (a.type === "command:remote:Command" && a.name.endsWith("-provision")) {
-        const label = a.name.slice(0, -"-provision".length);
-        const stdout = JSON.stringify({ mqttUsername: label, mqttPassword: `${SENTINEL_CUSTOMER_PASSWORD}-${label}`, grafanaAdminPassword: SENTINEL_CUSTOMER_PASSWORD, influxToken: SENTINEL_CUSTOMER_PASSWORD });
+    if (a.type === "command:remote:Command" && a.name.endsWith("-container")) {
+        const label = a.name.slice(0, -"-container".length);
+        const stdout = JSON.stringify({ address: "10.118.0.2", mac: "00:16:3e:76:00:02", mqttUsername: label, mqttPassword: `${SENTINEL_CUSTOMER_PASSWORD}-${label}`, grafanaAdminPassword: SENTINEL_CUSTOMER_PASSWORD, influxToken: SENTINEL_CUSTOMER_PASSWORD });
         return { id: `${a.name}-id`, state: { ...a.inputs, stdout, stderr: "provisioned" } };
     }
     if (a.type === "pulumi-nodejs:dynamic:Resource" && a.name.endsWith("-password")) {
@@ -106,7 +106,7 @@ describe("secrets: kept secret from stack config to outputs", function () {
 
     it("the SSH private key reaches every remote command only inside the secret connection", () => {
         const remote = [...all("command:remote:Command"), ...all("command:remote:CopyToRemote")];
-        assert.strictEqual(remote.length, 3 * 3 + 3 * 2);
+        assert.strictEqual(remote.length, 3 * 3 + 3);
         for (const r of remote) {
             assert.ok(isWrappedSecret(r.inputs.connection), `${r.name}: connection is not a secret`);
             assert.strictEqual((r.inputs.connection as any).value.privateKey, SENTINEL_SSH_KEY, r.name);
@@ -149,9 +149,9 @@ describe("secrets: kept secret from stack config to outputs", function () {
             return [...plainLeaks(r.inputs, `${r.name}.inputs`), ...plainLeaks(clearState, `${r.name}.state`)];
         });
         assert.deepStrictEqual(leaks, []);
-        // The detector does see a sentinel outside a wrapper, and the provision's stdout did carry one.
+        // The detector does see a sentinel outside a wrapper, and the customer command's stdout did carry one.
         assert.strictEqual(plainLeaks({ a: [{ b: `x${SENTINEL_API_KEY}` }] }, "probe").length, 1);
-        const provision = ev.resources.find((r) => r.name === "acme-provision")!;
+        const provision = ev.resources.find((r) => r.name === "acme-container")!;
         assert.ok(isWrappedSecret(provision.state.stdout) && String(provision.state.stdout.value).includes(SENTINEL_CUSTOMER_PASSWORD));
     });
 
@@ -163,8 +163,8 @@ describe("secrets: kept secret from stack config to outputs", function () {
         assert.deepStrictEqual(leaks, []);
     });
 
-    it("the provision command marks stdout secret and logs only stderr", () => {
-        for (const r of all("command:remote:Command").filter((x) => x.name.endsWith("-provision"))) {
+    it("the customer's command marks stdout secret and logs only stderr", () => {
+        for (const r of all("command:remote:Command").filter((x) => x.name.endsWith("-container"))) {
             assert.ok(secretOutputs.get(r.name)!.includes("stdout"), `${r.name}: ${secretOutputs.get(r.name)}`);
             assert.strictEqual(r.inputs.logging, "stderr", r.name);
         }
@@ -199,14 +199,14 @@ describe("secrets: kept secret from stack config to outputs", function () {
         assert.ok(JSON.stringify(ev.outputs).includes(SENTINEL_CUSTOMER_PASSWORD));
     });
 
-    it("a provision stdout that is not JSON fails without repeating it", () => {
+    it("a customer command's stdout that is not JSON fails without repeating it", () => {
         const bad = `mqttPassword=${SENTINEL_CUSTOMER_PASSWORD}`;
         assert.throws(() => parseCredentials(bad), (err: Error) => {
             assert.ok(!err.message.includes(SENTINEL_CUSTOMER_PASSWORD), err.message);
-            assert.match(err.message, /not the JSON credentials object/);
+            assert.match(err.message, /not the JSON object with the credentials/);
             return true;
         });
-        assert.deepStrictEqual(parseCredentials("ansible noise\n{\"mqttUsername\":\"a\",\"mqttPassword\":\"b\",\"grafanaAdminPassword\":\"c\",\"influxToken\":\"d\"}\n"),
+        assert.deepStrictEqual(parseCredentials("ansible noise\n{\"address\":\"10.118.0.2\",\"mqttUsername\":\"a\",\"mqttPassword\":\"b\",\"grafanaAdminPassword\":\"c\",\"influxToken\":\"d\"}\n"),
             { mqttUsername: "a", mqttPassword: "b", grafanaAdminPassword: "c", influxToken: "d" });
     });
 
@@ -214,6 +214,14 @@ describe("secrets: kept secret from stack config to outputs", function () {
         for (const r of all("command:remote:Command")) {
             const text = JSON.stringify({ create: r.inputs.create, update: r.inputs.update, delete: r.inputs.delete, environment: r.inputs.environment, triggers: r.inputs.triggers });
             for (const s of [SENTINEL_SSH_KEY_MARK, SENTINEL_API_KEY, SENTINEL_MYSQL_ADMIN]) assert.ok(!text.includes(s), `${r.name} carries ${s}`);
+            // The TSIG secret goes to host set-up only, as SSH environment (never the command
+            // line), and makes that environment secret as a whole.
+            if (text.includes(SENTINEL_TSIG_SECRET)) {
+                assert.match(r.name, /-setup$/, `${r.name} carries the TSIG secret`);
+                assert.ok(isWrappedSecret(r.inputs.environment), `${r.name}: environment not secret`);
+                assert.ok(!JSON.stringify([r.inputs.create, r.inputs.update, r.inputs.delete]).includes(SENTINEL_TSIG_SECRET));
+            }
         }
+        assert.ok(all("command:remote:Command").some((r) => JSON.stringify(r.inputs.environment ?? {}).includes(SENTINEL_TSIG_SECRET)), "the TSIG secret reaches host set-up");
     });
 });

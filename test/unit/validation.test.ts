@@ -10,7 +10,7 @@ import { checkCustomers, KnownHost, loadCustomers } from "../../components/custo
 import { formatProblem, InputError, Problem } from "../../components/problems";
 import { readStackFile } from "../../scripts/lib/offline";
 import {
-    lookupOf, PROJECT, runProgram, Scratch, SENTINEL_API_KEY, SENTINEL_SSH_KEY, SENTINEL_SSH_KEY_MARK,
+    lookupOf, PROJECT, runProgram, Scratch, SENTINEL_API_KEY, SENTINEL_SSH_KEY, SENTINEL_SSH_KEY_MARK, SENTINEL_TSIG_SECRET,
     TEST_SECRETS, testHosts, testSettings,
 } from "./support/fleet";
 
@@ -180,7 +180,7 @@ const configCases: ConfigCase[] = [
         expect: [{ path: `${PROJECT}:powerdns.apiUrl`, says: ["the PowerDNS API base URL", '(got "ftp://ns1.example.org")', `pulumi config set --path '${PROJECT}:powerdns.apiUrl'`] }] },
     { title: "PowerDNS ttl below 30", settings: { powerdns: { apiUrl: "http://127.0.0.1:8081", zone: "test.example", ttl: 5 } },
         expect: [{ path: `${PROJECT}:powerdns.ttl`, says: ["must be between 30 and 86400", "(got 5)", `pulumi config set --path '${PROJECT}:powerdns.ttl' 300`] }] },
-    { title: "an ACME server over plain http", settings: { acme: { server: "http://acme.example/dir", email: "ops@test.example" } },
+    { title: "an ACME server over plain http", settings: { acme: { server: "http://acme.example/dir", email: "ops@test.example", dnsServer: "192.0.2.53", tsigKey: "osm-acme" } },
         expect: [{ path: `${PROJECT}:acme.server`, says: ["an ACME directory URL (https)", `pulumi config set --path '${PROJECT}:acme.server'`] }] },
     { title: "containerLimits missing", settings: { containerLimits: undefined },
         expect: [{ path: `${PROJECT}:containerLimits`, says: ['"containerLimits" is missing', `pulumi config set --path '${PROJECT}:containerLimits.cpus' 2`] }] },
@@ -323,14 +323,14 @@ describe("validation: stack config", () => {
             settings: {
                 domain: 1, sshUser: 1, customersFile: 1, hosts: [host],
                 powerdns: { apiUrl: wrong, zone: wrong, ttl: wrong },
-                acme: { server: wrong, email: wrong, caBundle: wrong },
+                acme: { server: wrong, email: wrong, caBundle: wrong, dnsServer: wrong, dnsPort: wrong, tsigKey: wrong, tsigAlgorithm: wrong, propagationSeconds: wrong },
                 containerLimits: { cpus: wrong, memoryMiB: wrong },
                 powerdnsMysql: { endpoint: wrong, adminUser: wrong, database: wrong, user: wrong, userHost: wrong },
             },
             secrets: { powerdnsMysqlAdminPassword: "x" },
         });
-        // Every leaf but customersFile (any string will do) is wrong: 22 problems.
-        assert.strictEqual(problems.length, 22, problems.map(formatProblem).join("\n"));
+        // Every leaf but customersFile (any string will do) is wrong: 27 problems.
+        assert.strictEqual(problems.length, 27, problems.map(formatProblem).join("\n"));
         for (const p of problems) {
             assert.match(p.message, /set it with: pulumi config set (--path '[^']+'|\S+) \S/, formatProblem(p));
             assert.ok(!p.message.includes("VALUE"), `no example for ${p.path}: ${p.message}`);
@@ -404,14 +404,14 @@ describe("validation: nothing is registered when a check fails", function () {
 
     it("a bad stack config: InputError naming the stack file, no resource", async () => {
         const file = scratch.customers({ customers: [{ name: "Acme" }] });
-        const { err, registered } = await rejected({ customersFile: file, secrets: { powerdnsApiKey: SENTINEL_API_KEY } });
+        const { err, registered } = await rejected({ customersFile: file, secrets: { powerdnsApiKey: SENTINEL_API_KEY, acmeTsigSecret: SENTINEL_TSIG_SECRET } });
         assert.deepStrictEqual(registered, []);
         assert.deepStrictEqual(err.problems.map((p) => [p.file, p.path]), [["Pulumi.unit.yaml", `${PROJECT}:sshPrivateKey`]]);
     });
 
     it("a bad stack config and a bad customers file: both files' problems in one run, no resource", async () => {
         const file = scratch.customers({ customers: [{ name: "Acme" }, { name: "ok", host: "nowhere" }] });
-        const { err, registered } = await rejected({ customersFile: file, secrets: { powerdnsApiKey: SENTINEL_API_KEY } });
+        const { err, registered } = await rejected({ customersFile: file, secrets: { powerdnsApiKey: SENTINEL_API_KEY, acmeTsigSecret: SENTINEL_TSIG_SECRET } });
         assert.deepStrictEqual(registered, []);
         assert.deepStrictEqual(err.problems.map((p) => [p.file, p.path]), [
             ["Pulumi.unit.yaml", `${PROJECT}:sshPrivateKey`],

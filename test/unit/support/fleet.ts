@@ -18,8 +18,10 @@ export const SENTINEL_API_KEY = "SENTINEL-pdns-api-key-93be55c41f";
 export const SENTINEL_MYSQL_ADMIN = "SENTINEL-mysql-admin-0a7c3d";
 export const SENTINEL_CUSTOMER_PASSWORD = "SENTINEL-mqtt-password-5e8f21";
 export const SENTINEL_GENERATED_PASSWORD = "SENTINEL-generated-password-c47d";
+/** Base64, as a TSIG secret must be. */
+export const SENTINEL_TSIG_SECRET = "U0VOVElORUwtdHNpZy1zZWNyZXQtN2E5Yg==";
 export const ALL_SENTINELS = [SENTINEL_SSH_KEY_MARK, SENTINEL_API_KEY, SENTINEL_MYSQL_ADMIN,
-    SENTINEL_CUSTOMER_PASSWORD, SENTINEL_GENERATED_PASSWORD];
+    SENTINEL_CUSTOMER_PASSWORD, SENTINEL_GENERATED_PASSWORD, SENTINEL_TSIG_SECRET];
 
 export const DOMAIN = "osm.test.example";
 
@@ -45,7 +47,7 @@ export function testSettings(overrides: Record<string, unknown> = {}): Record<st
         sshUser: "osmadmin",
         hosts: testHosts(),
         powerdns: { apiUrl: "http://127.0.0.1:8081", zone: "test.example", ttl: 120 },
-        acme: { server: "https://acme.test.example/dir", email: "ops@test.example" },
+        acme: { server: "https://acme.test.example/dir", email: "ops@test.example", dnsServer: "192.0.2.53", tsigKey: "osm-acme" },
         containerLimits: { cpus: 3, memoryMiB: 3072 },
         ...overrides,
     };
@@ -54,6 +56,7 @@ export function testSettings(overrides: Record<string, unknown> = {}): Record<st
 export const TEST_SECRETS: Record<string, string> = {
     sshPrivateKey: SENTINEL_SSH_KEY,
     powerdnsApiKey: SENTINEL_API_KEY,
+    acmeTsigSecret: SENTINEL_TSIG_SECRET,
 };
 
 /** A short-key lookup as `readSettings` takes it. */
