@@ -184,7 +184,7 @@ describe("verify: the report", () => {
     it("one row per customer and per host, one column per check, then each problem with what to do", () => {
         const text = formatReport(rep);
         assert.match(text, /^CUSTOMER {2}HOST {2}DNS {2}HTTPS .* {2}MQTT .* {2}ON HOST .* {2}CERT DAYS$/m);
-        assert.match(text, /^acme {6}osm1 {2}ok {3}acme-influx\.osm\.example\.test: certificate e… {2}skipped \(no --credentials\) {2}container stopped \(\+1\) {2}12$/m);
+        assert.match(text, /^acme {6}osm1 {2}ok {3}acme-influx\.osm\.example\.test: certificate exp… {2}skipped \(no --credentials\) {2}container stopped \(\+1\) {2}12$/m);
         assert.match(text, /^osm1 {2}ok {3}- {4}- {11}container "x" no customer owns$/m);
         assert.match(text, /^- acme ON HOST: no NGINX site\n {4}do: re-run$/m);
         assert.match(text, /^FAIL: 2 ok, 3 failed, 1 skipped in 1\.2 s \(stack prod\)$/m);

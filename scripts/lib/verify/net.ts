@@ -115,7 +115,10 @@ export function netProblem(e: any, what: string): string {
     if (code === "ECONNREFUSED") return `${what}: connection refused`;
     if (code === "EHOSTUNREACH" || code === "ENETUNREACH") return `${what}: host unreachable`;
     if (code === "ECONNRESET") return `${what}: connection reset`;
-    if (/within \d+ ms|timed out/i.test(String(e?.message))) return `${what}: timed out`;
+    if (/within \d+ ms|timed out/i.test(String(e?.message))) return `${what}: no answer (timed out)`;
+    // OpenSSL's long error strings: only the reason ("tlsv1 unrecognized name").
+    const ssl = /SSL routines:[^:]*:([^:]+):/.exec(String(e?.message));
+    if (ssl) return `${what}: TLS refused (${ssl[1].trim()})`;
     return `${what}: ${e?.message ?? e}`;
 }
 

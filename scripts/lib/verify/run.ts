@@ -45,7 +45,7 @@ export async function verifyFleet(o: VerifyOptions): Promise<Report> {
     const unknown = (o.only ?? []).filter((l) => !fleet.customers.some((c) => c.label === l));
     if (unknown.length) throw new Error(`--only ${unknown.join(", ")}: no such customer in the stack (have: ${fleet.customers.map((c) => c.label).join(", ")})`);
     const limit = new KeyedLimiter(o.perHost);
-    const onHost = <T>(h: string, f: () => Promise<T>, what: string) => limit.run(h, () => withTimeout(f(), o.timeoutMs + 2000, what));
+    const onHost = <T>(h: string, f: () => Promise<T>, what: string, ms = o.timeoutMs + 2000) => limit.run(h, () => withTimeout(f(), ms, what));
     const dnsLimit = new KeyedLimiter(16);
     const resolver = await resolverFor(o.dnsServer, o.timeoutMs);
     const system = o.publicDns ? await resolverFor("system", o.timeoutMs) : undefined;
@@ -90,7 +90,7 @@ export async function verifyFleet(o: VerifyOptions): Promise<Report> {
             } catch (e: any) {
                 return { error: e instanceof SshError ? `${e.kind}:${e.message}` : `unreachable:${e?.message ?? e}` };
             }
-        }, `SSH to ${h.name}`).catch((e) => ({ error: `unreachable:${e.message}` })));
+        }, `SSH to ${h.name}`, Math.max(30_000, 3 * o.timeoutMs) + o.timeoutMs + 2000).catch((e) => ({ error: `unreachable:${e.message}` })));
     }
 
     const hostChecks = fleet.hosts.map(async (h) => {
@@ -105,7 +105,7 @@ export async function verifyFleet(o: VerifyOptions): Promise<Report> {
         await timed("host", h.name, h.name, "status", async () => {
             if ("status" in s) return verdict([]);
             if (/^(hostkey|auth|unreachable):/.test(s.error)) return { status: "skip", findings: [], note: "no SSH" };
-            return verdict([{ problem: s.error, action: s.error === "osm-status missing" ? act.shipAnsible(fleet.stack) : act.statusErrors(h.name) }]);
+            return verdict([{ problem: s.error.replace(/^command:/, ""), action: s.error === "osm-status missing" ? act.shipAnsible(fleet.stack) : act.statusErrors(h.name) }]);
         });
         await timed("host", h.name, h.name, "drift", async () => ("status" in s ? verdict(hostDrift(fleet, h, s.status)) : { status: "skip", findings: [], note: "no status" }));
     });
@@ -139,8 +139,15 @@ export async function verifyFleet(o: VerifyOptions): Promise<Report> {
 
     const lineageOf = async (h: string, name: string) => {
         const s = await statuses.get(h)!;
-        return ("status" in s && certificatesFor(name, s.status.certificates ?? [])[0]?.lineage) || "LINEAGE";
+        return ("status" in s && certificatesFor(name, s.status.certificates ?? [])[0]?.lineage) || `<the lineage holding ${name}: certbot certificates>`;
     };
+
+    /** Advice for a connection that failed: the host is down, or (it answers SSH) what is behind NGINX. */
+    async function connectivityAction(h: DeclaredHost, c: DeclaredCustomer): Promise<string> {
+        const s = await statuses.get(h.name)!;
+        if ("error" in s && s.error.startsWith("unreachable:")) return act.unreachable(h.name);
+        return `${h.name} itself answers: see this customer's ON HOST column (a stopped container leaves NGINX waiting); ${act.reprovision(fleet.stack, c.label)}`;
+    }
 
     async function httpsCheck(c: DeclaredCustomer, h: DeclaredHost) {
         const findings: Finding[] = [];
@@ -158,9 +165,12 @@ export async function verifyFleet(o: VerifyOptions): Promise<Report> {
                 }
                 if (r.certificate.daysLeft < CERT_MIN_DAYS) findings.push({ problem: `${name}: certificate ${expiry(r.certificate.daysLeft)}`, action: act.renew(h.name, await lineageOf(h.name, name)) });
                 const wrong = probe.judge(r.status, r.body);
-                if (wrong) findings.push({ problem: `${name}: ${wrong}`, action: r.status === 404 || r.status === 502 ? `${act.reprovision(fleet.stack, c.label)}; if the container runs, look at ${probe.title} inside it` : `check ${probe.title} in ${c.label}'s container (lxc-attach -n ${c.label} on ${h.name})` });
+                if (wrong) findings.push({ problem: `${name}: ${wrong}`, action: r.status === 502 || r.status === 504
+                    ? `NGINX on ${h.name} cannot reach ${probe.title}: see this customer's ON HOST column (is its container running?); if it runs, look at ${probe.title} in it (lxc-attach -n ${c.label} on ${h.name})`
+                    : `check ${probe.title} in ${c.label}'s container (lxc-attach -n ${c.label} on ${h.name}); if NGINX sends the name elsewhere, ${act.reprovision(fleet.stack, c.label)}` });
             } catch (e: any) {
-                findings.push({ problem: netProblem(e, name), action: /refused|unreachable|timed out/.test(netProblem(e, name)) ? act.unreachable(h.name) : act.reprovision(fleet.stack, c.label) });
+                const p = netProblem(e, name);
+                findings.push({ problem: p, action: /unrecognized name/.test(p) ? `NGINX on ${h.name} has no site for ${name}: ${act.reprovision(fleet.stack, c.label)}` : await connectivityAction(h, c) });
             }
         }));
         return verdict(findings, { certDaysLeft: days });
@@ -193,8 +203,7 @@ export async function verifyFleet(o: VerifyOptions): Promise<Report> {
             if (r.session.connack !== 0) findings.push({ problem: `login refused (${`${r.session.connack}: ${CONNACK_CODES[r.session.connack] ?? "refused"}`})`, action: act.mqttCredentials(fleet.stack) });
             else if (r.daysLeft < CERT_MIN_DAYS) findings.push({ problem: `${where}: certificate ${expiry(r.daysLeft)}`, action: act.renew(h.name, await lineageOf(h.name, name)) });
         } catch (e: any) {
-            const p = netProblem(e, where);
-            return verdict([{ problem: p, action: /refused|unreachable|timed out|closed/.test(p) ? `${act.reprovision(fleet.stack, c.label)} (or: ${act.unreachable(h.name)})` : act.reprovision(fleet.stack, c.label) }], { certDaysLeft: days });
+            return verdict([{ problem: netProblem(e, where), action: await connectivityAction(h, c) }], { certDaysLeft: days });
         }
         try {
             const wrong = await session(`wrong-${crypto.randomBytes(9).toString("base64url")}`, false);

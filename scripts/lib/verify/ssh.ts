@@ -39,20 +39,27 @@ export function parseHostKey(line: string): { type: string; blob: Buffer } {
 }
 
 /** Runs `command` on the host; stdout and stderr back, or an SshError. */
-export function sshRun(t: SshTarget, auth: SshAuth, command: string, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function sshRun(t: SshTarget, auth: SshAuth, command: string, timeoutMs: number, commandMs = Math.max(30_000, 3 * timeoutMs)): Promise<{ code: number | null; stdout: string; stderr: string }> {
     const pinned = parseHostKey(t.hostKey);
     return new Promise((resolve, reject) => {
         const client = new Client();
+        const t0 = Date.now();
         let mismatch = false;
         let settled = false;
         const fail = (e: SshError) => {
             if (settled) return;
             settled = true;
             clearTimeout(timer);
-            client.end();
+            close();
             reject(e);
         };
-        const timer = setTimeout(() => fail(new SshError("unreachable", `no SSH answer from ${t.address}:${t.port} within ${timeoutMs} ms`)), timeoutMs);
+        // Closed for good: a half-open attempt would count against sshd's MaxStartups.
+        const close = () => {
+            client.end();
+            (client as any).destroy?.();
+        };
+        // A dead host is known after the connect deadline; a slow osm-status gets longer.
+        let timer = setTimeout(() => fail(new SshError("unreachable", `no SSH answer from ${t.address}:${t.port} within ${timeoutMs} ms`)), timeoutMs);
         const cfg: ConnectConfig = {
             host: t.address, port: t.port, username: t.user, readyTimeout: timeoutMs,
             privateKey: auth.privateKey, agent: auth.agent,
@@ -71,6 +78,8 @@ export function sshRun(t: SshTarget, auth: SshAuth, command: string, timeoutMs: 
             fail(new SshError("unreachable", `SSH to ${t.address}:${t.port}: ${e?.code === "ECONNREFUSED" ? "connection refused" : e?.message ?? e}`));
         });
         client.once("ready", () => {
+            clearTimeout(timer);
+            timer = setTimeout(() => fail(new SshError("command", `connected to ${t.address} in ${Date.now() - t0} ms, but the command did not finish within ${commandMs} ms`)), commandMs);
             client.exec(command, (err, ch) => {
                 if (err) return fail(new SshError("command", `could not run a command on ${t.address}: ${err.message}`));
                 const out: Buffer[] = [];
@@ -83,7 +92,7 @@ export function sshRun(t: SshTarget, auth: SshAuth, command: string, timeoutMs: 
                     if (settled) return;
                     settled = true;
                     clearTimeout(timer);
-                    client.end();
+                    close();
                     resolve({ code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(errb).toString("utf8") });
                 });
                 ch.end();
