@@ -69,7 +69,9 @@ export function labVerifyOptions(stack: LabStack, fleet: DeclaredFleet, credenti
         ca: fs.readFileSync(stack.pebble.rootCaPath, "utf8") + extraCa,
         dnsServer: { host: "127.0.0.1", port: stack.pdns.dnsPort },
         ssh: { privateKey: stack.lab.privateKey() },
-        timeoutMs: 5000,
+        // The production default: on a loaded 2-core CI machine an SSH handshake into a lab
+        // host has taken over 5 s.
+        timeoutMs: 10_000,
         perHost: 8,
     };
 }
@@ -99,6 +101,6 @@ export function writeCliFiles(stack: LabStack, config: Record<string, string>, d
     fs.writeFileSync(outputs, JSON.stringify(d.outputs, null, 2), { mode: 0o600 });
     return {
         args: ["--stack", "lab", "--stack-file", stackFile, "--credentials", outputs, "--ca-file", stack.pebble.rootCaPath,
-            "--dns-server", `127.0.0.1:${stack.pdns.dnsPort}`, "--ssh-key", stack.lab.state.privateKeyPath, "--timeout", "5"],
+            "--dns-server", `127.0.0.1:${stack.pdns.dnsPort}`, "--ssh-key", stack.lab.state.privateKeyPath, "--timeout", "10"],
     };
 }
