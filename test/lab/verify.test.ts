@@ -130,6 +130,7 @@ describe("npm run verify on the lab: the example fleet, every fault named and me
         const t = Date.now();
         const rep = await verify();
         stack.seconds.verify = (Date.now() - t) / 1000;
+        process.stderr.write(`verify: ${rep.results.filter((r) => r.check === "status").map((r) => `${r.name}: ${r.note}`).join("; ")}\n`);
         for (const check of ["dns", "https", "mqtt", "host", "ssh", "status"]) {
             stack.seconds[`slowest-${check}`] = Math.max(...rep.results.filter((r) => r.check === check).map((r) => r.seconds));
         }

@@ -35,7 +35,7 @@ export interface VerifyOptions {
 }
 
 /** Per host: its status, or why there is none. */
-type StatusOutcome = { status: HostStatus } | { error: string };
+type StatusOutcome = { status: HostStatus; timing: string } | { error: string };
 
 export async function verifyFleet(o: VerifyOptions): Promise<Report> {
     const started = Date.now();
@@ -86,7 +86,7 @@ export async function verifyFleet(o: VerifyOptions): Promise<Report> {
             try {
                 const r = await sshRun({ address: h.address, port: h.sshPort, user: fleet.sshUser, hostKey: h.hostKey }, o.ssh, statusCommand(fleet.sshUser), o.timeoutMs);
                 if (r.code !== 0) return { error: /No such file|can't open file/i.test(r.stderr) ? "osm-status missing" : `osm-status exit ${r.code}: ${r.stderr.trim().split("\n").pop()}` };
-                return { status: JSON.parse(r.stdout) as HostStatus };
+                return { status: JSON.parse(r.stdout) as HostStatus, timing: `SSH ${(r.connectMs / 1000).toFixed(2)} s, osm-status ${(r.commandMs / 1000).toFixed(2)} s` };
             } catch (e: any) {
                 return { error: e instanceof SshError ? `${e.kind}:${e.message}` : `unreachable:${e?.message ?? e}` };
             }
@@ -103,7 +103,7 @@ export async function verifyFleet(o: VerifyOptions): Promise<Report> {
             return verdict([{ problem: kind === "hostkey" ? "host key changed: refused" : kind === "auth" ? "SSH key refused" : "unreachable", action: `${message}. ${action}` }]);
         });
         await timed("host", h.name, h.name, "status", async () => {
-            if ("status" in s) return verdict([]);
+            if ("status" in s) return verdict([], { note: s.timing });
             if (/^(hostkey|auth|unreachable):/.test(s.error)) return { status: "skip", findings: [], note: "no SSH" };
             return verdict([{ problem: s.error.replace(/^command:/, ""), action: s.error === "osm-status missing" ? act.shipAnsible(fleet.stack) : act.statusErrors(h.name) }]);
         });

@@ -39,7 +39,7 @@ export function parseHostKey(line: string): { type: string; blob: Buffer } {
 }
 
 /** Runs `command` on the host; stdout and stderr back, or an SshError. */
-export function sshRun(t: SshTarget, auth: SshAuth, command: string, timeoutMs: number, commandMs = Math.max(30_000, 3 * timeoutMs)): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function sshRun(t: SshTarget, auth: SshAuth, command: string, timeoutMs: number, commandMs = Math.max(30_000, 3 * timeoutMs)): Promise<{ code: number | null; stdout: string; stderr: string; connectMs: number; commandMs: number }> {
     const pinned = parseHostKey(t.hostKey);
     return new Promise((resolve, reject) => {
         const client = new Client();
@@ -77,8 +77,10 @@ export function sshRun(t: SshTarget, auth: SshAuth, command: string, timeoutMs: 
             if (/no matching host key/i.test(String(e?.message))) return fail(new SshError("hostkey", `${t.address}:${t.port} offers no ${pinned.type} host key: refused`));
             fail(new SshError("unreachable", `SSH to ${t.address}:${t.port}: ${e?.code === "ECONNREFUSED" ? "connection refused" : e?.message ?? e}`));
         });
+        let connectMs = 0;
         client.once("ready", () => {
             clearTimeout(timer);
+            connectMs = Date.now() - t0;
             timer = setTimeout(() => fail(new SshError("command", `connected to ${t.address} in ${Date.now() - t0} ms, but the command did not finish within ${commandMs} ms`)), commandMs);
             client.exec(command, (err, ch) => {
                 if (err) return fail(new SshError("command", `could not run a command on ${t.address}: ${err.message}`));
@@ -93,7 +95,7 @@ export function sshRun(t: SshTarget, auth: SshAuth, command: string, timeoutMs: 
                     settled = true;
                     clearTimeout(timer);
                     close();
-                    resolve({ code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(errb).toString("utf8") });
+                    resolve({ code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(errb).toString("utf8"), connectMs, commandMs: Date.now() - t0 - connectMs });
                 });
                 ch.end();
             });
