@@ -12,7 +12,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { CustomersFileEntry } from "../../components/customers";
 import { Deployment } from "../../lab/executor";
-import { run } from "../../lab/lab-exec";
+import { run, waitFor } from "../../lab/lab-exec";
+import { httpsGet } from "../../scripts/lib/verify/net";
 import { LAB_DOMAIN, LabStack } from "../../lab/lab-stack";
 import { credentialsOf, deployConfig, labFleet, labStackConfig, labVerifyOptions, writeCliFiles } from "../../lab/verify-stack";
 import { layout } from "../../scripts/lib/verify/actions";
@@ -243,7 +244,12 @@ describe("npm run verify on the lab: the example fleet, every fault named and me
         const c = customerOn("osm3");
         const site = `${layout().osm_nginx_dir}/http/${c.label}.conf`;
         await fault(
-            () => stack.lab.sh(c.host, 'set -e; mv "$1" /root/verify-saved-site.conf; bash "$2/ansible/files/osm-nginx" reload >/dev/null', site, layout().osm_remote_root).then(() => undefined),
+            async () => {
+                await stack.lab.sh(c.host, 'set -e; mv "$1" /root/verify-saved-site.conf; bash "$2/ansible/files/osm-nginx" reload >/dev/null', site, layout().osm_remote_root);
+                // The old workers may serve the name a moment longer.
+                const address = fleet.hosts.find((h) => h.name === c.host)!.address;
+                await waitFor(`NGINX on ${c.host} to stop serving ${c.names.grafana}`, () => httpsGet({ address, port: 443, servername: c.names.grafana, ca: options.ca, timeoutMs: 2000 }, "/").then(() => false, () => true), 15_000, 200);
+            },
             (rep) => {
                 assert.match(problems(rep, c.label, "host"), new RegExp(`no NGINX site => re-run its provisioning .*pulumi up -s lab --replace 'urn:pulumi:lab::osm-hosting::osm:hosting:Customer\\$command:remote:Command::${c.label}-provision'`));
                 assert.match(problems(rep, c.label, "https"), new RegExp(`${c.names.grafana}: TLS refused \\(tlsv1 unrecognized name\\) => NGINX on ${c.host} has no site for ${c.names.grafana}: re-run its provisioning`));
