@@ -2,7 +2,8 @@
  * Benchmark (not a test) of `npm run verify`'s wall time on lab fleets carried out for real:
  *  1. the example fleet (customers.json on four hosts as in Pulumi.prod.yaml, osm0 draining);
  *  2. 100 customers on two lab hosts (deployed in waves of 20).
- * Each verify runs three times; the median, min and max are printed, with the deploy times.
+ * Each verify runs three times; the median, min and max are printed, with the deploy times;
+ * the 100-customer fleet is also measured once after each wave.
  *
  *   npm run bench:verify [-- --only example|hundred] [-- --customers N]
  *
@@ -23,6 +24,8 @@ function since(t: number): number {
     return (Date.now() - t) / 1000;
 }
 
+let lastNotes = "";
+
 async function measure(stack: LabStack, config: Record<string, string>, d: Deployment, runs = 3): Promise<string> {
     const fleet = await labFleet(config, d);
     const o = labVerifyOptions(stack, fleet, credentialsOf(d));
@@ -33,9 +36,11 @@ async function measure(stack: LabStack, config: Record<string, string>, d: Deplo
         const rep = await verifyFleet(o);
         times.push(since(t));
         checks = rep.results.length;
+        lastNotes = rep.results.filter((r) => r.check === "status").map((r) => `${r.name}: ${r.note}`).join("; ");
         if (!rep.ok) throw new Error(`verify failed on the benchmark fleet:\n${formatReport(rep)}`);
     }
     times.sort((a, b) => a - b);
+    process.stderr.write(`[bench-verify] ${lastNotes}\n`);
     return `${fleet.customers.length} customers on ${fleet.hosts.length} hosts, ${checks} checks: median ${times[Math.floor(runs / 2)].toFixed(2)} s (min ${times[0].toFixed(2)}, max ${times[runs - 1].toFixed(2)}; --per-host ${o.perHost})`;
 }
 
@@ -53,6 +58,8 @@ async function fleetBench(id: string, hosts: LabHostSpec[], customers: Customers
             d = await deployConfig(stack, program, c, d);
             process.stderr.write(`[bench-verify] ${id}: ${n}/${customers.length} customers carried out (${since(t).toFixed(0)} s)\n`);
             if (n === customers.length) break;
+            // A figure per wave too: on a slow machine the last waves may not be reached in time.
+            process.stdout.write(`${id} after ${n} customers: verify ${await measure(stack, config, d, 1)}\n`);
         }
         const deploy = since(t);
         const line = await measure(stack, config, d!);
