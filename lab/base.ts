@@ -38,6 +38,12 @@ dir=/run/osm-standin/$svc
 mkdir -p "$dir"
 customer=$(hostname)
 printf '%s stand-in for customer %s\\n' "$svc" "$customer" > "$dir/index.html"
+# The health endpoints npm run verify asks (scripts/lib/verify/services.ts), answered as
+# the real services do.
+case "$svc" in
+  grafana) mkdir -p "$dir/api"; printf '{"database": "ok", "version": "lab stand-in", "customer": "%s"}\\n' "$customer" > "$dir/api/health" ;;
+  influxdb) printf '{"name": "influxdb", "status": "pass", "message": "lab stand-in for customer %s"}\\n' "$customer" > "$dir/health" ;;
+esac
 # Any other path answers the same text (as the 404 page).
 printf 'E404:%s/index.html\\n' "$dir" > "$dir/httpd.conf"
 exec busybox httpd -f -p "0.0.0.0:$port" -h "$dir" -c "$dir/httpd.conf"

@@ -1,0 +1,104 @@
+/**
+ * Drift both ways, pure: what a host reports (osm-status) against what the stack declares for
+ * it. A declared customer missing or stopped, its NGINX site, stream port or firewall port
+ * missing or different, no certificate for a name or one expiring soon; and on the host side
+ * whatever no customer of the stack owns (containers, sites, streams, firewall ports).
+ * Which certbot lineage covers a name is found by the names in the certificates (wildcards
+ * too), not by the lineage's name: hosts may hold one lineage per customer or one per host.
+ */
+import { act } from "./actions";
+import { DeclaredCustomer, DeclaredFleet, DeclaredHost, Finding, HostStatus, StatusCertificate } from "./types";
+
+/** Certificates expiring in fewer days than this are a problem (issue 10). */
+export const CERT_MIN_DAYS = 21;
+
+/** True when certificate name `pattern` (maybe `*.domain`) covers `name` (RFC 6125: one label). */
+export function certNameCovers(pattern: string, name: string): boolean {
+    const p = pattern.toLowerCase().replace(/\.$/, "");
+    const n = name.toLowerCase().replace(/\.$/, "");
+    if (p === n) return true;
+    if (!p.startsWith("*.")) return false;
+    const dot = n.indexOf(".");
+    return dot > 0 && n.slice(dot + 1) === p.slice(2);
+}
+
+/** The lineages whose certificate covers `name`, longest-lived first. */
+export function certificatesFor(name: string, certs: StatusCertificate[]): StatusCertificate[] {
+    return certs.filter((c) => c.names.some((p) => certNameCovers(p, name))).sort((a, b) => (b.daysLeft ?? -1e9) - (a.daysLeft ?? -1e9));
+}
+
+function allNames(c: DeclaredCustomer): string[] {
+    return [c.names.grafana, c.names.influx, c.names.chirpstack];
+}
+
+/** What is wrong on its host with one declared customer (empty: all is there). */
+export function customerDrift(fleet: DeclaredFleet, c: DeclaredCustomer, s: HostStatus): Finding[] {
+    const out: Finding[] = [];
+    const { stack } = fleet;
+    const container = s.containers?.find((x) => x.name === c.label);
+    if (s.containers) {
+        if (!container) out.push({ problem: `no container on ${c.host}`, action: act.recreate(stack, c.label) });
+        else if (container.state !== "RUNNING") out.push({ problem: `container ${container.state.toLowerCase()}`, action: act.start(c.host, c.label) });
+    }
+    if (s.nginx) {
+        const site = s.nginx.sites.find((x) => x.customer === c.label);
+        const missing = site ? allNames(c).filter((n) => !site.names.includes(n)) : allNames(c);
+        if (!site) out.push({ problem: "no NGINX site", action: act.reprovision(stack, c.label) });
+        else if (missing.length) out.push({ problem: `NGINX site lacks ${missing.join(", ")}`, action: act.reprovision(stack, c.label) });
+        const stream = s.nginx.streams.find((x) => x.customer === c.label);
+        if (!stream) out.push({ problem: "no NGINX MQTT stream", action: act.reprovision(stack, c.label) });
+        else if (!stream.ports.includes(c.mqttPort)) {
+            out.push({ problem: `MQTT port on host ${stream.ports.join(",")}, stack says ${c.mqttPort}`, action: `devices use the port they were configured with: if ${c.mqttPort} is right, ${act.reprovision(stack, c.label)}; if the host's is, pin "mqttPort": ${stream.ports[0]} in customers.json` });
+        }
+    }
+    if (s.firewall && !s.firewall.mqttPorts.includes(c.mqttPort)) {
+        out.push({ problem: `firewall closes MQTT port ${c.mqttPort}`, action: act.reprovision(stack, c.label) });
+    }
+    if (s.certificates) {
+        for (const n of allNames(c)) {
+            const [best] = certificatesFor(n, s.certificates);
+            if (!best) out.push({ problem: `no certificate for ${n}`, action: act.reprovision(stack, c.label) });
+            else if ((best.daysLeft ?? 0) < CERT_MIN_DAYS) {
+                out.push({ problem: `certificate for ${n} ${expiry(best.daysLeft ?? 0)}`, action: act.renew(c.host, best.lineage) });
+            }
+        }
+    }
+    return dedupe(out);
+}
+
+/** "expires in 3 days" / "expired 2 days ago". */
+export function expiry(daysLeft: number): string {
+    const d = Math.abs(Math.floor(daysLeft));
+    return daysLeft < 0 ? `expired ${d} day(s) ago` : `expires in ${Math.floor(daysLeft)} day(s)`;
+}
+
+/** What the host has that no customer of the stack owns there, and host-wide troubles. */
+export function hostDrift(fleet: DeclaredFleet, h: DeclaredHost, s: HostStatus): Finding[] {
+    const out: Finding[] = [];
+    const mine = new Map(fleet.customers.filter((c) => c.host === h.name).map((c) => [c.label, c]));
+    const elsewhere = (label: string) => fleet.customers.find((c) => c.label === label && c.host !== h.name)?.host;
+    for (const e of s.errors ?? []) out.push({ problem: `osm-status: ${e}`, action: act.statusErrors(h.name) });
+    if (s.nginx && !s.nginx.running) out.push({ problem: "NGINX not running", action: act.startNginx(h.name) });
+    for (const c of s.containers ?? []) {
+        if (!mine.has(c.name)) out.push({ problem: `container ${c.name} (${c.state.toLowerCase()}) no customer owns`, action: act.unowned(h.name, c.name, elsewhere(c.name)) });
+    }
+    for (const site of s.nginx?.sites ?? []) {
+        if (!mine.has(site.customer)) out.push({ problem: `NGINX site ${site.file} no customer owns`, action: act.unowned(h.name, site.customer, elsewhere(site.customer)) });
+    }
+    const declaredPorts = new Set([...mine.values()].map((c) => c.mqttPort));
+    for (const st of s.nginx?.streams ?? []) {
+        if (!mine.has(st.customer)) out.push({ problem: `NGINX stream ${st.file} (port ${st.ports.join(",")}) no customer owns`, action: act.unowned(h.name, st.customer, elsewhere(st.customer)) });
+    }
+    for (const p of s.firewall?.mqttPorts ?? []) {
+        if (!declaredPorts.has(p)) {
+            const owner = Object.entries(s.firewall!.portFiles).find(([, v]) => v === p)?.[0];
+            out.push({ problem: `firewall opens port ${p} no customer owns`, action: owner ? act.unowned(h.name, owner, elsewhere(owner)) : act.firewallPort(h.name, p) });
+        }
+    }
+    return dedupe(out);
+}
+
+function dedupe(f: Finding[]): Finding[] {
+    const seen = new Set<string>();
+    return f.filter((x) => !seen.has(x.problem) && !!seen.add(x.problem));
+}
