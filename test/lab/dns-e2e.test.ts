@@ -63,9 +63,11 @@ describe("DNS end to end: the example fleet's records through the provider again
         values[`${PROJECT}:customersFile`] = customersFile;
         values[`${PROJECT}:sshPrivateKey`] = "-----BEGIN OPENSSH PRIVATE KEY-----\nlab-dns-e2e-not-a-key\n-----END OPENSSH PRIVATE KEY-----\n";
         values[`${PROJECT}:powerdnsApiKey`] = lab.apiKey;
+        // The hosts' DNS-01 key: never used here (no host runs), but the program requires it.
+        values[`${PROJECT}:acmeTsigSecret`] = Buffer.from("lab-dns-e2e-not-a-tsig-secret").toString("base64");
         return configMap(values, PROJECT);
     }
-    const secretKeys = [`${PROJECT}:sshPrivateKey`, `${PROJECT}:powerdnsApiKey`];
+    const secretKeys = [`${PROJECT}:sshPrivateKey`, `${PROJECT}:powerdnsApiKey`, `${PROJECT}:acmeTsigSecret`];
     const writeCustomers = (name: string, doc: unknown) => {
         const file = path.join(scratch, name);
         fs.writeFileSync(file, JSON.stringify(doc, null, 2));
