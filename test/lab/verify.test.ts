@@ -80,16 +80,16 @@ describe("npm run verify on the lab: the example fleet, every fault named and me
         return { cert: fs.readFileSync(path.join(d, `${id}.pem`), "utf8"), key: fs.readFileSync(path.join(d, `${id}.key`), "utf8") };
     }
 
-    /** Puts `pem` in place of a customer's lineage files on its host (keeping the originals), reloads NGINX. */
-    async function swapCertificate(host: string, label: string, pem: { cert: string; key: string }): Promise<void> {
-        const live = `${layout().osm_letsencrypt_dir}/live/${label}`;
+    /** Puts `pem` in place of the host's lineage files (the one *.<domain> certificate; originals kept), reloads NGINX. */
+    async function swapCertificate(host: string, _label: string, pem: { cert: string; key: string }): Promise<void> {
+        const live = `${layout().osm_letsencrypt_dir}/live/${layout().osm_wildcard_cert_name}`;
         await stack.lab.sh(host, `set -e; cd "$1"; mkdir -p .verify-saved; for f in cert.pem fullchain.pem privkey.pem; do [ -e .verify-saved/$f ] || mv $f .verify-saved/$f; done
             printf '%s' "$2" > cert.pem; printf '%s' "$2" > fullchain.pem; printf '%s' "$3" > privkey.pem; chmod 600 privkey.pem
             bash "$4/ansible/files/osm-nginx" reload >/dev/null`, live, pem.cert, pem.key, layout().osm_remote_root);
     }
 
-    async function restoreCertificate(host: string, label: string): Promise<void> {
-        const live = `${layout().osm_letsencrypt_dir}/live/${label}`;
+    async function restoreCertificate(host: string, _label: string): Promise<void> {
+        const live = `${layout().osm_letsencrypt_dir}/live/${layout().osm_wildcard_cert_name}`;
         await stack.lab.sh(host, `set -e; cd "$1"; for f in cert.pem fullchain.pem privkey.pem; do rm -f $f; mv .verify-saved/$f $f; done; rmdir .verify-saved
             bash "$2/ansible/files/osm-nginx" reload >/dev/null`, live, layout().osm_remote_root);
     }
@@ -251,7 +251,7 @@ describe("npm run verify on the lab: the example fleet, every fault named and me
                 await waitFor(`NGINX on ${c.host} to stop serving ${c.names.grafana}`, () => httpsGet({ address, port: 443, servername: c.names.grafana, ca: options.ca, timeoutMs: 2000 }, "/").then(() => false, () => true), 15_000, 200);
             },
             (rep) => {
-                assert.match(problems(rep, c.label, "host"), new RegExp(`no NGINX site => re-run its provisioning .*pulumi up -s lab --replace 'urn:pulumi:lab::osm-hosting::osm:hosting:Customer\\$command:remote:Command::${c.label}-provision'`));
+                assert.match(problems(rep, c.label, "host"), new RegExp(`no NGINX site => re-run its provisioning .*OSM_CUSTOMER=${c.label} .*ansible/run customer\\.yml; never --replace 'urn:pulumi:lab::osm-hosting::osm:hosting:Customer\\$command:remote:Command::${c.label}-container'`));
                 assert.match(problems(rep, c.label, "https"), new RegExp(`${c.names.grafana}: TLS refused \\(tlsv1 unrecognized name\\) => NGINX on ${c.host} has no site for ${c.names.grafana}: re-run its provisioning`));
                 assert.deepStrictEqual(failing(rep), [`${c.label}/https`, `${c.label}/host`].sort());
             },
@@ -266,7 +266,8 @@ describe("npm run verify on the lab: the example fleet, every fault named and me
             assert.match(problems(rep, c.label, "mqtt"), new RegExp(`certificate is for someone-else.${LAB_DOMAIN}, not ${c.names.grafana}`));
             // The host's own view (osm-status reads the lineage's cert.pem): none for its names.
             assert.match(problems(rep, c.label, "host"), new RegExp(`no certificate for ${c.names.grafana}`));
-            onlyFailing(rep, (f) => f.startsWith(`${c.label}/`));
+            // The host's one certificate serves all its customers: only they fail.
+            onlyFailing(rep, (f) => fleet.customers.some((x) => x.host === c.host && f.startsWith(`${x.label}/`)));
         }, () => restoreCertificate(c.host, c.label));
     });
 
@@ -274,10 +275,11 @@ describe("npm run verify on the lab: the example fleet, every fault named and me
         const c = customerOn("osm1");
         const expired = await issue(Object.values(c.names), true);
         await fault(() => swapCertificate(c.host, c.label, expired), (rep) => {
-            assert.match(problems(rep, c.label, "https"), new RegExp(`${c.names.influx}: certificate expired \\d+ day\\(s\\) ago => renew it on osm1: certbot renew --cert-name ${c.label}`));
+            assert.match(problems(rep, c.label, "https"), new RegExp(`${c.names.influx}: certificate expired \\d+ day\\(s\\) ago => renew it on osm1: certbot renew --cert-name ${layout().osm_wildcard_cert_name}`));
             assert.match(problems(rep, c.label, "mqtt"), /certificate expired \d+ day\(s\) ago => renew it on osm1/);
             assert.match(problems(rep, c.label, "host"), /certificate for .* expired \d+ day\(s\) ago => renew it on osm1/);
-            onlyFailing(rep, (f) => f.startsWith(`${c.label}/`));
+            // The host's one certificate serves all its customers: only they fail.
+            onlyFailing(rep, (f) => fleet.customers.some((x) => x.host === c.host && f.startsWith(`${x.label}/`)));
         }, () => restoreCertificate(c.host, c.label));
     });
 

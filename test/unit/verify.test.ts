@@ -59,7 +59,7 @@ describe("verify: drift between a host's osm-status and the stack", () => {
         s.containers = s.containers!.filter((c) => c.name !== "acme");
         const [missing] = customerDrift(f, f.customers[0], s);
         assert.strictEqual(missing.problem, "no container on osm1");
-        assert.match(missing.action, /pulumi up -s prod --replace 'urn:pulumi:prod::osm-hosting::osm:hosting:Customer\$command:remote:Command::acme-container' --replace '.*acme-provision'/);
+        assert.match(missing.action, /pulumi up -s prod --replace 'urn:pulumi:prod::osm-hosting::osm:hosting:Customer\$command:remote:Command::acme-container'$/);
         const t = goodStatus(f);
         t.containers![0].state = "STOPPED";
         assert.deepStrictEqual(customerDrift(f, f.customers[0], t).map((x) => x.problem), ["container stopped"]);

@@ -15,6 +15,8 @@ export interface Layout {
     osm_containers_dir: string;
     osm_letsencrypt_dir: string;
     osm_nginx_dir: string;
+    /** The lineage of each host's one certificate, for *.<domain>. */
+    osm_wildcard_cert_name: string;
 }
 
 let cached: Layout | undefined;
@@ -27,7 +29,7 @@ export function layout(): Layout {
             if (typeof doc[k] !== "string") throw new Error(`${CONTRACT_FILE} has no ${k}: verify needs it`);
             return doc[k] as string;
         };
-        cached = { osm_remote_root: str("osm_remote_root"), osm_containers_dir: str("osm_containers_dir"), osm_letsencrypt_dir: str("osm_letsencrypt_dir"), osm_nginx_dir: str("osm_nginx_dir") };
+        cached = { osm_remote_root: str("osm_remote_root"), osm_containers_dir: str("osm_containers_dir"), osm_letsencrypt_dir: str("osm_letsencrypt_dir"), osm_nginx_dir: str("osm_nginx_dir"), osm_wildcard_cert_name: str("osm_wildcard_cert_name") };
     }
     return cached;
 }
@@ -38,7 +40,7 @@ export function statusCommand(sshUser: string): string {
 }
 
 /** URN of one of a customer's commands, for `pulumi up --replace`. */
-export function customerUrn(stack: string, label: string, command: "container" | "provision"): string {
+export function customerUrn(stack: string, label: string, command: "container"): string {
     return `urn:pulumi:${stack}::${PROJECT}::osm:hosting:Customer$command:remote:Command::${label}-${command}`;
 }
 
@@ -47,8 +49,8 @@ export const act = {
     dnsRecord: (stack: string) => `pulumi refresh -s ${stack} (sees the hand edit), then pulumi up -s ${stack} (puts the record back)`,
     hostRecord: (stack: string) => `pulumi refresh -s ${stack}, then pulumi up -s ${stack} (puts the host's A record back)`,
     dnsServer: (server: string) => `PowerDNS at ${server} does not answer: check that pdns_server runs there and that this machine may ask it (--dns-server HOST:PORT to ask another)`,
-    reprovision: (stack: string, label: string) => `re-run its provisioning (idempotent, keeps data and credentials): pulumi up -s ${stack} --replace '${customerUrn(stack, label, "provision")}'`,
-    recreate: (stack: string, label: string) => `re-create it (then provisioned; a new container starts empty): pulumi up -s ${stack} --replace '${customerUrn(stack, label, "container")}' --replace '${customerUrn(stack, label, "provision")}'`,
+    reprovision: (stack: string, label: string) => `re-run its provisioning (idempotent, keeps data and credentials): on its host, OSM_CUSTOMER=${label} and the rest of its OSM_* environment (pulumi stack export -s ${stack}) with bash ${layout().osm_remote_root}/ansible/run customer.yml; never --replace '${customerUrn(stack, label, "container")}', which archives it and starts it empty`,
+    recreate: (stack: string, label: string) => `re-create it (a new container starts empty): pulumi up -s ${stack} --replace '${customerUrn(stack, label, "container")}'`,
     start: (host: string, label: string) => `start it on ${host}: lxc-start -n ${label} (why it stopped: ${layout().osm_containers_dir}/${label}/lxc.log)`,
     unreachable: (host: string) => `the host ${host} is down or unreachable: check its power and network (console), then run verify again`,
     hostKey: (host: string, stack: string) => `nothing was sent. If ${host} was reinstalled, read its new key on the console (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), then update its hostKey in Pulumi.${stack}.yaml; otherwise treat it as a possible attack`,
