@@ -55,3 +55,24 @@ export function startCpuHogs(n: number): CpuHogs {
         },
     };
 }
+
+/** The two mocha hooks a suite registers with (passed in: the lab does not depend on mocha). */
+export interface EachHooks {
+    beforeEach(fn: (this: { currentTest?: { title: string } }) => void): void;
+    afterEach(fn: () => Promise<void>): void;
+}
+
+/**
+ * Registers, for the calling suite, that each test whose title matches `titles` runs beside
+ * `n` busy CPU hogs, started before it and stopped by PID after it, also when it fails.
+ */
+export function withCpuHogsFor(titles: RegExp, hooks: EachHooks, n = 2): void {
+    let hogs: CpuHogs | undefined;
+    hooks.beforeEach(function () {
+        if (titles.test(this.currentTest?.title ?? "")) hogs = startCpuHogs(n);
+    });
+    hooks.afterEach(async () => {
+        await hogs?.stop();
+        hogs = undefined;
+    });
+}

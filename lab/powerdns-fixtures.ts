@@ -1,5 +1,7 @@
 /** Shared by the PowerDNS lab suites and the benchmark: the provider as Pulumi stores it. */
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { projectRoot } from "../components/paths";
 import { Record as PdnsRecord, RecordArgs } from "../components/powerdns";
 import { evaluate, SECRET_SIG } from "../scripts/lib/engine";
 import { deserializeProvider } from "./executor";
@@ -41,3 +43,15 @@ export function recordsProgram(conn: { apiUrl: string; apiKey: string; zone: str
         return out;
     };
 }
+
+/**
+ * The modules a process that loaded the record provider holds besides require-from-string
+ * (listed first): the runtime package's files, relative to components/powerdns/runtime, sorted.
+ */
+export function runtimeFilesLoaded(loaded: string[]): string[] {
+    const runtime = path.join(projectRoot(), "components", "powerdns", "runtime");
+    return loaded.slice(1).map((f) => path.relative(runtime, f)).sort();
+}
+
+/** What runtimeFilesLoaded gives when the provider loaded its package and nothing else. */
+export const PROVIDER_RUNTIME_FILES = ["client.js", "inputs.js", "names.js", "provider.js", "write-queue.js"];

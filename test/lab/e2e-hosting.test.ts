@@ -17,7 +17,7 @@ import { unregisterExitTeardown } from "../../lab/hosts";
 import { httpsGet, MqttTarget, mosquitto } from "../../lab/outside";
 import { CustomersFileEntry } from "../../components/customers";
 import { LAB_DOMAIN as DOMAIN, LabStack } from "../../lab/lab-stack";
-import { CpuHogs, startCpuHogs } from "../../lab/load";
+import { withCpuHogsFor } from "../../lab/load";
 import { credentialsOf, labFleet, labVerifyOptions } from "../../lab/verify-stack";
 import { formatReport } from "../../scripts/lib/verify/report";
 import { verifyFleet } from "../../scripts/lib/verify/run";
@@ -111,14 +111,7 @@ describe("end to end: the program carried out on lab hosts", function () {
 
     // Issue 9: the ten-at-once test runs beside two busy CPU hogs (a shared CI machine), started
     // before it and stopped by PID after it, also when it fails.
-    let hogs: CpuHogs | undefined;
-    beforeEach(function () {
-        if (/10 customers at once/.test(this.currentTest?.title ?? "")) hogs = startCpuHogs(2);
-    });
-    afterEach(async () => {
-        await hogs?.stop();
-        hogs = undefined;
-    });
+    withCpuHogsFor(/10 customers at once/, { beforeEach, afterEach });
 
     after(async function () {
         if (!stack) return;

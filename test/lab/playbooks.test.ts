@@ -21,7 +21,7 @@ import { PowerDnsLab, startPowerDns } from "../../lab/pdns-server";
 import { Pebble, startPebble } from "../../lab/pebble";
 import { acmeChallengeZone, AcmeDns } from "../../lab/lab-stack";
 import { Connection, connect, execOn } from "../../lab/remote";
-import { CpuHogs, startCpuHogs } from "../../lab/load";
+import { withCpuHogsFor } from "../../lab/load";
 
 const HOST = "osm-pb1";
 const DOMAIN = "osm.example.test";
@@ -127,14 +127,7 @@ describe("playbooks on a lab host (ansible/ over SSH)", function () {
     });
     // Issue 9: the ten-at-once test runs beside two busy CPU hogs (a shared CI machine), started
     // before it and stopped by PID after it, also when it fails.
-    let hogs: CpuHogs | undefined;
-    beforeEach(function () {
-        if (/10 customers at once/.test(this.currentTest?.title ?? "")) hogs = startCpuHogs(2);
-    });
-    afterEach(async () => {
-        await hogs?.stop();
-        hogs = undefined;
-    });
+    withCpuHogsFor(/10 customers at once/, { beforeEach, afterEach });
     after(async () => {
         if (timings.length) process.stdout.write(`\n      timings on the lab host:\n${timings.map((t) => `        ${t}`).join("\n")}\n`);
         if (lab) await stopLab(lab);
