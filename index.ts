@@ -7,7 +7,7 @@ import { Customer } from "./components/customer";
 import { Host } from "./components/host";
 import { loadInputs } from "./components/inputs";
 import { projectRoot } from "./components/paths";
-import { placeOrReport, usage } from "./components/placement";
+import { movedFrom, placeOrReport, usage } from "./components/placement";
 import { knownPlacements, lockedPlacements, readLock } from "./components/placements-lock";
 import { PowerDnsDatabase } from "./components/powerdns-database";
 import { previousPlacements } from "./components/previous";
@@ -21,7 +21,8 @@ export = async () => {
         isConfigSecret);
     // Placements: the lock's and the deployed ones (which must agree), then new customers placed.
     const lockFile = path.resolve(root, settings.placementsLock);
-    const known = knownPlacements(lockedPlacements(readLock(lockFile), pulumi.getStack()), await previousPlacements(),
+    const deployed = await previousPlacements();
+    const known = knownPlacements(lockedPlacements(readLock(lockFile), pulumi.getStack()), deployed,
         customers, lockFile, `the stack's "placements" output`);
     const placements = placeOrReport(settings.hosts, customers, known, settings.customersFile);
 
@@ -37,7 +38,7 @@ export = async () => {
     })]));
     const fleet = customers.map((c) => new Customer(c.label, {
         label: c.label, domain: settings.domain, host: hosts.get(placements[c.label].host)!, mqttPort: placements[c.label].mqttPort, adopt: c.adopt,
-        dns, limits: settings.containerLimits, ansible,
+        dns, limits: settings.containerLimits, ansible, movedFrom: movedFrom(deployed[c.label]?.host, placements[c.label].host, hosts),
     }));
 
     // 4. PowerDNS's own MySQL database, when the stack manages it.

@@ -147,7 +147,7 @@ const stackSchema = {
             properties: {
                 apiUrl: { type: "string", pattern: "^https?://[^\\s/]+(:\\d+)?/?$", description: "the PowerDNS API base URL, e.g. https://ns1.example.org:8081" },
                 zone: { type: "string", pattern: hostnamePattern, description: "a lower-case DNS zone name" },
-                ttl: { type: "integer", minimum: 30, maximum: 86400 },
+                ttl: schemaOf("OSM_DNS_TTL"),
                 reservedNames: {
                     type: "array", uniqueItems: true,
                     items: { type: "string", pattern: "^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\\.?$", description: "a lower-case DNS name or label" },

@@ -30,6 +30,8 @@ export interface HostContract {
     remoteRoot: string;
     /** The customers' OS base on a host. */
     baseRootfs: string;
+    /** Where the host's scripts keep their locks (and NGINX's reload generations). */
+    locksDir: string;
     envRules: Readonly<Record<string, EnvRule>>;
     playbookEnv: Readonly<Record<string, PlaybookEnv>>;
 }
@@ -66,7 +68,7 @@ export function parseContract(text: string, file: string): HostContract {
         };
         playbookEnv[playbook] = { required: list("required"), optional: list("optional") };
     }
-    return { remoteRoot: str("osm_remote_root"), baseRootfs: str("osm_base_rootfs"), envRules: rules, playbookEnv };
+    return { remoteRoot: str("osm_remote_root"), baseRootfs: str("osm_base_rootfs"), locksDir: str("osm_locks_dir"), envRules: rules, playbookEnv };
 }
 
 let cached: HostContract | undefined;

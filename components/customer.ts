@@ -24,11 +24,19 @@ export interface CustomerArgs {
     limits: { cpus: number; memoryMiB: number };
     /** The playbooks on its host: a change of what a command runs re-runs it in place (idempotent). */
     ansible: AnsibleShipment;
+    /**
+     * The host it runs on now, when that is not `host` (the stack's deployed placements): the
+     * customer moves, with its data, credentials and port (README.md, "Moving a customer").
+     */
+    movedFrom?: Host;
 }
 
 /** One playbook run per customer: container, services, NGINX, firewall (ansible/README.md). */
 const CUSTOMER_PLAYBOOK = "customer.yml";
 const CONTAINER_DELETE = "container-delete.yml";
+/** On the host a customer leaves: lets the new host pull it; its delete ends that. */
+const MOVE_GRANT = "move-grant.yml";
+const MOVE_REVOKE = "move-revoke.yml";
 
 /** The credentials in what customer.yml returns on stdout (see ansible/README.md). */
 export interface CustomerCredentials {
@@ -54,6 +62,8 @@ export class Customer extends pulumi.ComponentResource {
     public readonly container: command.remote.Command;
     /** The customer's credentials, generated on its host (secret). */
     public readonly credentials: pulumi.Output<CustomerCredentials>;
+    /** During a move: on the old host, the new host's leave to pull this customer. */
+    public readonly moveGrant?: command.remote.Command;
 
     constructor(name: string, args: CustomerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("osm:hosting:Customer", name, {}, opts);
@@ -67,16 +77,8 @@ export class Customer extends pulumi.ComponentResource {
             chirpstack: `https://${this.names.chirpstack}/`,
         };
 
-        const target = absolute(args.host.fqdn);
-        this.records = (["grafana", "influx", "chirpstack"] as const).map((service) =>
-            new powerdns.Record(`${name}-${service}`, {
-                apiUrl: args.dns.apiUrl, apiKey: args.dns.apiKey, zone: args.dns.zone, ttl: args.dns.ttl,
-                name: absolute(this.names[service]), type: "CNAME", records: [target],
-                ...(args.adopt ? { adoptId: `${args.dns.zone}/${absolute(this.names[service])}/CNAME` } : {}),
-            }, { parent: this }));
-
         // No ACME settings: the host's certificate for *.<domain> serves every customer.
-        const environment: Record<string, string> = {
+        const environment: Record<string, pulumi.Input<string>> = {
             OSM_CUSTOMER: args.label,
             OSM_DOMAIN: args.domain,
             OSM_HOST_NAME: args.host.hostName,
@@ -84,13 +86,38 @@ export class Customer extends pulumi.ComponentResource {
             OSM_CPUS: String(args.limits.cpus),
             OSM_MEMORY_MIB: String(args.limits.memoryMiB),
         };
-        // The names come first, so they resolve when the customer answers. A move to another
-        // host replaces the container: the new one is created, then the old one archived.
+        const from = args.movedFrom;
+        if (from) {
+            // The old host lets the new one in for this customer; the new one pulls it (customer.yml).
+            this.moveGrant = new command.remote.Command(`${name}-move-grant`, {
+                connection: from.connection,
+                create: playbook(MOVE_GRANT),
+                delete: playbook(MOVE_REVOKE),
+                environment: {
+                    OSM_CUSTOMER: args.label,
+                    OSM_DOMAIN: args.domain,
+                    OSM_HOST_NAME: from.hostName,
+                    OSM_MQTT_PORT: String(args.mqttPort),
+                    OSM_MOVE_PEER_ADDRESS: args.host.address,
+                    OSM_MOVE_PEER_KEY: args.host.moveKey.apply((key) => (key === "" ? missingMoveKey(args.host.hostName) : key ?? "")),
+                    OSM_DNS_TTL: String(args.dns.ttl),
+                    OSM_PLAYBOOK_HASH: args.ansible.hashOf(MOVE_GRANT),
+                },
+                addPreviousOutputInEnv: false,
+                logging: "stderr",
+            }, { parent: this, dependsOn: [from.setup, args.host.setup] });
+            environment.OSM_MOVE_FROM_ADDRESS = from.address;
+            environment.OSM_MOVE_FROM_SSH_PORT = String(from.sshPort);
+            // Type and key only: the stack config may carry a comment after them.
+            environment.OSM_MOVE_FROM_HOST_KEY = from.hostKey.split(" ").slice(0, 2).join(" ");
+        }
         // One command (one SSH session, one Ansible start) per customer, not two: on a busy host
         // each Ansible start is about a second of CPU (ansible/README.md).
         // The name stays `-container`: on a running fleet this is an in-place update that re-runs
         // the idempotent playbook (data, address, port and credentials kept); the old
         // `-provision` commands had no delete, so removing them changes nothing on the hosts.
+        // A move to another host replaces it: the new one is created first (it pulls the data),
+        // the names then point to it, and the old one's delete forwards for the TTL, then archives.
         this.container = new command.remote.Command(`${name}-container`, {
             connection: args.host.connection,
             create: playbook(CUSTOMER_PLAYBOOK),
@@ -102,11 +129,26 @@ export class Customer extends pulumi.ComponentResource {
             addPreviousOutputInEnv: false,
             // stdout carries the credentials: secret, and never logged.
             logging: "stderr",
-        }, { parent: this, dependsOn: [...this.records, args.host.setup], additionalSecretOutputs: ["stdout"] });
+        }, { parent: this, dependsOn: [args.host.setup, ...(this.moveGrant ? [this.moveGrant] : [])], additionalSecretOutputs: ["stdout"] });
+
+        // The names come after the container: they point to a host once it serves the customer
+        // (the host's wildcard certificate needs no name of the customer's), so a move re-points
+        // them only when the new host has taken over.
+        const target = absolute(args.host.fqdn);
+        this.records = (["grafana", "influx", "chirpstack"] as const).map((service) =>
+            new powerdns.Record(`${name}-${service}`, {
+                apiUrl: args.dns.apiUrl, apiKey: args.dns.apiKey, zone: args.dns.zone, ttl: args.dns.ttl,
+                name: absolute(this.names[service]), type: "CNAME", records: [target],
+                ...(args.adopt ? { adoptId: `${args.dns.zone}/${absolute(this.names[service])}/CNAME` } : {}),
+            }, { parent: this, dependsOn: [this.container] }));
 
         this.credentials = pulumi.secret(this.container.stdout.apply(parseCredentials));
         this.registerOutputs({ mqttEndpoint: this.mqttEndpoint, urls: this.urls, credentials: this.credentials });
     }
+}
+
+function missingMoveKey(host: string): never {
+    throw new Error(`host ${host} has no move key in its setup's result (a setup of before moves existed): run \`pulumi up\` once without the move, so host-setup.yml re-runs there, then move the customer`);
 }
 
 /** The credentials in the customer playbook's result line; empty during preview. */

@@ -2,6 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { AnsibleShipment } from "./ansible-bundle";
 import { AcmeSettings, HostSettings } from "./config";
+import { acceptsEnv } from "./contract";
 import { absolute, hostFqdn } from "./naming";
 import { DnsTarget } from "./dns";
 import * as powerdns from "./powerdns";
@@ -62,12 +63,22 @@ export class Host extends pulumi.ComponentResource {
     /** Completes when the host is ready for customers; customers depend on it. */
     public readonly setup: command.remote.Command;
     public readonly record: powerdns.Record;
+    /** The SSH port and pinned host key, for the other hosts that pull customers from this one. */
+    public readonly sshPort: number;
+    public readonly hostKey: string;
+    /**
+     * The host's own move key (public), made by host-setup.yml: the host a customer leaves
+     * lets it in for that customer while the customer moves here.
+     */
+    public readonly moveKey: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("osm:hosting:Host", name, {}, opts);
         const h = args.host;
         this.hostName = h.name;
         this.address = h.address;
+        this.sshPort = h.sshPort;
+        this.hostKey = h.hostKey;
         this.fqdn = hostFqdn(h.name, args.domain);
         this.connection = sshConnection({ address: h.address, port: h.sshPort, user: args.sshUser, hostKey: h.hostKey, privateKey: args.sshPrivateKey });
 
@@ -112,6 +123,23 @@ export class Host extends pulumi.ComponentResource {
             addPreviousOutputInEnv: false,
         }, { parent: this, dependsOn: [ansible] });
 
+        this.moveKey = this.setup.stdout.apply(parseMoveKey);
         this.registerOutputs({ fqdn: this.fqdn, address: this.address });
+    }
+}
+
+/**
+ * The move key in host-setup.yml's result line; "" when the result has none (a setup of before
+ * moves existed), undefined when there is no result at all (evaluated without hosts, as the
+ * plan does). Only a move needs it, and says so (see Customer).
+ */
+export function parseMoveKey(stdout: string | undefined): string | undefined {
+    if (stdout === undefined) return undefined;
+    const last = stdout.trim().split("\n").pop() ?? "";
+    try {
+        const key = (JSON.parse(last) as { moveKey?: unknown }).moveKey;
+        return typeof key === "string" && acceptsEnv("OSM_MOVE_PEER_KEY", key) ? key : "";
+    } catch {
+        return "";
     }
 }

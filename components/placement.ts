@@ -6,8 +6,12 @@
  *  1. a pin in customers.json (`host`, `mqttPort`) wins;
  *  2. otherwise a customer keeps the host and port it already has (the stack's previous
  *     `placements` output): devices in the field are configured with that port;
- *  3. a new customer goes to the least-utilised host (customers/capacity) with room that is
- *     not draining; ties go to the host listed first in the stack config.
+ *  3. a new customer, and one on a draining host, goes to the least-utilised host
+ *     (customers/capacity) with room that is not draining; ties go to the host listed first in
+ *     the stack config;
+ *  4. a customer that moves (a pin to another host, or off a draining host) keeps its MQTT
+ *     port unless one is pinned: a port its new host has given to another customer is refused,
+ *     naming that customer, since the devices cannot be told a new port.
  * MQTT ports follow the orchestrator this project replaces: 8883 + CRC-8(label), stepping
  * up by one past ports already taken on that host.
  */
@@ -19,7 +23,7 @@ export interface HostCapacity {
     name: string;
     /** How many customers the host may hold. */
     capacity: number;
-    /** A draining host keeps its customers but gets no new ones. */
+    /** A draining host gets no new customers, and its customers move to the others. */
     drain?: boolean;
     /** The host's SSH port: never given to a customer. */
     sshPort?: number;
@@ -88,12 +92,13 @@ export function place(hosts: HostCapacity[], customers: CustomerRequest[], previ
     // Hosts: pins and previous placements first, so new customers see the real load.
     for (const c of customers) {
         const kept = previous[c.label]?.host;
-        const host = c.host ?? kept;
+        const drainedOff = c.host === undefined && kept !== undefined && hostByName.get(kept)?.drain === true;
+        const host = c.host ?? (drainedOff ? undefined : kept);
         if (host === undefined) { fresh.push(c); continue; }
         if (!hostByName.has(host)) {
             reasons.push(c.host !== undefined
                 ? `customer "${c.label}" is pinned to host "${host}", which is not in the stack config; pin an existing host`
-                : `customer "${c.label}" runs on host "${host}", which is no longer in the stack config; keep the host (set drain: true) until its customers are pinned elsewhere`);
+                : `customer "${c.label}" runs on host "${host}", which is no longer in the stack config; keep the host, with drain: true, until its customers have moved (one pulumi up), then remove it`);
             continue;
         }
         hostOf.set(c.label, host);
@@ -135,13 +140,19 @@ export function place(hosts: HostCapacity[], customers: CustomerRequest[], previ
         const labels = [...members.get(h.name)!].sort();
         // Kept ports first: devices in the field use them, so a pin colliding with one is the pin's problem.
         const pinned = labels.filter((l) => byLabel.get(l)!.mqttPort !== undefined);
-        const kept = labels.filter((l) => byLabel.get(l)!.mqttPort === undefined && previous[l]?.host === h.name);
-        const needPort = labels.filter((l) => byLabel.get(l)!.mqttPort === undefined && previous[l]?.host !== h.name);
+        // Staying customers before those moving in: a mover never takes a stayer's port.
+        const unpinned = labels.filter((l) => byLabel.get(l)!.mqttPort === undefined);
+        const kept = [...unpinned.filter((l) => previous[l]?.host === h.name), ...unpinned.filter((l) => previous[l] && previous[l].host !== h.name)];
+        const needPort = unpinned.filter((l) => !previous[l]);
         for (const label of kept) {
             const port = previous[label].mqttPort;
             const holder = taken.get(port);
             if (holder !== undefined) {
-                reasons.push(`customer "${label}" already has MQTT port ${port} on host "${h.name}" (previous placements), but ${holder === "the host itself" ? "the host itself now uses it" : `so does customer "${holder}"`}; pin "${label}" to a free mqttPort`);
+                const other = holder === "the host itself" ? "the host itself now uses it" : `so does customer "${holder}"`;
+                reasons.push(previous[label].host === h.name
+                    ? `customer "${label}" already has MQTT port ${port} on host "${h.name}" (previous placements), but ${other}; pin "${label}" to a free mqttPort`
+                    : `customer "${label}" would move from host "${previous[label].host}" to "${h.name}" with its MQTT port ${port} (its devices use it), but on "${h.name}" ${other}; ` +
+                      `move it to another host, or pin an mqttPort and reconfigure its devices`);
                 continue;
             }
             taken.set(port, label);
@@ -173,6 +184,14 @@ export function place(hosts: HostCapacity[], customers: CustomerRequest[], previ
     const ordered: Placements = {};
     for (const c of customers) ordered[c.label] = result[c.label];
     return ordered;
+}
+
+/**
+ * The host a customer leaves: the one it is deployed on, when that is not where it is placed
+ * now (a pin to another host, or a draining host). Undefined for a new or staying customer.
+ */
+export function movedFrom<H>(deployedHost: string | undefined, placedHost: string, hosts: ReadonlyMap<string, H>): H | undefined {
+    return deployedHost !== undefined && deployedHost !== placedHost ? hosts.get(deployedHost) : undefined;
 }
 
 /** Customers per host against capacity. */

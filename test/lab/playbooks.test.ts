@@ -11,6 +11,7 @@
  */
 import * as assert from "assert";
 import * as path from "path";
+import { hostContract } from "../../components/contract";
 import { BOOTSTRAP_SCRIPT } from "../../components/host";
 import { playbook as playbookCommand } from "../../components/remote";
 import { ensureBase } from "../../lab/base";
@@ -338,6 +339,10 @@ describe("playbooks on a lab host (ansible/ over SSH)", function () {
         });
         assert.strictEqual(new Set(dhcp.trim().split("\n").map((l) => l.split(",")[1])).size, dhcp.trim().split("\n").length, "no address twice");
         assert.match(await inHost("nginx -t 2>&1"), /test is successful/);
+        // The installs shared their reloads: the running master has every change made.
+        const locks = hostContract().locksDir;
+        const [made, applied] = (await inHost(`cat ${locks}/nginx.generation ${locks}/nginx.applied`)).trim().split("\n");
+        assert.strictEqual(applied, made, "the last reload applied the last change");
         await Promise.all(names.map(async (n, i) => {
             const r = await httpsGet(`${n}-influx.${DOMAIN}`, hostAddress, pebble.rootCaPath);
             assert.strictEqual(r.body.trim(), `influxdb stand-in for customer ${n}`);

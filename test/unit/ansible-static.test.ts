@@ -497,6 +497,39 @@ describe("ansible/ static checks", function () {
                 fs.rmSync(dir, { recursive: true, force: true });
             }
         });
+        it("add PORT opens one port in the loaded set (one nft command), loads the whole ruleset when none is loaded, and refuses a malformed port", async function () {
+            if (process.getuid?.() !== 0) this.skip();
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "osm-firewall-"));
+            try {
+                const copy = scratchAnsible(dir, {
+                    osm_locks_dir: path.join(dir, "locks"), osm_firewall_dir: path.join(dir, "firewall"), osm_nft_file: path.join(dir, "etc", "osm.nft"),
+                });
+                fs.mkdirSync(path.join(dir, "firewall"));
+                fs.writeFileSync(path.join(dir, "firewall", "a.port"), "8901\n");
+                const tool = path.join(copy, "files", "osm-firewall");
+                const script = `
+                    set -u
+                    echo "== empty"; /usr/bin/python3 "$1" add 8901
+                    echo "== add"; echo 8902 > "$2/b.port"; /usr/bin/python3 "$1" add 8902
+                    echo "== again"; /usr/bin/python3 "$1" add 8902
+                    echo "== bad"; /usr/bin/python3 "$1" add "80; drop" 2>&1; echo "exit $?"
+                    echo "== set"; nft list set inet osm mqtt_ports
+                    echo "== apply"; /usr/bin/python3 "$1" apply; nft list set inet osm mqtt_ports`;
+                const r = await sh("unshare", ["-n", "bash", "-c", script, "-", tool, path.join(dir, "firewall")]);
+                assert.strictEqual(r.code, 0, r.stderr);
+                const parts = new Map(r.stdout.split(/^== /m).filter((p) => p !== "").map((p) => [p.slice(0, p.indexOf("\n")), p.slice(p.indexOf("\n") + 1)]));
+                const part = (name: string) => parts.get(name) ?? assert.fail(`no "== ${name}" in ${r.stdout}`);
+                assert.strictEqual(part("empty").trim(), "changed: firewall ruleset loaded (MQTT ports: 8901)", "no ruleset yet: the whole one is loaded");
+                assert.strictEqual(part("add").trim(), "changed: firewall: MQTT port 8902 opened");
+                assert.strictEqual(part("again").trim(), "", "an open port changes nothing");
+                assert.match(part("bad"), /OSM_MQTT_PORT="80; drop" is malformed[^]*exit 1/);
+                assert.match(part("set"), /elements = \{ 8901, 8902 \}/);
+                // The ruleset file predates the add: the next apply renders and loads the same set.
+                assert.match(part("apply"), /changed: firewall ruleset loaded \(MQTT ports: 8901, 8902\)[^]*elements = \{ 8901, 8902 \}/);
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
+        });
     });
 
     describe("osm-address (allocation under a lock)", () => {

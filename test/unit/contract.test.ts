@@ -12,16 +12,19 @@ import * as os from "os";
 import * as path from "path";
 import { readSettings } from "../../components/config";
 import { acceptsEnv, CONTRACT_FILE, hostContract, parseContract } from "../../components/contract";
+import { parseMoveKey } from "../../components/host";
 import { checkCustomers } from "../../components/customers";
 import { customerLabel, MAX_LABEL_LENGTH } from "../../components/naming";
 import { projectRoot } from "../../components/paths";
 import { InputError } from "../../components/problems";
-import { lookupOf, TEST_SECRETS, testSettings } from "./support/fleet";
+import { HOST_KEYS, lookupOf, TEST_SECRETS, testSettings } from "./support/fleet";
 
 const ROOT = projectRoot();
 const ANSIBLE = path.join(ROOT, "ansible");
 /** A file that exists on the test machine and on every Debian host. */
 const EXISTING_FILE = "/etc/hostname";
+/** A real ed25519 public key (ssh-keygen's shape: 68 base64 characters), as a host's move key is. */
+const ED25519_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFVYVETxhueZb9M3kKYzqRziUCQzEcM0k8M51c9nTCT2";
 
 /** Each variable: values with the verdict both sides must give (so the table itself can fail). */
 const TABLE: Record<string, [value: string, accepted: boolean][]> = {
@@ -49,6 +52,12 @@ const TABLE: Record<string, [value: string, accepted: boolean][]> = {
     OSM_ACME_TSIG_ALGORITHM: [["hmac-sha256", true], ["hmac-sha512", true], ["hmac-md5", false], ["HMAC-SHA256", false]],
     OSM_ACME_TSIG_SECRET: [["c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0", true], ["c2VjcmV0LXNlY3JldC1zZWNyZXQtc2Vj==", true], ["short==", false],
         ["not base64 at all!!!!!!!", false]],
+    OSM_MOVE_FROM_ADDRESS: [["192.0.2.10", true], ["10.0.0.1", true], ["256.1.1.1", false], ["osm1.example.org", false], ["192.0.2.1;reboot", false]],
+    OSM_MOVE_FROM_SSH_PORT: [["22", true], ["2222", true], ["0", false], ["65536", false]],
+    OSM_MOVE_FROM_HOST_KEY: [[HOST_KEYS.alpha.split(" ").slice(0, 2).join(" "), true], ["ssh-ed25519 AAAA;reboot", false], ["ssh-dss AAAAB3Nza", false], ["AAAAC3NzaC1lZDI1NTE5", false]],
+    OSM_MOVE_PEER_ADDRESS: [["192.0.2.11", true], ["1.2.3", false], ["::1", false]],
+    OSM_MOVE_PEER_KEY: [[ED25519_KEY, true], ["ssh-rsa AAAAB3NzaC1yc2E", false], ["ssh-ed25519 AAAA", false], [`${ED25519_KEY} osm-move@x`, false]],
+    OSM_DNS_TTL: [["30", true], ["300", true], ["86400", true], ["29", false], ["86401", false]],
 };
 
 /** The program's verdict: does it accept an input that makes it send exactly `value` as `name`? */
@@ -100,6 +109,19 @@ function programAccepts(name: string, value: string): boolean {
             return accepts({ acme: { ...acme, tsigAlgorithm: value } });
         case "OSM_ACME_TSIG_SECRET":
             return accepts({ acmeTsigSecret: value });
+        // A move sends the old host's address, SSH port and pinned key as the stack config has them.
+        case "OSM_MOVE_FROM_ADDRESS":
+        case "OSM_MOVE_PEER_ADDRESS":
+            return accepts({ hosts: [{ ...host0, address: value }] });
+        case "OSM_MOVE_FROM_SSH_PORT":
+            return accepts({ hosts: [{ ...host0, sshPort: Number(value) }] });
+        case "OSM_MOVE_FROM_HOST_KEY":
+            return accepts({ hosts: [{ ...host0, hostKey: value }] });
+        // Made by the new host's host-setup.yml, never an input: the program takes it only in this shape (parseMoveKey).
+        case "OSM_MOVE_PEER_KEY":
+            return parseMoveKey(JSON.stringify({ moveKey: value })) === value;
+        case "OSM_DNS_TTL":
+            return accepts({ powerdns: { ...(settings.powerdns as object), ttl: Number(value) } });
         default:
             throw new Error(`no program setting mapped to ${name}: add it to this test`);
     }

@@ -155,14 +155,13 @@ describe("graph: the program under mocks", function () {
         }
     });
 
-    it("the container depends on its three records and on its host's setup", () => {
+    it("the container depends on its host's setup alone, and its three records on it (names point to a host once it serves them)", () => {
         for (const label of LABELS) {
             const host = ev.outputs.placements[label].host;
             const container = byName(ev, `${label}-container`, COMMAND);
-            const want = [...SERVICES.map((s) => byName(ev, `${label}-${s}`).urn), byName(ev, `${host}-setup`).urn];
-            for (const urn of want) assert.ok(container.dependencies.includes(urn), `${label}-container does not depend on ${urn}`);
-            // And on no other customer's or host's resources.
-            for (const dep of container.dependencies) assert.ok(want.includes(dep), `${label}-container depends on ${dep}`);
+            // No other customer's or host's resources, and no move grant: nobody moves here.
+            assert.deepStrictEqual(container.dependencies, [byName(ev, `${host}-setup`).urn], `${label}-container's dependencies`);
+            for (const s of SERVICES) assert.ok(byName(ev, `${label}-${s}`).dependencies.includes(container.urn), `${label}-${s} does not depend on ${label}-container`);
             assert.ok(!ev.resources.some((r) => r.name === `${label}-provision`), "one command per customer: no -provision");
         }
     });
@@ -293,7 +292,7 @@ describe("graph: the program under mocks", function () {
     it("with previous placements fed in, the outputs and the resources keep them", async () => {
         // Ports and hosts that fresh placement would not choose; a departed customer is dropped.
         const previous = {
-            "acme": { host: "gamma", mqttPort: 30001 },
+            "acme": { host: "beta", mqttPort: 30001 },
             "northfield-dairy": { host: "alpha", mqttPort: 30002 },
             "long-gone": { host: "beta", mqttPort: 30003 },
         };
@@ -303,12 +302,41 @@ describe("graph: the program under mocks", function () {
         assert.strictEqual(again.outputs.placements["long-gone"], undefined);
         assert.strictEqual(again.outputs.customers.acme.mqttEndpoint, `acme.${DOMAIN}:30001`);
         const env = unwrapSecrets(byName(again, "acme-container").inputs).environment;
-        assert.deepStrictEqual([env.OSM_HOST_NAME, env.OSM_MQTT_PORT], ["gamma", "30001"]);
-        assert.deepStrictEqual(unwrapSecrets(byName(again, "acme-grafana").inputs).records, [`gamma.${DOMAIN}.`]);
-        assert.strictEqual(unwrapSecrets(byName(again, "acme-container").inputs).connection.host, "192.0.2.12");
+        assert.deepStrictEqual([env.OSM_HOST_NAME, env.OSM_MQTT_PORT, env.OSM_MOVE_FROM_ADDRESS], ["beta", "30001", undefined]);
+        assert.deepStrictEqual(unwrapSecrets(byName(again, "acme-grafana").inputs).records, [`beta.${DOMAIN}.`]);
+        assert.strictEqual(unwrapSecrets(byName(again, "acme-container").inputs).connection.host, "192.0.2.11");
+        assert.ok(!again.resources.some((r) => r.name.endsWith("-move-grant")), "nobody moves");
         // Feeding the output back as previous changes nothing.
         const third = await runProgram({ customersFile, previous: again.outputs.placements });
         assert.deepStrictEqual(third.outputs.placements, again.outputs.placements);
+    });
+
+    it("a customer on a draining host moves: a grant on the old host, the new container pulls it (pinned key), the names follow", async () => {
+        const previous = { "acme": { host: "gamma", mqttPort: 30001 } };
+        const moved = await runProgram({ customersFile, previous });
+        const to = moved.outputs.placements.acme;
+        assert.notStrictEqual(to.host, "gamma");
+        assert.strictEqual(to.mqttPort, 30001, "the devices' port goes with it");
+        const grant = byName(moved, "acme-move-grant", COMMAND);
+        const g = unwrapSecrets(grant.inputs);
+        assert.strictEqual(g.connection.host, "192.0.2.12", "the grant runs on the host it leaves");
+        assert.match(g.create, /move-grant\.yml$/);
+        assert.match(g.delete, /move-revoke\.yml$/);
+        assert.deepStrictEqual([g.environment.OSM_CUSTOMER, g.environment.OSM_MQTT_PORT, g.environment.OSM_MOVE_PEER_ADDRESS, g.environment.OSM_DNS_TTL],
+            ["acme", "30001", unwrapSecrets(byName(moved, "acme-container").inputs).connection.host, "120"]);
+        const container = byName(moved, "acme-container", COMMAND);
+        const env = unwrapSecrets(container.inputs).environment;
+        assert.deepStrictEqual([env.OSM_HOST_NAME, env.OSM_MOVE_FROM_ADDRESS, env.OSM_MOVE_FROM_SSH_PORT],
+            [to.host, "192.0.2.12", "22"]);
+        assert.strictEqual(env.OSM_MOVE_FROM_HOST_KEY, HOST_KEYS.gamma.split(" ").slice(0, 2).join(" "), "the old host's pinned key, no comment");
+        assert.ok(container.dependencies.includes(grant.urn), "the pull waits for the grant");
+        for (const s of SERVICES) {
+            const r = byName(moved, `acme-${s}`);
+            assert.deepStrictEqual(unwrapSecrets(r.inputs).records, [`${to.host}.${DOMAIN}.`]);
+            assert.ok(r.dependencies.includes(container.urn), `acme-${s} is re-pointed only after the new container serves`);
+        }
+        assert.ok(!JSON.stringify(g.environment).includes("PRIVATE KEY"), "no private key in what the grant sends");
+        assert.ok(isWrappedSecret(grant.inputs.connection), "the connection (with the program's key) stays secret");
     });
 
     it("reads the previous placements from the stack's own outputs (a StackReference to itself)", async () => {

@@ -138,18 +138,35 @@ describe("placement: rules", () => {
         assert.deepStrictEqual(got.acme, { host: "c", mqttPort: 12000 });
     });
 
-    it("a pin of the host alone keeps the previous port on that host, and gets a fresh port on another", () => {
+    it("a pin of the host alone keeps the previous port, on that host and on another (a move: the devices keep their port)", () => {
         const previous: Placements = { acme: { host: "b", mqttPort: 9100 } };
         assert.deepStrictEqual(place(hosts, [{ label: "acme", host: "b" }], previous).acme, { host: "b", mqttPort: 9100 });
-        assert.deepStrictEqual(place(hosts, [{ label: "acme", host: "c" }], previous).acme, { host: "c", mqttPort: preferredMqttPort("acme") });
+        assert.deepStrictEqual(place(hosts, [{ label: "acme", host: "c" }], previous).acme, { host: "c", mqttPort: 9100 });
+        assert.deepStrictEqual(place(hosts, [{ label: "acme", host: "c", mqttPort: 9200 }], previous).acme, { host: "c", mqttPort: 9200 });
     });
 
-    it("an unpinned customer keeps its previous host and port, even on a draining or fuller host", () => {
+    it("a move to a host where another customer has its port is refused, naming both", () => {
+        const previous: Placements = { acme: { host: "b", mqttPort: 9100 }, zeta: { host: "c", mqttPort: 9100 } };
+        expectPlacementError(() => place(hosts, [{ label: "acme", host: "c" }, { label: "zeta" }], previous),
+            /customer "acme" would move from host "b" to "c" with its MQTT port 9100 \(its devices use it\), but on "c" so does customer "zeta"; move it to another host/);
+    });
+
+    it("an unpinned customer keeps its previous host and port, even on a fuller host", () => {
+        const previous: Placements = { acme: { host: "c", mqttPort: 10001 }, c1: { host: "c", mqttPort: 10002 } };
+        assert.deepStrictEqual(place(hosts, [{ label: "acme" }, { label: "c1" }, { label: "zeta" }], previous), {
+            acme: { host: "c", mqttPort: 10001 }, c1: { host: "c", mqttPort: 10002 },
+            zeta: { host: "a", mqttPort: preferredMqttPort("zeta") },
+        });
+    });
+
+    it("the customers of a draining host move to the least-utilised others, each with its port; a pin keeps one there", () => {
         const drained = hosts.map((h) => (h.name === "a" ? { ...h, drain: true } : h));
-        const previous: Placements = { acme: { host: "a", mqttPort: 10001 } };
-        assert.deepStrictEqual(place(drained, [{ label: "acme" }, { label: "zeta" }], previous), {
-            acme: { host: "a", mqttPort: 10001 },
-            zeta: { host: "b", mqttPort: preferredMqttPort("zeta") },
+        const previous: Placements = { acme: { host: "a", mqttPort: 10001 }, beta: { host: "a", mqttPort: 10002 }, stay: { host: "a", mqttPort: 10003 } };
+        const got = place(drained, [{ label: "acme" }, { label: "beta" }, { label: "stay", host: "a" }], previous);
+        assert.deepStrictEqual(got, {
+            acme: { host: "b", mqttPort: 10001 }, // b 0/4 and c 0/2 tie: b is listed first
+            beta: { host: "c", mqttPort: 10002 }, // then c 0/2 is below b 1/4
+            stay: { host: "a", mqttPort: 10003 },
         });
     });
 
@@ -212,7 +229,7 @@ describe("placement: errors", () => {
     it("a host removed while it still has customers is a clear error", () => {
         const previous: Placements = { acme: { host: "gone", mqttPort: 9000 }, zeta: { host: "a", mqttPort: 9001 } };
         const err = expectPlacementError(() => place([{ name: "a", capacity: 5 }], [{ label: "acme" }, { label: "zeta" }], previous),
-            /customer "acme" runs on host "gone", which is no longer in the stack config; keep the host \(set drain: true\) until its customers are pinned elsewhere/);
+            /customer "acme" runs on host "gone", which is no longer in the stack config; keep the host, with drain: true, until its customers have moved \(one pulumi up\), then remove it/);
         assert.strictEqual(err.reasons.length, 1);
     });
 
@@ -266,7 +283,10 @@ function checkPlacement(fleet: Fleet, before: Placements, got: Placements, conte
         const h = hostByName.get(p.host);
         assert.ok(h, `${context}: ${label} on unknown host ${p.host}`);
         const kept = before[label];
-        if (kept) {
+        if (kept && hostByName.get(kept.host)?.drain) {
+            assert.strictEqual(p.mqttPort, kept.mqttPort, `${context}: ${label} moved off draining ${kept.host} without its port`);
+            assert.ok(!h.drain, `${context}: ${label} moved off draining ${kept.host} onto draining ${h.name}`);
+        } else if (kept) {
             assert.deepStrictEqual(p, kept, `${context}: existing customer ${label} moved or changed port`);
         } else {
             assert.ok(!h.drain, `${context}: new customer ${label} placed on draining host ${h.name}`);
@@ -352,9 +372,16 @@ describe("placement: properties over random edit sequences", function () {
                 try {
                     got = place(hosts, edited, previous);
                 } catch (err) {
-                    // Only allowed when the new customers cannot fit the non-draining hosts' room.
+                    // Only allowed when the new customers (and those leaving a draining host) cannot
+                    // fit the non-draining hosts' room, or one leaving finds its port taken.
                     assert.ok(err instanceof PlacementError, `${context}: ${err}`);
-                    const staying = edited.filter((c) => previous[c.label]);
+                    if (/would move from host/.test(err.message)) {
+                        customers = before;
+                        rejectedSteps++;
+                        continue;
+                    }
+                    const draining = new Set(hosts.filter((h) => h.drain).map((h) => h.name));
+                    const staying = edited.filter((c) => previous[c.label] && !draining.has(previous[c.label].host));
                     const newcomers = edited.length - staying.length;
                     const room = hosts.filter((h) => !h.drain)
                         .reduce((sum, h) => sum + h.capacity - staying.filter((c) => previous[c.label].host === h.name).length, 0);
@@ -368,7 +395,8 @@ describe("placement: properties over random edit sequences", function () {
                 checkPlacement(fleet, previous, got, context);
                 assert.deepStrictEqual(place(hosts, edited, previous), got, `${context}: same input, different output`);
                 assert.deepStrictEqual(place(hosts, shuffled(rand, edited), previous), got, `${context}: order changed the output`);
-                if (added === 1) {
+                const movers = edited.some((c) => previous[c.label] && hosts.find((h) => h.name === previous[c.label].host)?.drain);
+                if (added === 1 && !movers) {
                     const label = edited.find((c) => !previous[c.label])!.label;
                     assert.strictEqual(got[label].host, expectedHostForOne(hosts, previous, edited), `${context}: ${label} not on the least-utilised host`);
                     singleAdds++;

@@ -119,13 +119,15 @@ describe("plan: npm run plan, offline", function () {
         assert.deepStrictEqual(out.placements["harbour-cold-store"], { host: "osm2", mqttPort: 8901 });
     });
 
-    it("--previous keeps the placements it is given (even on a draining host)", () => {
+    it("--previous keeps the placements it is given; a customer on a draining host moves off it with its port", () => {
         const { code, stdout, stderr } = runs.previous;
         assert.strictEqual(code, 0, stderr);
         const out = JSON.parse(stdout);
         assert.deepStrictEqual(out.placements.acme, previous.acme);
-        assert.deepStrictEqual(out.placements.devtank, previous.devtank);
-        assert.ok(out.records.some((r: any) => r.name === `devtank.${DOMAIN}.` && r.content === `osm0.${DOMAIN}.`));
+        // osm0 drains: devtank leaves it, keeping the port its devices use.
+        assert.notStrictEqual(out.placements.devtank.host, "osm0");
+        assert.strictEqual(out.placements.devtank.mqttPort, previous.devtank.mqttPort);
+        assert.ok(out.records.some((r: any) => r.name === `devtank.${DOMAIN}.` && r.content === `${out.placements.devtank.host}.${DOMAIN}.`));
         // Without it, these two land elsewhere: the option really changed something.
         const fresh = JSON.parse(runs.json.stdout).placements;
         assert.notDeepStrictEqual([fresh.acme, fresh.devtank], [previous.acme, previous.devtank]);
