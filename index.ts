@@ -5,10 +5,10 @@ import { shipAnsible } from "./components/ansible-bundle";
 import { PROJECT } from "./components/config";
 import { Customer } from "./components/customer";
 import { Host } from "./components/host";
+import { planFleet } from "./components/fleet-plan";
 import { loadInputs } from "./components/inputs";
 import { projectRoot } from "./components/paths";
-import { movedFrom, placeOrReport, usage } from "./components/placement";
-import { knownPlacements, lockedPlacements, readLock } from "./components/placements-lock";
+import { movedFrom, usage } from "./components/placement";
 import { PowerDnsDatabase } from "./components/powerdns-database";
 import { previousPlacements } from "./components/previous";
 import { isConfigSecret } from "./components/stack-secrets";
@@ -16,15 +16,16 @@ import { isConfigSecret } from "./components/stack-secrets";
 export = async () => {
     // 1. Inputs, all checked before a single resource is registered.
     const root = projectRoot();
-    const { settings, secrets, customers } = loadInputs((key) => pulumi.runtime.getConfig(`${PROJECT}:${key}`),
-        `Pulumi.${pulumi.getStack()}.yaml`, Object.keys(pulumi.runtime.allConfig()), root,
-        isConfigSecret);
-    // Placements: the lock's and the deployed ones (which must agree), then new customers placed.
-    const lockFile = path.resolve(root, settings.placementsLock);
+    const stackFile = `Pulumi.${pulumi.getStack()}.yaml`;
+    const { settings, secrets, customers, lock, lockFile } = loadInputs((key) => pulumi.runtime.getConfig(`${PROJECT}:${key}`),
+        stackFile, Object.keys(pulumi.runtime.allConfig()), root, pulumi.getStack(), isConfigSecret);
+    // Placements: the lock's and the deployed ones (which must agree), then new customers placed;
+    // refused when the update would delete more customers than osm-hosting:maxDeletes allows.
     const deployed = await previousPlacements();
-    const known = knownPlacements(lockedPlacements(readLock(lockFile), pulumi.getStack()), deployed,
-        customers, lockFile, `the stack's "placements" output`);
-    const placements = placeOrReport(settings.hosts, customers, known, settings.customersFile);
+    const { placements } = planFleet({
+        settings, customers, lock, lockFile, stack: pulumi.getStack(), stackFile,
+        deployed, deployedSource: `the stack's "placements" output`,
+    });
 
     // 2. Shared inputs of the components; secrets stay secrets from here on.
     const sshPrivateKey = pulumi.secret(secrets.sshPrivateKey);

@@ -85,7 +85,15 @@ export interface FleetSettings {
     customersFile: string;
     /** Path of the placements lock (placements.lock.json). */
     placementsLock: string;
+    /**
+     * How many customers one update may delete (default 1): a truncated or badly merged
+     * customers.json must not wipe the fleet. Raised for one update when deletions are meant.
+     */
+    maxDeletes: number;
 }
+
+/** The default of `maxDeletes`. */
+export const DEFAULT_MAX_DELETES = 1;
 
 /** The stack config as its schema admits it (defaults not yet applied). */
 interface StackDoc {
@@ -93,6 +101,7 @@ interface StackDoc {
     sshUser: string;
     customersFile?: string;
     placementsLock?: string;
+    maxDeletes?: number;
     hosts: (Omit<HostSettings, "sshPort" | "drain" | "adopt"> & { sshPort?: number; drain?: boolean; adopt?: boolean })[];
     powerdns: Omit<PowerDnsSettings, "ttl" | "reservedNames"> & { ttl?: number; reservedNames?: string[] };
     acme: Omit<AcmeSettings, "dnsPort" | "tsigAlgorithm" | "propagationSeconds"> & { dnsPort?: number; tsigAlgorithm?: string; propagationSeconds?: number };
@@ -122,6 +131,7 @@ const stackSchema = {
         sshUser: { type: "string", pattern: "^[a-z_][a-z0-9_-]{0,31}$", description: "a Unix user name" },
         customersFile: { type: "string", minLength: 1 },
         placementsLock: { type: "string", minLength: 1 },
+        maxDeletes: { type: "integer", minimum: 0, maximum: 100000 },
         hosts: {
             type: "array",
             minItems: 1,
@@ -197,6 +207,8 @@ const validateStack = compile(stackSchema);
 /** Keys whose values are objects or arrays (stored JSON-encoded by Pulumi). */
 const structured = ["hosts", "powerdns", "acme", "containerLimits", "powerdnsMysql"];
 const plain = ["domain", "sshUser", "customersFile", "placementsLock"];
+/** Keys whose values are numbers (Pulumi stores them as strings). */
+const numeric = ["maxDeletes"];
 export const SECRET_KEYS = ["sshPrivateKey", "powerdnsApiKey", "powerdnsMysqlAdminPassword", "acmeTsigSecret"] as const;
 
 /** Example values per setting (`hosts.capacity` stands for every `hosts[i].capacity`), for the fix commands. */
@@ -205,6 +217,7 @@ const examples: Record<string, string | number | boolean> = {
     sshUser: "root",
     customersFile: "customers.json",
     placementsLock: "placements.lock.json",
+    maxDeletes: 3,
     "hosts.name": "osm1",
     "hosts.address": "203.0.113.10",
     "hosts.capacity": 40,
@@ -281,7 +294,7 @@ export function readSettings(lookup: ConfigLookup, file: string, presentKeys: st
         }
     }
     // A misspelt key (`osm-hosting:hots`) must not be silently ignored.
-    const known = new Set<string>([...plain, ...structured, ...SECRET_KEYS]);
+    const known = new Set<string>([...plain, ...numeric, ...structured, ...SECRET_KEYS]);
     for (const full of presentKeys) {
         if (!full.startsWith(`${PROJECT}:`)) continue;
         const key = full.slice(PROJECT.length + 1);
@@ -294,6 +307,11 @@ export function readSettings(lookup: ConfigLookup, file: string, presentKeys: st
     for (const key of plain) {
         const v = lookup(key);
         if (v !== undefined) doc[key] = v;
+    }
+    for (const key of numeric) {
+        const v = lookup(key);
+        // Not a number: kept as text, so the schema says "must be a whole number (got ...)".
+        if (v !== undefined) doc[key] = /^\s*-?\d+(\.\d+)?\s*$/.test(v) ? Number(v) : v;
     }
     for (const key of structured) {
         const v = lookup(key);
@@ -370,6 +388,7 @@ export function readSettings(lookup: ConfigLookup, file: string, presentKeys: st
         powerdnsMysql: d.powerdnsMysql && { userHost: "localhost", ...d.powerdnsMysql },
         customersFile: d.customersFile ?? "customers.json",
         placementsLock: d.placementsLock ?? "placements.lock.json",
+        maxDeletes: d.maxDeletes ?? DEFAULT_MAX_DELETES,
     };
     return { settings, secrets };
 }

@@ -16,8 +16,12 @@ const validateSchema = compile(JSON.parse(fs.readFileSync(path.join(projectRoot(
 
 /** A customers.json entry as written (see customers.schema.json). */
 export interface CustomersFileEntry {
-    /** Display name; its DNS label is derived. */
+    /** Display name; only what is shown (a rename changes nothing else once the label is fixed). */
     name: string;
+    /** DNS label, explicit: default the name's (`customerLabel`), or the lock's for this name. */
+    label?: string;
+    /** A label change: the label the customer had until now (README: Labels). */
+    previousLabel?: string;
     /** Pin to this host. */
     host?: string;
     /** Pin to this MQTT port. */
@@ -26,12 +30,19 @@ export interface CustomersFileEntry {
     adopt?: boolean;
 }
 
+/** Where a customer's label comes from: its `label` field, the lock (placed earlier under this name), or its name. */
+export type LabelSource = "label" | "lock" | "name";
+
 /** A customers.json entry, validated, as the program uses it (the component is `Customer`). */
 export interface CustomerEntry extends CustomerRequest {
     /** Display name from customers.json. */
     name: string;
-    /** Derived DNS label. */
+    /** DNS label: the name of every resource, record and container of the customer. */
     label: string;
+    /** Where `label` comes from (messages point at the field to change). */
+    labelSource: LabelSource;
+    /** The label it had until now, for an explicit label change. */
+    previousLabel?: string;
     /** Already running: take over its existing DNS records if they match. */
     adopt: boolean;
 }
@@ -42,8 +53,34 @@ export interface KnownHost {
     sshPort?: number;
 }
 
-/** Validates a parsed customers document; returns the customers or the problems. */
-export function checkCustomers(doc: unknown, file: string, hosts: KnownHost[]): { customers: CustomerEntry[]; problems: Problem[] } {
+/**
+ * What is wrong with a label, or undefined. `what` says where it came from (`name "Foo Bar"
+ * gives DNS label "foo-bar"`, `label "foo-bar"`) and `fromName` picks the fix: a derived label
+ * is fixed in the name, an explicit one in the label. The same rules for both, so an explicit
+ * label can never be one the hosts would refuse.
+ */
+export function labelProblem(label: string, what: string, fromName: boolean): string | undefined {
+    const chars = fromName ? "use only letters, digits, spaces and dashes" : "use only lower-case letters a-z, digits and dashes";
+    if (!/^[a-z0-9-]+$/.test(label)) {
+        const bad = [...new Set(label.replace(/[a-z0-9-]/g, ""))].map((ch) => JSON.stringify(ch)).join(" ");
+        return `${what}, which contains ${bad}; ${chars}`;
+    }
+    if (label.startsWith("-") || label.endsWith("-")) return `${what}, which starts or ends with a dash; remove the leading or trailing dash`;
+    if (label.length > MAX_LABEL_LENGTH) {
+        return `${what} of ${label.length} characters; shorten it to at most ${MAX_LABEL_LENGTH} so "${label}-chirpstack" fits DNS's 63`;
+    }
+    if (label.includes("--")) return `${what} with two dashes in a row; remove the extra dash${fromName ? " or space" : ""}`;
+    // The hosts' own rule (ansible/vars/osm.yml) has the last word; the cases above explain it.
+    if (!acceptsEnv("OSM_CUSTOMER", label)) return `${what}, which the hosts refuse: it must be ${expectOf("OSM_CUSTOMER")}`;
+    return undefined;
+}
+
+/**
+ * Validates a parsed customers document; returns the customers or the problems. `locked`: the
+ * stack's lock, label -> name: an entry without `label` whose name the lock holds under another
+ * label keeps that label (it was fixed when the customer was first placed).
+ */
+export function checkCustomers(doc: unknown, file: string, hosts: KnownHost[], locked: Record<string, string> = {}): { customers: CustomerEntry[]; problems: Problem[] } {
     const schemaOk = validateSchema(doc);
     const problems: Problem[] = schemaOk ? [] : schemaProblems(validateSchema.errors, doc, file);
     // The rules run even when the schema fails, on the values that are well-typed, so one run
@@ -52,41 +89,64 @@ export function checkCustomers(doc: unknown, file: string, hosts: KnownHost[]): 
     if (!Array.isArray(entries)) return { customers: [], problems };
     const hostByName = new Map(hosts.map((h) => [h.name, h]));
     const labels = new Map<string, number>();
+    const names = new Map<string, number>();
     const ports = new Map<string, number>();
     const customers: CustomerEntry[] = [];
+    /** Each customer's index in `entries` (entries that are not objects give none). */
+    const entryIndex: number[] = [];
+    // Lock labels by name, for names the lock holds under one label only.
+    const lockedByName = new Map<string, string | null>();
+    for (const [l, n] of Object.entries(locked)) lockedByName.set(n, lockedByName.has(n) ? null : l);
 
     entries.forEach((raw, i) => {
         if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return; // reported by the schema
-        const e = raw as { name?: unknown; host?: unknown; mqttPort?: unknown; adopt?: unknown };
+        const e = raw as { name?: unknown; label?: unknown; previousLabel?: unknown; host?: unknown; mqttPort?: unknown; adopt?: unknown };
         const at = `/customers/${i}`;
         const nameOk = typeof e.name === "string" && e.name.length >= 1 && e.name.length <= 80;
+        const explicitOk = typeof e.label === "string" && e.label.length >= 1;
         const hostOk = typeof e.host === "string" && e.host.length >= 1;
         const portOk = Number.isInteger(e.mqttPort) && acceptsEnv("OSM_MQTT_PORT", String(e.mqttPort));
         const name = nameOk ? e.name as string : "";
-        const label = customerLabel(name);
         const quoted = JSON.stringify(name);
-        if (!nameOk) {
+        const derived = customerLabel(name);
+        const fromLock = e.label === undefined && nameOk && !(derived in locked) ? lockedByName.get(name) ?? undefined : undefined;
+        const labelSource: LabelSource = e.label !== undefined ? "label" : fromLock !== undefined ? "lock" : "name";
+        const label = labelSource === "label" ? (explicitOk ? e.label as string : "") : fromLock ?? derived;
+        // A problem of the label is fixed where the label comes from.
+        const labelPath = labelSource === "label" ? `${at}/label` : `${at}/name`;
+        const what = labelSource === "label" ? `label "${label}"` : labelSource === "lock"
+            ? `name ${quoted} has DNS label "${label}" in the placements lock` : `name ${quoted} gives DNS label "${label}"`;
+        if (labelSource === "label" && !explicitOk) {
+            // reported by the schema
+        } else if (!nameOk) {
             // reported by the schema
         } else if (label.length === 0) {
             problems.push({ file, path: `${at}/name`, message: `name ${quoted} is blank; give the customer a name` });
-        } else if (!/^[a-z0-9-]+$/.test(label)) {
-            const bad = [...new Set(label.replace(/[a-z0-9-]/g, ""))].map((ch) => JSON.stringify(ch)).join(" ");
-            problems.push({ file, path: `${at}/name`, message: `name ${quoted} gives DNS label "${label}", which contains ${bad}; use only letters, digits, spaces and dashes` });
-        } else if (label.startsWith("-") || label.endsWith("-")) {
-            problems.push({ file, path: `${at}/name`, message: `name ${quoted} gives DNS label "${label}", which starts or ends with a dash; remove the leading or trailing dash` });
-        } else if (label.length > MAX_LABEL_LENGTH) {
-            problems.push({ file, path: `${at}/name`, message: `name ${quoted} gives DNS label "${label}" of ${label.length} characters; shorten it to at most ${MAX_LABEL_LENGTH} so "${label}-chirpstack" fits DNS's 63` });
-        } else if (label.includes("--")) {
-            problems.push({ file, path: `${at}/name`, message: `name ${quoted} gives DNS label "${label}" with two dashes in a row; remove the extra dash or space` });
-        } else if (!acceptsEnv("OSM_CUSTOMER", label)) {
-            // The hosts' own rule (ansible/vars/osm.yml) has the last word; the cases above explain it.
-            problems.push({ file, path: `${at}/name`, message: `name ${quoted} gives DNS label "${label}", which the hosts refuse: it must be ${expectOf("OSM_CUSTOMER")}` });
+        } else {
+            const wrong = labelProblem(label, what, labelSource === "name");
+            if (wrong) problems.push({ file, path: labelPath, message: wrong });
         }
         const first = labels.get(label);
         if (first !== undefined && label) {
-            problems.push({ file, path: `${at}/name`, message: `name ${quoted} gives DNS label "${label}", the same as /customers/${first}/name (${JSON.stringify((entries[first] as { name: string }).name)}); give one of them a different name` });
+            const other = entries[first] as { name: string; label?: string };
+            const where = other.label !== undefined ? `/customers/${first}/label` : `/customers/${first}/name`;
+            problems.push({ file, path: labelPath, message: `${what}, the same as ${where} (${JSON.stringify(other.name)}); give one of them a different ${labelSource === "label" ? "label" : "name"}` });
         } else if (label) {
             labels.set(label, i);
+        }
+        // Two labels may share a display name only by accident: the plan and the lock tell customers apart by it.
+        const sameName = names.get(name);
+        if (nameOk && sameName !== undefined && first === undefined) {
+            problems.push({ file, path: `${at}/name`, message: `name ${quoted} is also /customers/${sameName}/name; give each customer its own display name` });
+        } else if (nameOk && sameName === undefined) {
+            names.set(name, i);
+        }
+        let previousLabel: string | undefined;
+        if (typeof e.previousLabel === "string" && e.previousLabel.length >= 1) {
+            previousLabel = e.previousLabel;
+            const wrong = labelProblem(previousLabel, `previousLabel "${previousLabel}"`, false);
+            if (wrong) problems.push({ file, path: `${at}/previousLabel`, message: `${wrong.replace(/; .*$/, "")}; it must be the label the customer has now (the lock's key)` });
+            else if (previousLabel === label) problems.push({ file, path: `${at}/previousLabel`, message: `previousLabel "${previousLabel}" is the customer's label already; remove previousLabel, or set "label" to the new label` });
         }
         const hostName = hostOk ? e.host as string : undefined;
         const host = hostName === undefined ? undefined : hostByName.get(hostName);
@@ -113,13 +173,30 @@ export function checkCustomers(doc: unknown, file: string, hosts: KnownHost[]): 
         if (e.adopt === true && (e.host === undefined || e.mqttPort === undefined)) {
             problems.push({ file, path: `${at}/adopt`, message: `adopt: true takes over a customer where it already runs, so it needs "host" and "mqttPort" pinned to what it has there; add ${[e.host === undefined ? "\"host\"" : "", e.mqttPort === undefined ? "\"mqttPort\"" : ""].filter(Boolean).join(" and ")}` });
         }
-        customers.push({ name, label, host: hostName, mqttPort: port, adopt: e.adopt === true });
+        entryIndex.push(i);
+        customers.push({ name, label, labelSource, ...(previousLabel !== undefined ? { previousLabel } : {}), host: hostName, mqttPort: port, adopt: e.adopt === true });
+    });
+    // A previous label still in use by another entry is not being given up, nor can two customers be it.
+    const givenUp = new Map<string, number>();
+    customers.forEach((c, k) => {
+        if (c.previousLabel !== undefined) {
+            const other = givenUp.get(c.previousLabel);
+            if (other !== undefined) {
+                problems.push({ file, path: `/customers/${entryIndex[k]}/previousLabel`, message: `previousLabel "${c.previousLabel}" is also /customers/${other}/previousLabel; one customer had that label: remove it from the other entry` });
+            } else {
+                givenUp.set(c.previousLabel, entryIndex[k]);
+            }
+        }
+        const holder = c.previousLabel === undefined ? undefined : labels.get(c.previousLabel);
+        if (holder !== undefined && holder !== entryIndex[k]) {
+            problems.push({ file, path: `/customers/${entryIndex[k]}/previousLabel`, message: `previousLabel "${c.previousLabel}" is the label of /customers/${holder} (${JSON.stringify((entries[holder] as { name: string }).name)}); a label change gives the old label up: remove previousLabel, or change the other customer` });
+        }
     });
     return { customers: problems.length ? [] : customers, problems };
 }
 
 /** Reads and validates a customers file; throws InputError with every problem. */
-export function loadCustomers(file: string, hosts: KnownHost[]): CustomerEntry[] {
+export function loadCustomers(file: string, hosts: KnownHost[], locked: Record<string, string> = {}): CustomerEntry[] {
     let text: string;
     try {
         text = fs.readFileSync(file, "utf8");
@@ -132,7 +209,7 @@ export function loadCustomers(file: string, hosts: KnownHost[]): CustomerEntry[]
     } catch (err) {
         throw new InputError([{ file, path: "", message: `is not valid JSON (${jsonErrorAt(text, err as Error)}); fix the syntax` }]);
     }
-    const { customers, problems } = checkCustomers(doc, file, hosts);
+    const { customers, problems } = checkCustomers(doc, file, hosts, locked);
     if (problems.length) throw new InputError(problems);
     return customers;
 }

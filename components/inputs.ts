@@ -5,6 +5,7 @@
 import * as path from "path";
 import { ConfigLookup, FleetSecrets, FleetSettings, readSettings } from "./config";
 import { CustomerEntry, KnownHost, loadCustomers } from "./customers";
+import { emptyLock, PlacementsLock, readLock } from "./placements-lock";
 import { InputError, Problem } from "./problems";
 import { zoneNameProblems } from "./zone-names";
 
@@ -12,6 +13,9 @@ export interface Inputs {
     settings: FleetSettings;
     secrets: FleetSecrets;
     customers: CustomerEntry[];
+    /** The placements lock (empty when there is none) and its path. */
+    lock: PlacementsLock;
+    lockFile: string;
 }
 
 /** The hosts named in a config that failed validation, when they can be made out at all. */
@@ -26,10 +30,12 @@ function hostsOfInvalidConfig(lookup: ConfigLookup): KnownHost[] | undefined {
 }
 
 /**
- * Reads the stack config and the customers file (relative to `root`); throws InputError
- * with the problems of both. `isSecret(key)`: whether the stack stores that key as a secret.
+ * Reads the stack config, the placements lock and the customers file (relative to `root`);
+ * throws InputError with the problems of all. The lock comes before the customers: a label it
+ * holds for a name is that customer's label. `isSecret(key)`: whether the stack stores that
+ * key as a secret.
  */
-export function loadInputs(lookup: ConfigLookup, stackFile: string, presentKeys: string[], root: string,
+export function loadInputs(lookup: ConfigLookup, stackFile: string, presentKeys: string[], root: string, stack: string,
     isSecret?: (key: string) => boolean): Inputs {
     const problems: Problem[] = [];
     let config: { settings: FleetSettings; secrets: FleetSecrets } | undefined;
@@ -41,11 +47,20 @@ export function loadInputs(lookup: ConfigLookup, stackFile: string, presentKeys:
     }
     // Without a usable host list a pinned host cannot be judged: customers.json waits.
     const hosts = config?.settings.hosts ?? hostsOfInvalidConfig(lookup);
+    const lockFile = path.resolve(root, config?.settings.placementsLock ?? lookup("placementsLock") ?? "placements.lock.json");
+    let lock = emptyLock();
+    try {
+        lock = readLock(lockFile);
+    } catch (err) {
+        if (!(err instanceof InputError)) throw err;
+        problems.push(...err.problems);
+    }
+    const lockedNames = Object.fromEntries(Object.entries(lock.stacks[stack] ?? {}).map(([label, p]) => [label, p.name]));
     let customers: CustomerEntry[] = [];
     if (hosts) {
         const file = config?.settings.customersFile ?? lookup("customersFile") ?? "customers.json";
         try {
-            customers = loadCustomers(path.resolve(root, file), hosts);
+            customers = loadCustomers(path.resolve(root, file), hosts, lockedNames);
         } catch (err) {
             if (!(err instanceof InputError)) throw err;
             problems.push(...err.problems);
@@ -59,5 +74,5 @@ export function loadInputs(lookup: ConfigLookup, stackFile: string, presentKeys:
         }));
     }
     if (problems.length || !config) throw new InputError(problems);
-    return { ...config, customers };
+    return { ...config, customers, lock, lockFile };
 }

@@ -36,6 +36,11 @@ export interface CustomerRequest {
     host?: string;
     /** Pinned MQTT port, if any. */
     mqttPort?: number;
+    /**
+     * A port it must not be given: a label change's old port, which the old container's NGINX
+     * stream holds on that host until it is deleted, after the new one is created.
+     */
+    avoidMqttPort?: number;
 }
 
 export interface Placement {
@@ -170,7 +175,8 @@ export function place(hosts: HostCapacity[], customers: CustomerRequest[], previ
         }
         for (const label of needPort) {
             let port = preferredMqttPort(label);
-            while (taken.has(port)) port++;
+            const avoid = byLabel.get(label)!.avoidMqttPort;
+            while (taken.has(port) || port === avoid) port++;
             if (port > rangeOf("OSM_MQTT_PORT")[1]) {
                 reasons.push(`no free MQTT port above ${preferredMqttPort(label)} on host "${h.name}" for customer "${label}"; pin an mqttPort`);
                 continue;

@@ -26,7 +26,8 @@ export interface ZoneNamesInput {
     /** Names the zone keeps for itself (NS, mail, www...): labels under the domain or absolute names. */
     reserved: string[];
     hosts: { name: string }[];
-    customers: { name: string; label: string }[];
+    /** `labelSource: "label"`: the label is explicit, so a clash is fixed in `/label`, not in the name. */
+    customers: { name: string; label: string; labelSource?: "label" | "lock" | "name" }[];
     stackFile: string;
     customersFile: string;
 }
@@ -43,10 +44,14 @@ export function nameClaims(z: ZoneNamesInput): NameClaim[] {
     }));
     z.customers.forEach((c, i) => {
         const names = customerNames(c.label, z.domain);
+        const explicit = c.labelSource === "label";
         for (const [key, service] of SERVICE_NAMES) {
             claims.push({
                 name: absolute(names[key]), owner: `the ${service} name of customer ${JSON.stringify(c.name)}`,
-                file: z.customersFile, path: `/customers/${i}/name`, fix: `give customer ${JSON.stringify(c.name)} another name`,
+                file: z.customersFile, path: `/customers/${i}/${explicit ? "label" : "name"}`,
+                // A label the lock fixed does not follow the name any more: only a "label" changes it.
+                fix: c.labelSource === undefined || c.labelSource === "name" ? `give customer ${JSON.stringify(c.name)} another name`
+                    : `give customer ${JSON.stringify(c.name)} another "label"`,
             });
         }
     });

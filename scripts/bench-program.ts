@@ -90,7 +90,10 @@ async function one(kind: Kind, n: number) {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "osm-bench-"));
         const file = path.join(dir, "customers.json");
         fs.writeFileSync(file, JSON.stringify({ customers: Array.from({ length: n }, (_, i) => ({ name: `Customer ${i} Ltd` })) }));
-        const ev = await evaluateOffline({ stack: "prod", customersFile: file, overrides: { ...productionSizedSecrets(PROJECT), [`${PROJECT}:hosts`]: JSON.stringify(benchHosts(n)) } });
+        // A fleet of its own, not prod's: against prod's lock it would delete prod's customers (refused by maxDeletes).
+        const ev = await evaluateOffline({ stack: "prod", customersFile: file, overrides: {
+            ...productionSizedSecrets(PROJECT), [`${PROJECT}:hosts`]: JSON.stringify(benchHosts(n)), [`${PROJECT}:placementsLock`]: path.join(dir, "no.lock.json"),
+        } });
         resources = ev.resources.length;
         stateKiB = (await import("./lib/state-size")).stateSize(ev.resources).perCustomerBytes / 1024;
         fs.rmSync(dir, { recursive: true, force: true });

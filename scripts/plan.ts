@@ -1,25 +1,30 @@
 /**
- * npm run plan -- [--stack NAME] [--customers PATH] [--previous PATH] [--lock PATH] [--json] [--write | --check]
- * Evaluates the program offline and prints where every customer goes and which names it gets.
- * --write records the placements in the lock (placements.lock.json); --check fails when the
- * lock is not what --write would write.
+ * npm run plan -- [--stack NAME] [--customers PATH] [--previous PATH] [--lock PATH] [--json | --all] [--write | --check]
+ * Evaluates the program offline and prints the plan as a diff against what is deployed (the
+ * lock, and --previous): one line per changed customer, then each host's load. --all adds
+ * every customer's names; --json prints it all machine-readable. --write records the
+ * placements in the lock (placements.lock.json); --check fails when the lock is not what
+ * --write would write.
  */
 import * as fs from "fs";
 import * as path from "path";
 import { PROJECT } from "../components/config";
+import { planFleet } from "../components/fleet-plan";
+import { loadInputs } from "../components/inputs";
 import { projectRoot } from "../components/paths";
 import { Placements } from "../components/placement";
 import { formatLock, lockedPlacements, readLock, withStack } from "../components/placements-lock";
 import { formatProblem, InputError, jsonErrorAt } from "../components/problems";
 import { checkPlacements } from "../components/previous";
-import { declaredRecords, evaluateOffline } from "./lib/offline";
+import { declaredRecords, evaluateOffline, offlineConfig, OfflineOptions } from "./lib/offline";
+import { formatDiff, formatHosts, hostLoads, table } from "./lib/plan-report";
 
-const USAGE = "usage: npm run plan -- [--stack NAME] [--customers PATH] [--previous PATH] [--lock PATH] [--json] [--write | --check]";
+const USAGE = "usage: npm run plan -- [--stack NAME] [--customers PATH] [--previous PATH] [--lock PATH] [--json | --all] [--write | --check]";
 
 function parseArgs(argv: string[]) {
     const opts = {
         stack: "prod", customers: undefined as string | undefined, previous: undefined as string | undefined,
-        lock: undefined as string | undefined, json: false, write: false, check: false,
+        lock: undefined as string | undefined, json: false, all: false, write: false, check: false,
     };
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
@@ -33,12 +38,14 @@ function parseArgs(argv: string[]) {
         else if (a === "--previous") opts.previous = value();
         else if (a === "--lock") opts.lock = value();
         else if (a === "--json") opts.json = true;
+        else if (a === "--all") opts.all = true;
         else if (a === "--write") opts.write = true;
         else if (a === "--check") opts.check = true;
         else if (a === "--help" || a === "-h") { console.log(USAGE); process.exit(0); }
         else throw new Error(`unknown argument ${a}\n${USAGE}`);
     }
     if (opts.write && opts.check) throw new Error(`--write and --check exclude each other\n${USAGE}`);
+    if (opts.json && opts.all) throw new Error(`--json and --all exclude each other (--json has everything)\n${USAGE}`);
     return opts;
 }
 
@@ -85,44 +92,70 @@ function lockStep(opts: { stack: string; write: boolean; check: boolean }, lockP
     for (const c of changes) console.log(`  ${c}`);
 }
 
-function table(rows: string[][]): string {
-    const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-    return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd()).join("\n");
+/**
+ * `--previous` takes `pulumi stack output placements --json`, or a saved `npm run -s plan --
+ * --json` (its `placements`): both are what README says to save and feed back.
+ */
+function previousPlacementsOf(doc: unknown): unknown {
+    const d = doc as { placements?: unknown; records?: unknown } | null;
+    // A placements map cannot hold an array under "records" (each entry is {host, mqttPort}).
+    return d && typeof d === "object" && Array.isArray(d.records) && d.placements !== undefined ? d.placements : doc;
 }
 
 async function main() {
     const opts = parseArgs(process.argv.slice(2));
-    let previous: unknown;
-    if (opts.previous) previous = checkPlacements(readJsonOption("--previous", opts.previous), opts.previous);
+    let previous: Placements | undefined;
+    if (opts.previous) previous = checkPlacements(previousPlacementsOf(readJsonOption("--previous", opts.previous)), opts.previous);
     if (opts.customers && !fs.existsSync(opts.customers)) {
         throw new InputError([{ file: opts.customers, path: "", message: "does not exist; --customers takes the path of a customers file" }]);
     }
     const lockFile = path.resolve(opts.lock ?? path.join(projectRoot(), "placements.lock.json"));
-    const { outputs, resources } = await evaluateOffline({
+    const offline: OfflineOptions = {
         stack: opts.stack, customersFile: opts.customers, previous,
         overrides: opts.lock ? { [`${PROJECT}:placementsLock`]: lockFile } : {},
-    });
+    };
+    const { outputs, resources } = await evaluateOffline(offline);
     const records = declaredRecords(resources);
     if (opts.write || opts.check) return lockStep(opts, lockFile, outputs);
+
+    // The program's own steps again, for the diff it enforced (deterministic: the same result).
+    const { config, secretKeys } = offlineConfig(offline);
+    const stackFile = `Pulumi.${opts.stack}.yaml`;
+    const inputs = loadInputs((key) => config[`${PROJECT}:${key}`], stackFile, Object.keys(config), projectRoot(), opts.stack,
+        (key) => secretKeys.includes(`${PROJECT}:${key}`));
+    const fleet = planFleet({
+        ...inputs, stack: opts.stack, stackFile, deployed: previous ?? {},
+        deployedSource: opts.previous ? `--previous ${opts.previous}` : `the stack's "placements" output`,
+    });
+    const domain = inputs.settings.domain;
+    const loads = hostLoads(inputs.settings.hosts, fleet.placements, fleet.deployed);
     if (opts.json) {
-        console.log(JSON.stringify({ placements: outputs.placements, records }, null, 2));
+        console.log(JSON.stringify({
+            placements: outputs.placements, records,
+            changes: fleet.diff.changes, unchanged: fleet.diff.unchanged, stalePreviousLabels: fleet.diff.stalePreviousLabels,
+            hosts: Object.fromEntries(loads.map(({ name, ...load }) => [name, load])),
+        }, null, 2));
         return;
     }
-    const target = new Map(records.map((r) => [r.name, `${r.type} ${r.content}`]));
-    const rows = [["CUSTOMER", "HOST", "MQTT PORT", "NAME", "RECORD"]];
-    for (const [label, p] of Object.entries(outputs.placements as Record<string, { host: string; mqttPort: number }>)) {
-        const c = outputs.customers[label];
-        const names = [c.urls.grafana, c.urls.influx, c.urls.chirpstack].map((u: string) => `${new URL(u).hostname}.`);
-        names.forEach((n, i) => rows.push(i === 0 ? [label, p.host, String(p.mqttPort), n, target.get(n) ?? "?"] : ["", "", "", n, target.get(n) ?? "?"]));
-    }
-    console.log(table(rows));
+    const shown = path.relative(process.cwd(), lockFile).startsWith("..") ? lockFile : path.relative(process.cwd(), lockFile);
+    console.log(`Stack ${opts.stack}, against what is deployed: the lock ${shown}${opts.previous ? ` and --previous ${opts.previous}` : ""}`);
+    for (const line of formatDiff(fleet.diff, domain)) console.log(line);
     console.log("");
-    const hostRows = [["HOST", "RECORD", "CUSTOMERS"]];
-    for (const [name, u] of Object.entries(outputs.hosts as Record<string, { used: number; capacity: number }>)) {
-        const a = records.find((r) => r.type === "A" && r.name.startsWith(`${name}.`));
-        hostRows.push([name, a ? `${a.name} A ${a.content}` : "?", `${u.used}/${u.capacity}`]);
+    if (opts.all) {
+        const target = new Map(records.map((r) => [r.name, `${r.type} ${r.content}`]));
+        const rows = [["CUSTOMER", "HOST", "MQTT PORT", "NAME", "RECORD"]];
+        for (const [label, p] of Object.entries(outputs.placements as Placements)) {
+            const c = outputs.customers[label];
+            const names = [c.urls.grafana, c.urls.influx, c.urls.chirpstack].map((u: string) => `${new URL(u).hostname}.`);
+            names.forEach((n, i) => rows.push(i === 0 ? [label, p.host, String(p.mqttPort), n, target.get(n) ?? "?"] : ["", "", "", n, target.get(n) ?? "?"]));
+        }
+        console.log(table(rows));
+        console.log("");
     }
-    console.log(table(hostRows));
+    console.log(formatHosts(loads, (name) => {
+        const a = records.find((r) => r.type === "A" && r.name === `${name}.${domain}.`);
+        return a ? `${a.name} A ${a.content}` : "?";
+    }));
 }
 
 main().then(() => process.exit(0), (err) => {

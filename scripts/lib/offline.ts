@@ -64,8 +64,8 @@ export interface OfflineOptions {
     overrides?: Record<string, string>;
 }
 
-/** Evaluates index.ts for a stack offline. */
-export async function evaluateOffline(opts: OfflineOptions): Promise<Evaluation<any>> {
+/** The config map (and its secret keys) the program sees for a stack offline. */
+export function offlineConfig(opts: OfflineOptions): { config: Record<string, string>; secretKeys: string[] } {
     const root = projectRoot();
     const stackFile = path.join(root, `Pulumi.${opts.stack}.yaml`);
     if (!fs.existsSync(stackFile)) throw new Error(`no stack file ${stackFile}; pass --stack NAME for an existing Pulumi.NAME.yaml`);
@@ -78,6 +78,12 @@ export async function evaluateOffline(opts: OfflineOptions): Promise<Evaluation<
         config[k] = opts.overrides![k];
         if (!secretKeys.includes(k)) secretKeys.push(k);
     }
+    return { config, secretKeys };
+}
+
+/** Evaluates index.ts for a stack offline. */
+export async function evaluateOffline(opts: OfflineOptions): Promise<Evaluation<any>> {
+    const { config, secretKeys } = offlineConfig(opts);
     // Loaded on first use: a missing stack file is reported without loading the program.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const program: () => Promise<unknown> = require("../../index");

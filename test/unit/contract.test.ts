@@ -79,7 +79,11 @@ function programAccepts(name: string, value: string): boolean {
         case "OSM_CUSTOMER": {
             // The program sends the label of the name; these values are their own labels.
             assert.strictEqual(customerLabel(value), value, `table value ${value} must be a label already`);
-            return checkCustomers({ customers: [{ name: value }] }, "customers.json", [{ name: "alpha" }]).problems.length === 0;
+            const derived = checkCustomers({ customers: [{ name: value }] }, "customers.json", [{ name: "alpha" }]).problems.length === 0;
+            // An explicit label goes through the same rules as a derived one.
+            const explicit = checkCustomers({ customers: [{ name: "Some Customer", label: value }] }, "customers.json", [{ name: "alpha" }]).problems.length === 0;
+            assert.strictEqual(explicit, derived, `"label": ${JSON.stringify(value)} and a name giving that label must get the same verdict`);
+            return derived;
         }
         case "OSM_MQTT_PORT":
             return checkCustomers({ customers: [{ name: "acme", host: "alpha", mqttPort: Number(value) }] }, "customers.json", [{ name: "alpha" }]).problems.length === 0;

@@ -20,9 +20,13 @@ interface Run { code: number | null; stdout: string; stderr: string }
 
 /** Runs the plan with a bare environment: no Pulumi CLI settings, no secrets, no passphrase. */
 function plan(args: string[]): Promise<Run> {
+    return run(process.execPath, ["--stack-trace-limit=0", PLAN, ...args], "/nonexistent");
+}
+
+function run(file: string, args: string[], home: string): Promise<Run> {
     return new Promise((resolve) => {
-        execFile(process.execPath, ["--stack-trace-limit=0", PLAN, ...args], {
-            cwd: ROOT, timeout: 600000, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent" },
+        execFile(file, args, {
+            cwd: ROOT, timeout: 600000, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home },
         }, (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === "number" ? err.code : null) : 0, stdout, stderr }));
     });
 }
@@ -46,13 +50,23 @@ describe("plan: npm run plan, offline", function () {
         const small = scratch.customers({ customers: [{ name: "Solo Farm" }, { name: "Duo Dairy", host: "osm1", mqttPort: 12345 }] });
         const previousFile = scratch.json("previous.json", previous);
         const badPrevious = scratch.json("bad-previous.json", { acme: { host: "osm3" } });
+        // The example fleet with one change of each kind (against the committed lock).
+        const example = JSON.parse(fs.readFileSync(path.join(ROOT, "customers.json"), "utf8")).customers as any[];
+        const changed = example.filter((c) => c.name !== "Saxon Mills").map((c) =>
+            c.name === "Blue Widget Co" ? { name: "Blue Widget Company", label: "blue-widget-co" } : c.name === "Devtank" ? { ...c, host: "osm1" } : c);
+        const diffFile = scratch.customers({ customers: [...changed, { name: "Zed New" }] });
         const jobs: Record<string, string[]> = {
-            table: [],
+            table: ["--all"],
+            plain: [],
+            diff: ["--customers", diffFile],
+            diffJson: ["--customers", diffFile, "--json"],
+            empty: ["--customers", scratch.customers({ customers: [] })],
             json: ["--json"],
             previous: ["--json", "--previous", previousFile, "--lock", path.join(scratch.dir, "no-lock.json")],
             revertedLock: ["--json", "--previous", previousFile],
             checkRepo: ["--check"],
-            small: ["--customers", small],
+            // Another fleet, not the deployed one: against no lock (against prod's it would delete all 7).
+            small: ["--customers", small, "--all", "--lock", path.join(scratch.dir, "no-lock.json")],
             invalid: ["--customers", invalidFile],
             noStack: ["--stack", "nosuch"],
             badArg: ["--frobnicate"],
@@ -67,6 +81,10 @@ describe("plan: npm run plan, offline", function () {
             for (let job = queue.shift(); job; job = queue.shift()) runs[job[0]] = await plan(job[1]);
         };
         await Promise.all(Array.from({ length: Math.max(1, os.availableParallelism()) }, worker));
+        // As README says to save it: npm's own banner goes to stdout unless -s. After the others:
+        // npm run compiles first, and must not rewrite build/ under a running plan.
+        runs.npmJson = await run("npm", ["run", "-s", "plan", "--", "--json"], scratch.dir);
+        runs.fedBack = await plan(["--json", "--previous", scratch.json("saved-plan.json", JSON.parse(runs.npmJson.stdout))]);
     });
     after(() => scratch.cleanup());
 
@@ -86,22 +104,76 @@ describe("plan: npm run plan, offline", function () {
         }
     });
 
-    it("prints each host with its A record and used/capacity", () => {
-        const { stdout } = runs.table;
-        const placements = JSON.parse(runs.json.stdout).placements;
-        for (const h of HOSTS) {
-            const used = Object.values<any>(placements).filter((p) => p.host === h.name).length;
-            const line = stdout.split("\n").find((l) => l.startsWith(`${h.name} `));
-            assert.ok(line, `no host row for ${h.name}`);
-            assert.match(line, new RegExp(`^${h.name}\\s+${h.name}\\.${DOMAIN.replace(/\./g, "\\.")}\\. A ${h.address.replace(/\./g, "\\.")}\\s+${used}/${h.capacity}$`));
+    it("prints each host with its A record, used/capacity, percent and draining", () => {
+        for (const r of [runs.table, runs.plain]) {
+            const placements = JSON.parse(runs.json.stdout).placements;
+            for (const h of HOSTS as Array<{ name: string; address: string; capacity: number; drain?: boolean }>) {
+                const used = Object.values<any>(placements).filter((p) => p.host === h.name).length;
+                const line = r.stdout.split("\n").find((l) => l.startsWith(`${h.name} `));
+                assert.ok(line, `no host row for ${h.name}`);
+                assert.match(line, new RegExp(`^${h.name}\\s+${h.name}\\.${DOMAIN.replace(/\./g, "\\.")}\\. A ${h.address.replace(/\./g, "\\.")}\\s+${used}/${h.capacity}\\s+${Math.round((100 * used) / h.capacity)}%${h.drain ? "\\s+draining" : ""}$`));
+            }
         }
     });
 
-    it("--json prints exactly {placements, records: [{name, type, content}]}", () => {
+    it("the example fleet as committed: no changes, the unchanged in one line, no customer table without --all", () => {
+        const { code, stdout, stderr } = runs.plain;
+        assert.strictEqual(code, 0, stderr);
+        const lines = stdout.split("\n");
+        assert.strictEqual(lines[0], "Stack prod, against what is deployed: the lock placements.lock.json");
+        assert.strictEqual(lines[1], "Plan: no changes, 7 unchanged");
+        assert.strictEqual(lines[2], `  = 7 customers unchanged`);
+        for (const label of LABELS) assert.ok(!lines.some((l) => l.split(/\s+/).includes(label)), `${label} has a line of its own:\n${stdout}`);
+    });
+
+    it("a change of each kind: a warning at the top, then one line per changed customer, the rest in one line", () => {
+        const { code, stdout, stderr } = runs.diff;
+        assert.strictEqual(code, 0, stderr);
+        const lines = stdout.split("\n");
+        assert.match(lines[1], /^WARNING: this plan deletes 1 customer \(saxon-mills\), moves 1 customer \(devtank\)/);
+        assert.match(lines[2], /^Plan: 1 to add, 1 to delete, 1 to move, 1 rename\(s\), 4 unchanged$/);
+        const one = (label: string) => {
+            const found = lines.filter((l) => l.split(/\s+/).includes(label));
+            assert.strictEqual(found.length, 1, `${label}:\n${stdout}`);
+            return found[0];
+        };
+        assert.match(one("saxon-mills"), /^ {2}- +saxon-mills +"Saxon Mills" +delete from osm3:\d+; its data is archived on osm3$/);
+        assert.match(one("devtank"), /^ {2}~ +devtank +"Devtank" +move osm3:9000 -> osm1:9000;/);
+        assert.match(one("blue-widget-co"), /^ {2}~ +blue-widget-co +"Blue Widget Company" +rename "Blue Widget Co" -> "Blue Widget Company" \(label, names, container, port and credentials kept\)$/);
+        assert.match(one("zed-new"), new RegExp(`^ {2}\\+ +zed-new +"Zed New" +new on osm\\d:\\d+: zed-new\\{,-influx,-chirpstack\\}\\.${DOMAIN.replace(/\./g, "\\.")}$`));
+        assert.ok(lines.includes("  = 4 customers unchanged"), stdout);
+        // --json carries the same changes.
+        const out = JSON.parse(runs.diffJson.stdout);
+        assert.deepStrictEqual(out.changes.map((c: any) => [c.kind, c.label]), [["delete", "saxon-mills"], ["move", "devtank"], ["rename", "blue-widget-co"], ["add", "zed-new"]]);
+        assert.deepStrictEqual(out.changes[1].from, { host: "osm3", mqttPort: 9000 });
+        assert.deepStrictEqual(out.changes[1].to, { host: "osm1", mqttPort: 9000 });
+        assert.strictEqual(out.unchanged, 4);
+    });
+
+    it('{"customers": []} is refused: it would delete every customer; each is named, with the maxDeletes fix', () => {
+        const { code, stdout, stderr } = runs.empty;
+        assert.strictEqual(code, 1);
+        assert.strictEqual(stdout, "");
+        for (const label of LABELS) assert.match(stderr, new RegExp(`customer "${label}" \\(".*", on osm\\d:\\d+\\) would be deleted`));
+        assert.match(stderr, /Pulumi\.prod\.yaml osm-hosting:maxDeletes: this update would delete 7 customers .*pulumi config set osm-hosting:maxDeletes 7/);
+    });
+
+    it("what README says to save and feed back works: npm run -s plan -- --json is JSON, and --previous takes it", () => {
+        assert.strictEqual(runs.npmJson.code, 0, runs.npmJson.stderr);
+        const saved = JSON.parse(runs.npmJson.stdout);
+        assert.deepStrictEqual(saved.placements, JSON.parse(runs.json.stdout).placements);
+        assert.strictEqual(runs.fedBack.code, 0, runs.fedBack.stderr);
+        assert.deepStrictEqual(JSON.parse(runs.fedBack.stdout).placements, saved.placements);
+        assert.deepStrictEqual(JSON.parse(runs.fedBack.stdout).changes, []);
+    });
+
+    it("--json prints exactly {placements, records: [{name, type, content}], changes, unchanged, stalePreviousLabels, hosts}", () => {
         const { code, stdout, stderr } = runs.json;
         assert.strictEqual(code, 0, stderr);
         const out = JSON.parse(stdout);
-        assert.deepStrictEqual(Object.keys(out).sort(), ["placements", "records"]);
+        assert.deepStrictEqual(Object.keys(out).sort(), ["changes", "hosts", "placements", "records", "stalePreviousLabels", "unchanged"]);
+        assert.deepStrictEqual([out.changes, out.unchanged, out.stalePreviousLabels], [[], LABELS.length, []]);
+        assert.deepStrictEqual(out.hosts.osm0, { used: 0, capacity: 20, percent: 0, before: 0, drain: true });
         assert.deepStrictEqual(Object.keys(out.placements), LABELS);
         for (const p of Object.values<any>(out.placements)) assert.deepStrictEqual(Object.keys(p).sort(), ["host", "mqttPort"]);
         for (const r of out.records) assert.deepStrictEqual(Object.keys(r).sort(), ["content", "name", "type"]);
@@ -191,7 +263,7 @@ describe("plan: npm run plan, offline", function () {
         const { code, stderr } = runs.badArg;
         assert.notStrictEqual(code, 0);
         assert.match(stderr, /unknown argument --frobnicate/);
-        assert.match(stderr, /usage: npm run plan -- \[--stack NAME\] \[--customers PATH\] \[--previous PATH\] \[--lock PATH\] \[--json\] \[--write \| --check\]/);
+        assert.match(stderr, /usage: npm run plan -- \[--stack NAME\] \[--customers PATH\] \[--previous PATH\] \[--lock PATH\] \[--json \| --all\] \[--write \| --check\]/);
     });
 
     it("a malformed --previous file is refused, naming it and the entry", () => {
@@ -206,7 +278,7 @@ describe("plan: npm run plan, offline", function () {
         for (const key of ["sshPrivateKey", "powerdnsApiKey", "powerdnsMysqlAdminPassword"]) {
             assert.strictEqual(stackFile.config[`osm-hosting:${key}`], undefined, key);
         }
-        for (const r of [runs.table, runs.json, runs.previous, runs.small]) {
+        for (const r of [runs.table, runs.json, runs.previous, runs.small, runs.diff, runs.npmJson]) {
             assert.strictEqual(r.code, 0);
             assert.ok(!/placeholder|PRIVATE KEY/.test(r.stdout + r.stderr), "a placeholder secret was printed");
         }

@@ -46,7 +46,10 @@ describe("state size: resource inputs per customer", function () {
                 name: `osm${i + 1}`, address: `203.0.113.${10 + i}`, capacity: 200,
                 hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJkEVt2NJISwu3R2L27RjdHle/MzFCz2Y3uqFaKDvZXQ",
             }));
-            const ev = await evaluateOffline({ stack: "prod", customersFile: file, overrides: { ...productionSizedSecrets(PROJECT), [`${PROJECT}:hosts`]: JSON.stringify(hosts) } });
+            // A fleet of its own: against prod's lock it would delete prod's customers (refused by maxDeletes).
+            const ev = await evaluateOffline({ stack: "prod", customersFile: file, overrides: {
+                ...productionSizedSecrets(PROJECT), [`${PROJECT}:hosts`]: JSON.stringify(hosts), [`${PROJECT}:placementsLock`]: path.join(dir, "no.lock.json"),
+            } });
             check("1000 customers", stateSize(ev.resources), true);
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });

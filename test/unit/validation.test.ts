@@ -97,7 +97,7 @@ const customerCases: CustomersCase[] = [
     { title: "mqttPort pinned without host", doc: { customers: [{ name: "Acme", mqttPort: 9000 }] },
         expect: [{ path: "/customers/0/mqttPort", says: ["mqttPort is pinned but host is not", 'pin "host" too'] }] },
     { title: "unknown field hots in a customer", doc: { customers: [{ name: "Acme", hots: "osm1" }] },
-        expect: [{ path: "/customers/0/hots", says: ['unknown field "hots"', "remove it or correct its spelling", "(allowed: name, host, mqttPort"] }] },
+        expect: [{ path: "/customers/0/hots", says: ['unknown field "hots"', "remove it or correct its spelling", "(allowed: name, label, previousLabel, host, mqttPort, adopt)"] }] },
     { title: "unknown field at the top level", doc: { customers: [], hots: [] },
         expect: [{ path: "/hots", says: ['unknown field "hots"', "remove it or correct its spelling", "(allowed: $schema, customers)"] }] },
     { title: "customers missing", doc: { $schema: "./customers.schema.json" },
@@ -114,6 +114,31 @@ const customerCases: CustomersCase[] = [
         expect: [{ path: "/customers/0/name", says: ["must be a string", "(got 42)"] }] },
     { title: "adopt that is not a boolean", doc: { customers: [{ name: "Acme", adopt: "yes" }] },
         expect: [{ path: "/customers/0/adopt", says: ["must be a boolean", '(got "yes")'] }] },
+    // Explicit labels: the same rules as a derived label, reported at /label with a fix for the label.
+    { title: "an explicit label in upper case", doc: { customers: [{ name: "Acme", label: "Acme" }] },
+        expect: [{ path: "/customers/0/label", says: ['label "Acme"', 'contains "A"', "use only lower-case letters a-z, digits and dashes"] }] },
+    { title: "an explicit label with a space", doc: { customers: [{ name: "Acme", label: "acme co" }] },
+        expect: [{ path: "/customers/0/label", says: ['label "acme co"', 'contains " "'] }] },
+    { title: "an explicit label with a leading dash", doc: { customers: [{ name: "Acme", label: "-acme" }] },
+        expect: [{ path: "/customers/0/label", says: ['label "-acme"', "starts or ends with a dash"] }] },
+    { title: "an explicit label of 53 characters", doc: { customers: [{ name: "Long", label: name53 }] },
+        expect: [{ path: "/customers/0/label", says: ["of 53 characters", "shorten it to at most 52"] }] },
+    { title: "an explicit label with two dashes in a row", doc: { customers: [{ name: "Acme", label: "ac--me" }] },
+        expect: [{ path: "/customers/0/label", says: ["two dashes in a row", "remove the extra dash"] }] },
+    { title: "an empty explicit label (schema)", doc: { customers: [{ name: "Acme", label: "" }] },
+        expect: [{ path: "/customers/0/label", says: ["DNS label", "must NOT have fewer than 1 characters"] }] },
+    { title: "an explicit label that is another customer's derived label", doc: { customers: [{ name: "Acme" }, { name: "Acme Two", label: "acme" }] },
+        expect: [{ path: "/customers/1/label", says: ['label "acme"', "the same as /customers/0/name", '("Acme")', "give one of them a different label"] }] },
+    { title: "two customers with one display name (labels differ)", doc: { customers: [{ name: "Acme" }, { name: "Acme", label: "acme-2" }] },
+        expect: [{ path: "/customers/1/name", says: ['name "Acme" is also /customers/0/name', "give each customer its own display name"] }] },
+    { title: "previousLabel equal to the label", doc: { customers: [{ name: "Acme", previousLabel: "acme" }] },
+        expect: [{ path: "/customers/0/previousLabel", says: ['previousLabel "acme" is the customer\'s label already', 'set "label" to the new label'] }] },
+    { title: "previousLabel that is another customer's label", doc: { customers: [{ name: "Acme" }, { name: "Zeta", previousLabel: "acme" }] },
+        expect: [{ path: "/customers/1/previousLabel", says: ['previousLabel "acme" is the label of /customers/0 ("Acme")', "remove previousLabel"] }] },
+    { title: "one previousLabel on two entries", doc: { customers: [{ name: "Zeta", previousLabel: "old" }, { name: "Eta", previousLabel: "old" }] },
+        expect: [{ path: "/customers/1/previousLabel", says: ['previousLabel "old" is also /customers/0/previousLabel'] }] },
+    { title: "a malformed previousLabel", doc: { customers: [{ name: "Zeta", previousLabel: "Old Co" }] },
+        expect: [{ path: "/customers/0/previousLabel", says: ['previousLabel "Old Co"', 'contains "O" " " "C"', "the label the customer has now"] }] },
     { title: "an empty host pin", doc: { customers: [{ name: "Acme", host: "" }] },
         expect: [{ path: "/customers/0/host", says: ["Pin the customer to this OSM host", "must NOT have fewer than 1 characters"] }] },
 ];
@@ -247,6 +272,22 @@ describe("validation: customers.json", () => {
         const { customers, problems } = checkCustomers(doc, CUSTOMERS, HOSTS);
         assert.deepStrictEqual(problems, []);
         assert.deepStrictEqual(customers.map((c) => c.label), [name52, "acme", "zeta", "yod", "xi"]);
+    });
+
+    it("takes an explicit label as the label (a rename keeps it), and a label the lock holds for the name", () => {
+        const doc = { customers: [
+            { name: "Blue Widget Company", label: "blue-widget-co" },
+            { name: "Acme" },
+            { name: "Zeta", label: "zeta-new", previousLabel: "zeta" },
+        ] };
+        // The lock placed "Acme" under the label "acme-co" (an explicit label since removed): it stays.
+        const { customers, problems } = checkCustomers(doc, CUSTOMERS, HOSTS, { "acme-co": "Acme", "blue-widget-co": "Blue Widget Co" });
+        assert.deepStrictEqual(problems, []);
+        assert.deepStrictEqual(customers.map((c) => [c.label, c.labelSource, c.previousLabel]), [
+            ["blue-widget-co", "label", undefined], ["acme-co", "lock", undefined], ["zeta-new", "label", "zeta"],
+        ]);
+        // Without the lock, the name decides.
+        assert.strictEqual(checkCustomers(doc, CUSTOMERS, HOSTS).customers[1].label, "acme");
     });
 
     it('derives "Blue Widget Co" -> blue-widget-co and trims outer spaces', () => {

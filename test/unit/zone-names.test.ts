@@ -39,6 +39,18 @@ describe("zone names: every declared name has one owner", () => {
         assert.match(problems[1].message, /osm1\.osm\.example\.org\. would be declared twice/);
         assert.match(problems[2].message, /the InfluxDB name of customer "osm1", osm1-influx\.osm\.example\.org\., is reserved/);
     });
+    it("checks an explicit label like a derived one, pointing at /label", () => {
+        const problems = zoneNameProblems({ ...base, reserved: ["www"], customers: [
+            { name: "Acme", label: "acme", labelSource: "name" },
+            { name: "Acme Data", label: "acme-influx", labelSource: "label" },
+            { name: "World Wide", label: "www", labelSource: "label" },
+            { name: "Second Host", label: "osm2", labelSource: "label" },
+        ] });
+        assert.deepStrictEqual(problems.map((p) => p.path), ["/customers/1/label", "/customers/2/label", "/customers/3/label"]);
+        assert.match(problems[0].message, /acme-influx\.osm\.example\.org\. would be declared twice: as the InfluxDB name of customer "Acme" .* and as the Grafana name of customer "Acme Data"; give customer "Acme Data" another "label"/);
+        assert.match(problems[1].message, /www\.osm\.example\.org\., is reserved in the zone/);
+        assert.match(problems[2].message, /as the A record of host "osm2"/);
+    });
     it("refuses a host whose name is reserved", () => {
         const problems = zoneNameProblems({ ...base, domain: "example.org", reserved: ["osm2"] });
         assert.deepStrictEqual(problems.map((p) => [p.file, p.path]), [["Pulumi.prod.yaml", "/hosts/1/name"]]);

@@ -1,0 +1,175 @@
+/**
+ * The plan as a diff against what is deployed, like `pulumi preview` or `terraform plan`:
+ * which customers are added, deleted, moved, relabelled, renamed or get another port, and how
+ * many stay as they are. Pure (no Pulumi): the program enforces `maxDeletes` with it, and
+ * `npm run plan` prints it.
+ *
+ * A customer is its label: the label names its records, container, port and credentials, so
+ * a change of display name alone ("rename") changes nothing deployed, while a customer whose
+ * label is gone is deleted (its container archived on its host) even when an entry with a
+ * similar name is added: that pair is reported as a likely rename, with the fix.
+ */
+import { PROJECT } from "./config";
+import { Placement } from "./placement";
+import { Problem } from "./problems";
+
+/** A customer as deployed: its placement and, when the lock knows it, its display name. */
+export interface DeployedCustomer extends Placement {
+    name?: string;
+}
+
+/** The deployed customers by label (the lock's and the stack's `placements`). */
+export type DeployedFleet = Record<string, DeployedCustomer>;
+
+/** A customer as this update would leave it. */
+export interface PlannedCustomer extends Placement {
+    label: string;
+    name: string;
+    /** A label change: the label it had until now (customers.json `previousLabel`). */
+    previousLabel?: string;
+}
+
+/**
+ * What happens to one customer. `move`: another host (its data, credentials and port copied
+ * there; the old host forwards for the DNS TTL, then archives its copy); `port`: another MQTT port on the same host; `rename`: only the display
+ * name; `relabel`: an explicit label change (`previousLabel`): new names, container and port.
+ */
+export type ChangeKind = "delete" | "relabel" | "move" | "port" | "rename" | "add";
+
+/** The kinds in the order a plan lists them: what loses data or reaches devices first. */
+export const CHANGE_ORDER: readonly ChangeKind[] = ["delete", "relabel", "move", "port", "rename", "add"];
+
+/** One line of the plan: one customer. */
+export interface Change {
+    kind: ChangeKind;
+    /** Its label (for `delete`, the label that goes; for `relabel`, the new one). */
+    label: string;
+    /** Display name: the planned one, or (`delete`) the lock's, when known. */
+    name?: string;
+    /** Where it is deployed (absent for `add`). */
+    from?: Placement;
+    /** Where it will be (absent for `delete`). */
+    to?: Placement;
+    /** The display name it had, when that changes (a `rename`, or with a move, port or label change). */
+    previousName?: string;
+    /** `relabel`: the label it had. */
+    previousLabel?: string;
+    /** `add`: a deleted customer whose entry this looks like, renamed without a `label`. */
+    likelyRenameOf?: string;
+    /** `delete`: the added customer that looks like this one renamed without a `label`. */
+    likelyRenamedTo?: string;
+}
+
+export interface PlanDiff {
+    /** One per changed customer, in `CHANGE_ORDER`, then by label. */
+    changes: Change[];
+    /** Planned customers that stay exactly as deployed. */
+    unchanged: number;
+    /** Entries whose `previousLabel` is not deployed (the change is done, or never was): remove the field. */
+    stalePreviousLabels: { label: string; previousLabel: string }[];
+}
+
+/** The words of a label that tell customers apart ("co", "ltd" do not). */
+function words(label: string): Set<string> {
+    return new Set(label.split("-").filter((w) => w.length >= 3 && !["ltd", "inc", "llc", "the", "and", "company", "gmbh"].includes(w)));
+}
+
+/** Whether an added label looks like a deleted one renamed: a shared word, or one a prefix of the other. */
+function alike(a: string, b: string): boolean {
+    if (a.startsWith(`${b}-`) || b.startsWith(`${a}-`)) return true;
+    const wb = words(b);
+    return [...words(a)].some((w) => wb.has(w));
+}
+
+/** Compares the planned customers with the deployed ones. */
+export function diffFleet(deployed: DeployedFleet, planned: PlannedCustomer[]): PlanDiff {
+    const changes: Change[] = [];
+    const plannedLabels = new Set(planned.map((p) => p.label));
+    const relabelled = new Set<string>();
+    const stalePreviousLabels: PlanDiff["stalePreviousLabels"] = [];
+    let unchanged = 0;
+
+    for (const p of planned) {
+        const to: Placement = { host: p.host, mqttPort: p.mqttPort };
+        const d = deployed[p.label];
+        const prev = p.previousLabel === undefined ? undefined : deployed[p.previousLabel];
+        if (p.previousLabel !== undefined && (!prev || d || relabelled.has(p.previousLabel))) {
+            stalePreviousLabels.push({ label: p.label, previousLabel: p.previousLabel });
+        }
+        if (!d && prev && !relabelled.has(p.previousLabel!) && !plannedLabels.has(p.previousLabel!)) {
+            relabelled.add(p.previousLabel!);
+            changes.push({
+                kind: "relabel", label: p.label, name: p.name, previousLabel: p.previousLabel, from: { host: prev.host, mqttPort: prev.mqttPort }, to,
+                ...(prev.name !== undefined && prev.name !== p.name ? { previousName: prev.name } : {}),
+            });
+            continue;
+        }
+        if (!d) {
+            changes.push({ kind: "add", label: p.label, name: p.name, to });
+            continue;
+        }
+        const from: Placement = { host: d.host, mqttPort: d.mqttPort };
+        const renamed = d.name !== undefined && d.name !== p.name;
+        const kind: ChangeKind | undefined = d.host !== p.host ? "move" : d.mqttPort !== p.mqttPort ? "port" : renamed ? "rename" : undefined;
+        if (!kind) { unchanged++; continue; }
+        changes.push({ kind, label: p.label, name: p.name, from, to, ...(renamed ? { previousName: d.name } : {}) });
+    }
+    for (const [label, d] of Object.entries(deployed)) {
+        if (plannedLabels.has(label) || relabelled.has(label)) continue;
+        changes.push({ kind: "delete", label, ...(d.name !== undefined ? { name: d.name } : {}), from: { host: d.host, mqttPort: d.mqttPort } });
+    }
+
+    // A delete and an add that look alike, each with no other look-alike: a rename that forgot "label".
+    const deletes = changes.filter((c) => c.kind === "delete");
+    const adds = changes.filter((c) => c.kind === "add");
+    const candidates = (c: Change, among: Change[]) => among.filter((o) => alike(c.label, o.label));
+    for (const del of deletes) {
+        const [add, ...more] = candidates(del, adds);
+        if (!add || more.length || candidates(add, deletes).length !== 1) continue;
+        del.likelyRenamedTo = add.label;
+        add.likelyRenameOf = del.label;
+    }
+
+    changes.sort((a, b) => CHANGE_ORDER.indexOf(a.kind) - CHANGE_ORDER.indexOf(b.kind) || (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
+    return { changes, unchanged, stalePreviousLabels };
+}
+
+/** The customers this update deletes (a label change is not counted: its entry names the old label). */
+export function deletions(diff: PlanDiff): Change[] {
+    return diff.changes.filter((c) => c.kind === "delete");
+}
+
+/** `label ("Name", on host:port)`, as problems and the plan name a customer. */
+export function describeCustomer(c: Change): string {
+    const at = c.from ?? c.to;
+    return `"${c.label}"${c.name !== undefined ? ` (${JSON.stringify(c.name)}${at ? `, on ${at.host}:${at.mqttPort}` : ""})` : at ? ` (on ${at.host}:${at.mqttPort})` : ""}`;
+}
+
+/** Where the `maxDeletes` problems point. */
+export interface MaxDeletesFiles {
+    /** The customers file, whose entries are missing. */
+    customersFile: string;
+    /** The stack file (`Pulumi.<stack>.yaml`), which holds the limit. */
+    stackFile: string;
+}
+
+/**
+ * One problem per customer the update would delete, and one for the limit with the fix, when
+ * it deletes more than `maxDeletes`; none otherwise. A `{"customers": []}` is refused here.
+ */
+export function maxDeletesProblems(diff: PlanDiff, maxDeletes: number, files: MaxDeletesFiles): Problem[] {
+    const gone = deletions(diff);
+    if (gone.length <= maxDeletes) return [];
+    const problems: Problem[] = gone.map((c) => ({
+        file: files.customersFile, path: "",
+        message: `customer ${describeCustomer(c)} would be deleted (its container archived on ${c.from!.host}), but it is not in this file; ` +
+            `restore its entry${c.likelyRenamedTo ? `, or, if it is "${c.likelyRenamedTo}" renamed, add "label": "${c.label}" to that entry instead` : ""}`,
+    }));
+    problems.push({
+        file: files.stackFile, path: `${PROJECT}:maxDeletes`,
+        message: `this update would delete ${gone.length} customers (above) and at most ${maxDeletes} may go in one update; ` +
+            `if the customers file lost entries (truncated, a bad merge), restore them; if these deletions are meant, raise the limit ` +
+            `for this one update: pulumi config set ${PROJECT}:maxDeletes ${gone.length} (then pulumi config rm ${PROJECT}:maxDeletes)`,
+    });
+    return problems;
+}

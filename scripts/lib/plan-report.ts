@@ -1,0 +1,106 @@
+/**
+ * `npm run plan`'s report of a diff (components/plan-diff.ts): one line per changed customer,
+ * a warning at the top when customers are deleted or moved, the unchanged ones in one line,
+ * then each host's load. Pure: the CLI prints it, the tests read it.
+ */
+import { HostCapacity, Placements } from "../../components/placement";
+import { Change, ChangeKind, DeployedFleet, PlanDiff } from "../../components/plan-diff";
+
+/** One host's load before and after the update. */
+export interface HostLoad {
+    name: string;
+    /** Customers on it after the update. */
+    used: number;
+    capacity: number;
+    /** `used` as a whole percentage of `capacity`. */
+    percent: number;
+    /** Customers on it as deployed. */
+    before: number;
+    /** A draining host keeps its customers and gets no new ones. */
+    drain: boolean;
+}
+
+/** Each configured host's load, as deployed and as planned. */
+export function hostLoads(hosts: HostCapacity[], planned: Placements, deployed: DeployedFleet): HostLoad[] {
+    const count = (ps: { host: string }[], host: string) => ps.filter((p) => p.host === host).length;
+    return hosts.map((h) => {
+        const used = count(Object.values(planned), h.name);
+        return { name: h.name, used, capacity: h.capacity, percent: Math.round((100 * used) / h.capacity), before: count(Object.values(deployed), h.name), drain: h.drain === true };
+    });
+}
+
+/** Left-aligned columns, two spaces apart. */
+export function table(rows: string[][]): string {
+    const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+    return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd()).join("\n");
+}
+
+const SYMBOL: Record<ChangeKind, string> = { add: "+", delete: "-", relabel: "-/+", move: "~", port: "~", rename: "~" };
+const where = (p: { host: string; mqttPort: number }) => `${p.host}:${p.mqttPort}`;
+
+/** What a change does, in words: the DETAIL column. */
+export function changeDetail(c: Change, domain: string): string {
+    const renamed = c.previousName !== undefined && c.kind !== "rename" ? `; renamed from ${JSON.stringify(c.previousName)}` : "";
+    switch (c.kind) {
+        case "add":
+            return `new on ${where(c.to!)}: ${c.label}{,-influx,-chirpstack}.${domain}` + (c.likelyRenameOf
+                ? `; looks like "${c.likelyRenameOf}" renamed: to keep its container, data, port and credentials, add "label": "${c.likelyRenameOf}" to this entry`
+                : "");
+        case "delete":
+            return `delete from ${where(c.from!)}; its data is archived on ${c.from!.host}` + (c.likelyRenamedTo
+                ? `; if "${c.likelyRenamedTo}" (added) is this customer renamed, add "label": "${c.label}" to its entry instead`
+                : "");
+        case "move":
+            // README (Moving a customer): data, credentials and port go with it; a short MQTT outage.
+            return `move ${where(c.from!)} -> ${where(c.to!)} with its data, credentials and port (devices reconnect once); ${c.from!.host} forwards for the DNS TTL, then archives its copy${renamed}`;
+        case "port":
+            return `port ${c.from!.mqttPort} -> ${c.to!.mqttPort} on ${c.to!.host}; its devices must be reconfigured${renamed}`;
+        case "rename":
+            return `rename ${JSON.stringify(c.previousName)} -> ${JSON.stringify(c.name)} (label, names, container, port and credentials kept)`;
+        case "relabel":
+            return `label change ${c.previousLabel} -> ${c.label}, ${where(c.from!)} -> ${where(c.to!)}: new names, container (empty, new credentials) and port; ` +
+                `the old one archived on ${c.from!.host}${renamed}`;
+    }
+}
+
+/** "1 customer", "2 customers". */
+const customers = (n: number) => `${n} customer${n === 1 ? "" : "s"}`;
+
+/** Up to five labels, then how many more. */
+function someLabels(cs: Change[]): string {
+    const shown = cs.slice(0, 5).map((c) => c.label).join(", ");
+    return cs.length > 5 ? `${shown} and ${cs.length - 5} more` : shown;
+}
+
+/** The diff's lines: the warning (if any), one line per changed customer, the unchanged ones, notes. */
+export function formatDiff(diff: PlanDiff, domain: string): string[] {
+    const lines: string[] = [];
+    const of = (k: ChangeKind) => diff.changes.filter((c) => c.kind === k);
+    const risky: string[] = [];
+    if (of("delete").length) risky.push(`deletes ${customers(of("delete").length)} (${someLabels(of("delete"))})`);
+    if (of("move").length) risky.push(`moves ${customers(of("move").length)} (${someLabels(of("move"))})`);
+    if (of("relabel").length) risky.push(`changes the label of ${customers(of("relabel").length)} (${someLabels(of("relabel"))})`);
+    if (risky.length) lines.push(`WARNING: this plan ${risky.join(", ")}: their containers are replaced and the old ones archived; read the lines marked - and ~ below`);
+    const counts = (["add", "delete", "move", "relabel", "port", "rename"] as const).map((k) => [k, of(k).length] as const).filter(([, n]) => n > 0);
+    lines.push(`Plan: ${counts.length ? counts.map(([k, n]) => `${n} ${k === "add" ? "to add" : k === "delete" ? "to delete" : k === "move" ? "to move" : k === "relabel" ? "label change(s)" : k === "port" ? "port change(s)" : "rename(s)"}`).join(", ") : "no changes"}, ${diff.unchanged} unchanged`);
+    if (diff.changes.length) {
+        lines.push(...table(diff.changes.map((c) => [
+            `  ${SYMBOL[c.kind]}`, c.label, c.name !== undefined ? JSON.stringify(c.name) : "", changeDetail(c, domain),
+        ])).split("\n"));
+    }
+    lines.push(`  = ${customers(diff.unchanged)} unchanged`);
+    for (const s of diff.stalePreviousLabels) {
+        lines.push(`note: customer "${s.label}" has "previousLabel": "${s.previousLabel}", which is not deployed (the label change is done, or there was none); remove previousLabel from its entry`);
+    }
+    return lines;
+}
+
+/** The host table: record, used/capacity, percent, what the update changes, draining. */
+export function formatHosts(loads: HostLoad[], aRecord: (host: string) => string): string {
+    const rows = [["HOST", "RECORD", "CUSTOMERS", "USE", "CHANGE", "STATE"]];
+    for (const h of loads) {
+        const delta = h.used - h.before;
+        rows.push([h.name, aRecord(h.name), `${h.used}/${h.capacity}`, `${h.percent}%`, delta === 0 ? "" : `${delta > 0 ? "+" : ""}${delta} (was ${h.before})`, h.drain ? "draining" : ""]);
+    }
+    return table(rows);
+}

@@ -1,0 +1,195 @@
+/**
+ * The plan as a diff against what is deployed (components/plan-diff.ts), without Pulumi: each
+ * kind of change, the rename without a label, maxDeletes, and the report at 130 customers.
+ */
+import * as assert from "assert";
+import { DEFAULT_MAX_DELETES, readSettings } from "../../components/config";
+import { DeployedFleet, diffFleet, maxDeletesProblems, PlannedCustomer } from "../../components/plan-diff";
+import { formatProblem, InputError } from "../../components/problems";
+import { formatDiff, formatHosts, hostLoads } from "../../scripts/lib/plan-report";
+import { lookupOf, PROJECT, TEST_SECRETS, testSettings } from "./support/fleet";
+
+const FILES = { customersFile: "customers.json", stackFile: "Pulumi.prod.yaml" };
+const DOMAIN = "osm.example.org";
+
+/** Deployed as the lock holds them: name, host, port. */
+const deployed: DeployedFleet = {
+    "acme": { name: "Acme", host: "osm1", mqttPort: 9000 },
+    "blue-widget-co": { name: "Blue Widget Co", host: "osm1", mqttPort: 9001 },
+    "devtank": { name: "Devtank", host: "osm2", mqttPort: 9002 },
+    "harbour": { name: "Harbour", host: "osm2", mqttPort: 9003 },
+    "old-label": { name: "Old Name", host: "osm2", mqttPort: 9004 },
+    "saxon-mills": { name: "Saxon Mills", host: "osm1", mqttPort: 9005 },
+    "zeta": { name: "Zeta", host: "osm1", mqttPort: 9006 },
+};
+const keep = (label: string): PlannedCustomer => ({ label, name: deployed[label].name!, host: deployed[label].host, mqttPort: deployed[label].mqttPort });
+
+describe("plan diff: against what is deployed", () => {
+    const planned: PlannedCustomer[] = [
+        keep("acme"),
+        { ...keep("blue-widget-co"), name: "Blue Widget Company" },              // rename (label kept)
+        { ...keep("devtank"), host: "osm1", mqttPort: 9010 },                    // move
+        { ...keep("harbour"), mqttPort: 9011 },                                  // port
+        { label: "new-label", name: "New Name", previousLabel: "old-label", host: "osm2", mqttPort: 9012 }, // label change
+        { label: "northfield", name: "Northfield", host: "osm3", mqttPort: 9013 }, // add
+        keep("zeta"),
+        // saxon-mills: gone (delete)
+    ];
+    const diff = diffFleet(deployed, planned);
+    const byLabel = new Map(diff.changes.map((c) => [c.label, c]));
+
+    it("finds each kind of change, once per customer, deletes first", () => {
+        assert.deepStrictEqual(diff.changes.map((c) => [c.kind, c.label]), [
+            ["delete", "saxon-mills"], ["relabel", "new-label"], ["move", "devtank"], ["port", "harbour"], ["rename", "blue-widget-co"], ["add", "northfield"],
+        ]);
+        assert.strictEqual(diff.unchanged, 2);
+        assert.deepStrictEqual(diff.stalePreviousLabels, []);
+    });
+
+    it("records from -> to for moves and port changes, the old name for renames, the old label for label changes", () => {
+        assert.deepStrictEqual(byLabel.get("devtank"), { kind: "move", label: "devtank", name: "Devtank", from: { host: "osm2", mqttPort: 9002 }, to: { host: "osm1", mqttPort: 9010 } });
+        assert.deepStrictEqual(byLabel.get("harbour")!.to, { host: "osm2", mqttPort: 9011 });
+        assert.deepStrictEqual(byLabel.get("blue-widget-co"), {
+            kind: "rename", label: "blue-widget-co", name: "Blue Widget Company", previousName: "Blue Widget Co",
+            from: { host: "osm1", mqttPort: 9001 }, to: { host: "osm1", mqttPort: 9001 },
+        });
+        const relabel = byLabel.get("new-label")!;
+        assert.strictEqual(relabel.previousLabel, "old-label");
+        assert.strictEqual(relabel.previousName, "Old Name");
+        assert.deepStrictEqual(relabel.from, { host: "osm2", mqttPort: 9004 });
+        // The old label is not a delete: the entry names it.
+        assert.ok(!diff.changes.some((c) => c.label === "old-label"));
+    });
+
+    it("prints a warning at the top, one line per changed customer with its symbol, and the unchanged ones in one line", () => {
+        const lines = formatDiff(diff, DOMAIN);
+        assert.match(lines[0], /^WARNING: this plan deletes 1 customer \(saxon-mills\), moves 1 customer \(devtank\), changes the label of 1 customer \(new-label\)/);
+        assert.match(lines[1], /^Plan: 1 to add, 1 to delete, 1 to move, 1 label change\(s\), 1 port change\(s\), 1 rename\(s\), 2 unchanged$/);
+        const line = (label: string) => {
+            const found = lines.filter((l) => l.split(/\s+/).includes(label));
+            assert.strictEqual(found.length, 1, `one line for ${label}:\n${lines.join("\n")}`);
+            return found[0];
+        };
+        assert.match(line("saxon-mills"), /^ {2}- +saxon-mills +"Saxon Mills" +delete from osm1:9005; its data is archived on osm1$/);
+        assert.match(line("devtank"), /^ {2}~ +devtank +"Devtank" +move osm2:9002 -> osm1:9010 with its data, credentials and port .*osm2 forwards for the DNS TTL, then archives its copy$/);
+        assert.match(line("harbour"), /^ {2}~ +harbour +"Harbour" +port 9003 -> 9011 on osm2/);
+        assert.match(line("blue-widget-co"), /rename "Blue Widget Co" -> "Blue Widget Company" \(label, names, container, port and credentials kept\)$/);
+        assert.match(line("new-label"), /^ {2}-\/\+ +new-label +"New Name" +label change old-label -> new-label, osm2:9004 -> osm2:9012/);
+        assert.match(line("northfield"), /^ {2}\+ +northfield +"Northfield" +new on osm3:9013: northfield\{,-influx,-chirpstack\}\.osm\.example\.org$/);
+        assert.strictEqual(lines.filter((l) => /^ {2}= 2 customers unchanged$/.test(l)).length, 1);
+        assert.ok(!lines.some((l) => l.includes(" acme ") || l.includes(" zeta ")), "unchanged customers get no line of their own");
+    });
+
+    it("a plan without deletes or moves has no warning; no change at all says so", () => {
+        const quiet = formatDiff(diffFleet(deployed, Object.keys(deployed).map(keep)), DOMAIN);
+        assert.deepStrictEqual(quiet, ["Plan: no changes, 7 unchanged", "  = 7 customers unchanged"]);
+        const onlyAdd = formatDiff(diffFleet({}, [{ label: "a", name: "A", host: "osm1", mqttPort: 9000 }]), DOMAIN);
+        assert.ok(!onlyAdd.some((l) => l.startsWith("WARNING")), onlyAdd.join("\n"));
+    });
+
+    it("a name changed without a label is a delete and an add: both lines say so and give the label to keep it", () => {
+        const renamed = diffFleet(deployed, [...Object.keys(deployed).filter((l) => l !== "acme").map(keep), { label: "acme-industries", name: "Acme Industries", host: "osm3", mqttPort: 9100 }]);
+        const del = renamed.changes.find((c) => c.kind === "delete")!;
+        const add = renamed.changes.find((c) => c.kind === "add")!;
+        assert.deepStrictEqual([del.label, del.likelyRenamedTo, add.label, add.likelyRenameOf], ["acme", "acme-industries", "acme-industries", "acme"]);
+        const lines = formatDiff(renamed, DOMAIN);
+        assert.ok(lines.some((l) => /acme-industries .*looks like "acme" renamed: to keep its container, data, port and credentials, add "label": "acme" to this entry/.test(l)), lines.join("\n"));
+        assert.ok(lines.some((l) => /- +acme .*if "acme-industries" \(added\) is this customer renamed, add "label": "acme" to its entry instead/.test(l)), lines.join("\n"));
+        // The refusal names the fix too.
+        assert.match(maxDeletesProblems(renamed, 0, FILES)[0].message, /add "label": "acme" to that entry instead/);
+    });
+
+    it("suggests no rename when the pairing is ambiguous or nothing alike", () => {
+        const twoAlike = diffFleet(deployed, [...Object.keys(deployed).filter((l) => l !== "acme").map(keep),
+            { label: "acme-north", name: "Acme North", host: "osm3", mqttPort: 9100 }, { label: "acme-south", name: "Acme South", host: "osm3", mqttPort: 9101 }]);
+        assert.ok(twoAlike.changes.every((c) => c.likelyRenameOf === undefined && c.likelyRenamedTo === undefined), JSON.stringify(twoAlike.changes));
+        const unlike = diffFleet(deployed, [...Object.keys(deployed).filter((l) => l !== "acme").map(keep), { label: "quux", name: "Quux", host: "osm3", mqttPort: 9100 }]);
+        assert.ok(unlike.changes.every((c) => c.likelyRenameOf === undefined), JSON.stringify(unlike.changes));
+    });
+
+    it("a previousLabel that is not deployed is a note, not a label change", () => {
+        const done = diffFleet({ "new-label": { name: "New Name", host: "osm2", mqttPort: 9012 } },
+            [{ label: "new-label", name: "New Name", previousLabel: "old-label", host: "osm2", mqttPort: 9012 }]);
+        assert.deepStrictEqual(done.changes, []);
+        assert.deepStrictEqual(done.stalePreviousLabels, [{ label: "new-label", previousLabel: "old-label" }]);
+        assert.match(formatDiff(done, DOMAIN).at(-1)!, /customer "new-label" has "previousLabel": "old-label", which is not deployed .*remove previousLabel/);
+    });
+});
+
+describe("plan diff: maxDeletes", () => {
+    it("defaults to 1 in the stack config; a setting raises it; a bad value is refused with the command that sets it", () => {
+        const read = (extra: Record<string, unknown>) => readSettings(lookupOf({ ...testSettings(), ...TEST_SECRETS, ...extra }), "Pulumi.unit.yaml");
+        assert.strictEqual(DEFAULT_MAX_DELETES, 1);
+        assert.strictEqual(read({}).settings.maxDeletes, 1);
+        assert.strictEqual(read({ maxDeletes: "5" }).settings.maxDeletes, 5);
+        assert.strictEqual(read({ maxDeletes: "0" }).settings.maxDeletes, 0);
+        for (const [bad, says] of [["-1", /must be between 0 and 100000 \(got -1\)/], ["many", /must be a whole number \(got "many"\)/], ["1.5", /must be a whole number \(got 1\.5\)/]] as const) {
+            assert.throws(() => read({ maxDeletes: bad }), (err: unknown) => {
+                assert.ok(err instanceof InputError);
+                assert.deepStrictEqual(err.problems.map((p) => p.path), [`${PROJECT}:maxDeletes`]);
+                assert.match(err.problems[0].message, says);
+                assert.match(err.problems[0].message, /set it with: pulumi config set osm-hosting:maxDeletes 3/);
+                return true;
+            });
+        }
+    });
+
+    it("allows up to maxDeletes deletions; one more is refused naming every customer and the fix", () => {
+        const two = diffFleet(deployed, Object.keys(deployed).filter((l) => l !== "acme" && l !== "zeta").map(keep));
+        assert.deepStrictEqual(maxDeletesProblems(two, 2, FILES), []);
+        const problems = maxDeletesProblems(two, 1, FILES);
+        assert.deepStrictEqual(problems.map((p) => [p.file, p.path]), [["customers.json", ""], ["customers.json", ""], ["Pulumi.prod.yaml", `${PROJECT}:maxDeletes`]]);
+        assert.match(formatProblem(problems[0]), /^customers\.json: customer "acme" \("Acme", on osm1:9000\) would be deleted \(its container archived on osm1\), but it is not in this file; restore its entry$/);
+        assert.match(problems[1].message, /customer "zeta" \("Zeta", on osm1:9006\)/);
+        assert.match(problems[2].message, /would delete 2 customers .* at most 1 .*restore them; .*pulumi config set osm-hosting:maxDeletes 2 \(then pulumi config rm osm-hosting:maxDeletes\)/);
+    });
+
+    it('{"customers": []} deletes every customer: refused at the default, naming all of them', () => {
+        const empty = diffFleet(deployed, []);
+        const problems = maxDeletesProblems(empty, DEFAULT_MAX_DELETES, FILES);
+        assert.deepStrictEqual(problems.slice(0, -1).map((p) => /customer "([^"]+)"/.exec(p.message)![1]), Object.keys(deployed).sort());
+        assert.match(problems.at(-1)!.message, /would delete 7 customers/);
+    });
+
+    it("a label change is not counted as a delete (its entry names the old label)", () => {
+        const relabel = diffFleet({ old: { name: "X", host: "osm1", mqttPort: 9000 } }, [{ label: "new", name: "X", previousLabel: "old", host: "osm1", mqttPort: 9001 }]);
+        assert.deepStrictEqual(maxDeletesProblems(relabel, 0, FILES), []);
+    });
+});
+
+describe("plan diff: readable at 130 customers", () => {
+    const hosts = [{ name: "osm1", capacity: 60 }, { name: "osm2", capacity: 60 }, { name: "osm3", capacity: 60, drain: true }];
+    const big: DeployedFleet = {};
+    for (let i = 0; i < 130; i++) big[`customer-${String(i).padStart(3, "0")}`] = { name: `Customer ${i}`, host: hosts[i % 3].name, mqttPort: 9000 + i };
+    const planned: PlannedCustomer[] = Object.entries(big).map(([label, d]) => ({ label, name: d.name!, host: d.host, mqttPort: d.mqttPort }));
+    planned[3] = { ...planned[3], name: "Customer Three Ltd" };              // rename
+    planned[4] = { ...planned[4], host: "osm1" };                           // move (from osm2)
+    planned[5] = { ...planned[5], mqttPort: 9900 };                         // port
+    planned.splice(6, 1);                                                   // delete customer-006
+    planned.push({ label: "newcomer", name: "Newcomer", host: "osm1", mqttPort: 9901 });
+    const diff = diffFleet(big, planned);
+
+    it("one line per changed customer, one line for the 126 unchanged, nothing else per customer", () => {
+        const lines = formatDiff(diff, DOMAIN);
+        assert.strictEqual(diff.unchanged, 126);
+        const changed = ["customer-003", "customer-004", "customer-005", "customer-006", "newcomer"];
+        for (const label of changed) assert.strictEqual(lines.filter((l) => l.split(/\s+/).includes(label)).length, 1, label);
+        // Warning, summary, five change lines, the unchanged line.
+        assert.strictEqual(lines.length, 2 + changed.length + 1, lines.join("\n"));
+        assert.strictEqual(lines.at(-1), "  = 126 customers unchanged");
+        for (const l of lines.slice(2)) assert.ok(l.length <= 160, `line too long for a terminal or a PR comment (${l.length}): ${l}`);
+    });
+
+    it("the host table: one row per host with used/capacity, percent, the change and draining", () => {
+        const after = Object.fromEntries(planned.map((p) => [p.label, { host: p.host, mqttPort: p.mqttPort }]));
+        const table = formatHosts(hostLoads(hosts, after, big), (h) => `${h}.${DOMAIN}. A 192.0.2.1`).split("\n");
+        assert.strictEqual(table.length, 1 + hosts.length);
+        assert.match(table[0], /^HOST +RECORD +CUSTOMERS +USE +CHANGE +STATE$/);
+        // osm1: 44 deployed, + customer-004 (moved in) + newcomer - customer-006 (deleted); osm2: 43 - customer-004; osm3: as it was.
+        const loads = hostLoads(hosts, after, big);
+        assert.deepStrictEqual(loads.map((h) => [h.name, h.before, h.used]), [["osm1", 44, 45], ["osm2", 43, 42], ["osm3", 43, 43]]);
+        assert.match(table[1], /^osm1 +osm1\.osm\.example\.org\. A 192\.0\.2\.1 +45\/60 +75% +\+1 \(was 44\)$/);
+        assert.match(table[2], /^osm2 .* 42\/60 +70% +-1 \(was 43\)$/);
+        assert.match(table[3], /^osm3 .* 43\/60 +72% +draining$/);
+    });
+});
