@@ -132,7 +132,8 @@ export class LabStack {
             domain: LAB_DOMAIN,
             sshUser: lab.state.sshUser,
             hosts: lab.hosts.map((h) => ({ name: h.name, address: h.address, sshPort: h.sshPort, capacity: this.opts.capacity ?? 20, hostKey: h.hostKey })),
-            powerdns: { apiUrl: pdns.apiUrl, zone: LAB_DOMAIN, ttl: 60 },
+            // The shortest TTL the stack accepts: a move's old host forwards this long.
+            powerdns: { apiUrl: pdns.apiUrl, zone: LAB_DOMAIN, ttl: 30 },
             acme: {
                 server: pebble.directoryUrl, email: "hosting@example.org", caBundle: HOST_CA_BUNDLE_PATH,
                 dnsServer: acmeDns.dnsServer, dnsPort: acmeDns.dnsPort, tsigKey: acmeDns.tsigKey, tsigAlgorithm: acmeDns.tsigAlgorithm,

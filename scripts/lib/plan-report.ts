@@ -52,7 +52,7 @@ export function changeDetail(c: Change, domain: string): string {
                 : "");
         case "move":
             // README (Moving a customer): data, credentials and port go with it; a short MQTT outage.
-            return `move ${where(c.from!)} -> ${where(c.to!)} with its data, credentials and port (devices reconnect once); ${c.from!.host} forwards for the DNS TTL, then archives its copy${renamed}`;
+            return `move ${where(c.from!)} -> ${where(c.to!)}; data, credentials, port go along; ${c.from!.host} forwards, then archives${renamed}`;
         case "port":
             return `port ${c.from!.mqttPort} -> ${c.to!.mqttPort} on ${c.to!.host}; its devices must be reconfigured${renamed}`;
         case "rename":

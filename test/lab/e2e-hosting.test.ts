@@ -12,6 +12,7 @@
  */
 import * as assert from "assert";
 import * as crypto from "crypto";
+import { DeviceLog, DeviceSimulator } from "../../lab/device";
 import { CarryOutError, Deployment, destroyRemoved, planOf } from "../../lab/executor";
 import { unregisterExitTeardown } from "../../lab/hosts";
 import { httpsGet, MqttTarget, mosquitto } from "../../lab/outside";
@@ -266,7 +267,7 @@ describe("end to end: the program carried out on lab hosts", function () {
         await assertVerifies();
     });
 
-    it("pinning a customer to another host creates its container there, then archives the old one; it answers from the new host", async () => {
+    it("pinning a customer to another host moves it with its data, credentials and port, while a device publishes throughout: no message lost; the old host keeps only the archive", async () => {
         needFirst();
         const placements = current.outputs.placements as Record<string, { host: string; mqttPort: number }>;
         const hostsOf = (h: string) => Object.values(placements).filter((p) => p.host === h).map((p) => p.mqttPort);
@@ -281,6 +282,18 @@ describe("end to end: the program carried out on lab hosts", function () {
         const toAddress = stack.lab.host(to).address;
         const marker = `marker-${crypto.randomBytes(6).toString("hex")}`;
         await stack.lab.exec(from, "lxc-attach", ["-n", mover, "--", "sh", "-c", `mkdir -p /srv/osm-e2e && echo ${marker} > /srv/osm-e2e/marker`]);
+        const credsBefore = creds(current, mover);
+
+        // A collector's persistent session (QoS 1, clean session off): the broker keeps what is
+        // published for it while it is away, in its store, which moves with the data.
+        const deviceTopic = `osm/e2e/device/${crypto.randomBytes(4).toString("hex")}`;
+        const collectorId = `collector-${crypto.randomBytes(3).toString("hex")}`;
+        const session = await mosquitto("mosquitto_sub", await mqttTarget(current, mover), ["-c", "-i", collectorId, "-q", "1", "-t", deviceTopic, "-W", "2"]);
+        assert.ok(/Timed out|^$/.test(session.stderr.trim()), `the collector's session on ${from}: ${session.stderr}`);
+        // The device publishes to wherever its name resolves, before, during and after the move.
+        const device = new DeviceSimulator(() => mqttTarget(current, mover), deviceTopic, `device-${mover}`);
+        device.start();
+        await new Promise((r) => setTimeout(r, 2000));
 
         // The operator's edit: the customers.json entry pins the other host and the same port.
         const entry = currentEntries.find((c) => c.name.toLowerCase().replace(/ /g, "-") === mover);
@@ -288,27 +301,56 @@ describe("end to end: the program carried out on lab hosts", function () {
         const moved = currentEntries.map((c) => (c === entry ? { ...c, host: to, mqttPort: port } : c));
         const deletesBefore = stack.deletes.length;
         currentEntries = moved;
-        const next = await deploy(moved, current);
+        const moveStarted = Date.now();
+        let next: Deployment;
+        let log: DeviceLog;
+        try {
+            next = await deploy(moved, current);
+        } finally {
+            // A little longer, from the new host; stopped also when the move failed.
+            await new Promise((r) => setTimeout(r, 2000));
+            log = await device.stop();
+        }
+        const moveSeconds = (Date.now() - moveStarted) / 1000;
         const before = current;
         current = next;
         assert.deepStrictEqual(next.outputs.placements[mover], { host: to, mqttPort: port });
+        console.log(`      move of ${mover}: ${moveSeconds.toFixed(1)} s in all (the old host forwards for the TTL); ` +
+            `longest MQTT gap a device saw ${(log.longestGapMs / 1000).toFixed(1)} s; ${log.acked.length} messages acknowledged, ${log.failures} attempts retried`);
+        assert.ok(log.acked.length > 10, `the device published throughout: ${JSON.stringify(log)}`);
+        // The same credentials: the outputs, and the device connected with the old ones all along.
+        assert.deepStrictEqual(creds(next, mover), credsBefore, "the move keeps the credentials");
+        // Every acknowledged message is in the broker's store on the new host, for the collector.
+        const drained = await mosquitto("mosquitto_sub", await mqttTarget(next, mover), ["-c", "-i", collectorId, "-q", "1", "-t", deviceTopic, "-W", "10"], 30_000);
+        const received = new Set(drained.stdout.split("\n").filter(Boolean).map(Number));
+        const lost = log.acked.filter((n) => !received.has(n));
+        assert.deepStrictEqual(lost, [], `messages acknowledged but not delivered after the move (${received.size} delivered): ${drained.stderr}`);
+        // The file written before the move is in the container on the new host.
+        const there = (await stack.lab.exec(to, "lxc-attach", ["-n", mover, "--", "cat", "/srv/osm-e2e/marker"])).stdout.trim();
+        assert.strictEqual(there, marker, "the data moved with it");
 
         // The plan: its container replaced, its three names updated, all else the same.
         const plans = planOf(next.steps!);
         const name = (urn: string) => next.resources.find((r) => r.urn === urn)?.name ?? urn;
         const changed = Object.fromEntries([...plans].filter(([, p]) => p !== "same").map(([urn, p]) => [name(urn), p]));
         assert.deepStrictEqual(changed, {
+            [`${mover}-move-grant`]: "create",
             [`${mover}-container`]: "replace",
             [`${mover}-grafana`]: "update", [`${mover}-influx`]: "update", [`${mover}-chirpstack`]: "update",
         });
-        assert.strictEqual(plans.size, before.resources.length, "every resource has its step");
-        // In that order: created on the new host, and only then the old one deleted (archived).
+        assert.strictEqual(plans.size, before.resources.length + 1, "every resource has its step");
+        // In that order: the grant on the old host, the container on the new host (it pulls the
+        // data), the names re-pointed, and only then the old one deleted (forwarding, then archived).
         const step = (op: string, res: string) => next.steps!.find((s) => s.op === op && s.name === res);
+        const grant = step("create", `${mover}-move-grant`)!;
         const created = step("create-replacement", `${mover}-container`)!;
+        const repointed = step("update", `${mover}-grafana`)!;
         const removed = step("delete-replaced", `${mover}-container`)!;
+        assert.strictEqual(grant.state.inputs.connection.host, fromAddress, "the grant runs on the old host");
         assert.strictEqual(created.state.inputs.connection.host, toAddress, "created on the new host");
         assert.strictEqual(removed.state.outputs.connection.host, fromAddress, "deleted with its stored connection: the old host");
-        assert.ok(created.seq < removed.seq, `created (step ${created.seq}) before deleted (step ${removed.seq})`);
+        assert.ok(grant.seq < created.seq && created.seq < repointed.seq && repointed.seq < removed.seq,
+            `grant ${grant.seq} < created ${created.seq} < names ${repointed.seq} < old deleted ${removed.seq}`);
 
         // From outside: its names lead to the new host, whose NGINX serves its container; MQTT too.
         for (const s of SERVICES) assert.strictEqual(await stack.resolve(`${mover}${s.suffix}.${DOMAIN}`), toAddress);
@@ -336,6 +378,18 @@ describe("end to end: the program carried out on lab hosts", function () {
         await stack.lab.exec(from, "nginx", ["-t", "-q"]);
         // The others are untouched.
         for (const l of Object.keys(placements).filter((x) => x !== mover).slice(0, 3)) await assertAnswers(l);
+        await assertVerifies();
+
+        // The next update (the move is deployed): the grant ends, the container is re-run in place.
+        const after = await deploy(moved, current);
+        current = after;
+        const plans2 = planOf(after.steps!);
+        const changed2 = Object.fromEntries([...plans2].filter(([, p]) => p !== "same").map(([urn, p]) => [after.resources.find((r) => r.urn === urn)?.name ?? urn, p]));
+        assert.deepStrictEqual(changed2, { [`${mover}-move-grant`]: "delete", [`${mover}-container`]: "update" });
+        const keys = (await stack.lab.sh(from, "cat /root/.ssh/authorized_keys 2>/dev/null || true")).stdout;
+        assert.ok(!keys.includes(`osm-move:${mover}`), `the old host still lets the new one in:\n${keys}`);
+        assert.strictEqual((await stack.lab.exec(to, "lxc-attach", ["-n", mover, "--", "cat", "/srv/osm-e2e/marker"])).stdout.trim(), marker);
+        assert.deepStrictEqual(creds(after, mover), credsBefore);
         await assertVerifies();
     });
 });

@@ -18,7 +18,7 @@ import * as yaml from "js-yaml";
 
 const REPO = path.resolve(__dirname, "../../..");
 const ANSIBLE = path.join(REPO, "ansible");
-const PLAYBOOKS = ["host-setup.yml", "customer.yml", "container-delete.yml"];
+const PLAYBOOKS = ["host-setup.yml", "customer.yml", "container-delete.yml", "move-grant.yml", "move-revoke.yml"];
 
 interface Out {
     code: number;
@@ -402,6 +402,12 @@ describe("ansible/ static checks", function () {
                 OSM_ACME_TSIG_KEY: ["osm-acme", "acme.key", "-osm", "OSM", "a b"],
                 OSM_ACME_TSIG_ALGORITHM: ["hmac-sha256", "hmac-sha512", "hmac-md5", "HMAC-SHA256", "sha256"],
                 OSM_ACME_TSIG_SECRET: ["c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0", "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2Vj==", "short==", "not base64 at all!!!!!!!"],
+                OSM_MOVE_FROM_ADDRESS: ["192.0.2.10", "255.255.255.255", "256.1.1.1", "01.2.3.4", "192.0.2.1\n"],
+                OSM_MOVE_FROM_SSH_PORT: ["22", "1", "65535", "0", "65536", "022"],
+                OSM_MOVE_FROM_HOST_KEY: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFVYVETxhueZb9M3kKYzqRziUCQzEcM0k8M51c9nTCT2", "ecdsa-sha2-nistp256 AAAAE2VjZHNh", "ssh-dss AAAAB3", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFVYVETxhueZb9M3kKYzqRziUCQzEcM0k8M51c9nTCT2 comment", "ssh-ed25519 AAAA;x"],
+                OSM_MOVE_PEER_ADDRESS: ["192.0.2.11", "1.2.3", "::1"],
+                OSM_MOVE_PEER_KEY: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFVYVETxhueZb9M3kKYzqRziUCQzEcM0k8M51c9nTCT2", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFVYVETxhueZb9M3kKYzqRziUCQzEcM0k8M51c9nTCT2=", "ssh-rsa AAAAB3NzaC1yc2E", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFVYVETxhueZb9M3kKYzqRziUCQzEcM0k8M51c9nTCT2\n"],
+                OSM_DNS_TTL: ["30", "86400", "29", "86401", "030"],
             };
             assert.deepStrictEqual(Object.keys(table).sort(), [...names].sort(), "the table covers every rule");
             const py = [

@@ -1,0 +1,74 @@
+/**
+ * A device in the field, simulated from outside: it publishes numbered QoS 1 messages to its
+ * customer's MQTT endpoint one after another, each over a new TLS connection to wherever the
+ * customer's name resolves at that moment (as a device re-resolves when it reconnects), and
+ * retries a message until the broker acknowledges it (QoS 1: a message counts as sent only
+ * then). Afterwards it reports what was acknowledged and the longest time without any
+ * acknowledged message: the outage a device saw.
+ */
+import { MqttTarget, mosquitto } from "./outside";
+
+export interface DeviceLog {
+    /** Numbers of the messages the broker acknowledged, in order. */
+    acked: number[];
+    /** Publish attempts that failed (and were retried). */
+    failures: number;
+    /** The longest gap between two acknowledged messages, in milliseconds. */
+    longestGapMs: number;
+    /** Why the attempts failed, first few (for a test's message). */
+    errors: string[];
+}
+
+export class DeviceSimulator {
+    private running = false;
+    private loop?: Promise<void>;
+    private readonly log: DeviceLog = { acked: [], failures: 0, longestGapMs: 0, errors: [] };
+
+    /**
+     * @param target resolves the endpoint for each connection (the lab DNS answer of the moment)
+     * @param topic where the messages go
+     * @param clientId the device's MQTT client id
+     * @param intervalMs pause after each acknowledged message
+     */
+    constructor(private readonly target: () => Promise<MqttTarget>, private readonly topic: string,
+        private readonly clientId: string, private readonly intervalMs = 200) {}
+
+    start(): void {
+        if (this.running) throw new Error("the device simulator is already running");
+        this.running = true;
+        this.loop = this.run();
+    }
+
+    /** Stops after the message in flight is acknowledged; returns the log. */
+    async stop(): Promise<DeviceLog> {
+        this.running = false;
+        await this.loop;
+        return this.log;
+    }
+
+    private async run(): Promise<void> {
+        let last = Date.now();
+        for (let n = 1; this.running; n++) {
+            // A device does not give a message up: it retries until the broker acknowledges it.
+            for (;;) {
+                let error: string;
+                try {
+                    const r = await mosquitto("mosquitto_pub", await this.target(),
+                        ["-t", this.topic, "-m", String(n), "-q", "1", "-i", this.clientId], 15_000);
+                    if (r.code === 0) break;
+                    error = `exit ${r.code}: ${r.stderr.trim()}`;
+                } catch (e) {
+                    error = e instanceof Error ? e.message : String(e);
+                }
+                this.log.failures++;
+                if (this.log.errors.length < 5) this.log.errors.push(`message ${n}: ${error}`);
+                await new Promise((r) => setTimeout(r, 100));
+            }
+            const now = Date.now();
+            this.log.longestGapMs = Math.max(this.log.longestGapMs, now - last);
+            last = now;
+            this.log.acked.push(n);
+            await new Promise((r) => setTimeout(r, this.intervalMs));
+        }
+    }
+}
