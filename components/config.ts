@@ -92,6 +92,9 @@ export interface FleetSettings {
     maxDeletes: number;
 }
 
+/** The highest `maxDeletes` the stack takes (read-only tools evaluate with it). */
+export const MAX_DELETES_CEILING = 100000;
+
 /** The default of `maxDeletes`. */
 export const DEFAULT_MAX_DELETES = 1;
 
@@ -131,7 +134,7 @@ const stackSchema = {
         sshUser: { type: "string", pattern: "^[a-z_][a-z0-9_-]{0,31}$", description: "a Unix user name" },
         customersFile: { type: "string", minLength: 1 },
         placementsLock: { type: "string", minLength: 1 },
-        maxDeletes: { type: "integer", minimum: 0, maximum: 100000 },
+        maxDeletes: { type: "integer", minimum: 0, maximum: MAX_DELETES_CEILING },
         hosts: {
             type: "array",
             minItems: 1,

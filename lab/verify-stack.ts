@@ -22,6 +22,8 @@ export interface LabHostSpec {
     name: string;
     capacity: number;
     drain?: boolean;
+    /** Left out of the stack config (a host removed from the fleet). */
+    removed?: boolean;
 }
 
 /** The stack config for `customers` on the lab's hosts with `specs` (capacity, drain). */
@@ -32,7 +34,7 @@ export function labStackConfig(stack: LabStack, customers: CustomersFileEntry[],
     fs.writeFileSync(customersFile, JSON.stringify({ customers }, null, 2));
     const { config, secretKeys } = stack.config(customersFile);
     const hosts = JSON.parse(config[`${PROJECT}:hosts`]) as any[];
-    config[`${PROJECT}:hosts`] = JSON.stringify(hosts.map((h) => {
+    config[`${PROJECT}:hosts`] = JSON.stringify(hosts.filter((h) => !specs.find((x) => x.name === h.name)?.removed).map((h) => {
         const s = specs.find((x) => x.name === h.name);
         return s ? { ...h, capacity: s.capacity, ...(s.drain ? { drain: true } : {}) } : h;
     }));
@@ -40,8 +42,9 @@ export function labStackConfig(stack: LabStack, customers: CustomersFileEntry[],
 }
 
 /** Carries the program out for a config (as LabStack.deploy does for its default config). */
-export function deployConfig(stack: LabStack, program: () => any, c: { config: Record<string, string>; secretKeys: string[] }, previous?: Deployment): Promise<Deployment> {
-    return carryOut(program, { config: c.config, secretKeys: c.secretKeys, handlers: stack.handlers, previous, stack: "lab" });
+export function deployConfig(stack: LabStack, program: () => any, c: { config: Record<string, string>; secretKeys: string[] }, previous?: Deployment,
+    opts: { deleteRemoved?: boolean } = {}): Promise<Deployment> {
+    return carryOut(program, { config: c.config, secretKeys: c.secretKeys, handlers: stack.handlers, previous, stack: "lab", deleteRemoved: opts.deleteRemoved });
 }
 
 /** The credentials a deployment's outputs hold (what `pulumi stack output --show-secrets` gives). */

@@ -12,7 +12,7 @@
 import * as assert from "assert";
 import * as path from "path";
 import { hostContract } from "../../components/contract";
-import { BOOTSTRAP_SCRIPT } from "../../components/host";
+import { BOOTSTRAP_SCRIPT, parseMoveKey } from "../../components/host";
 import { playbook as playbookCommand } from "../../components/remote";
 import { ensureBase } from "../../lab/base";
 import { Lab, REPO_ROOT, stopLab } from "../../lab/hosts";
@@ -154,9 +154,14 @@ describe("playbooks on a lab host (ansible/ over SSH)", function () {
 
     it("sets the host up, idempotently", async () => {
         const first = await ok("host-setup.yml", hostEnv());
-        assert.deepStrictEqual(first.result, { host: HOST, bridge: "osmbr0", bridgeAddress: "10.118.0.1/16", base: "/var/lib/osm/base/rootfs" });
+        const { moveKey, ...layout } = first.result;
+        assert.deepStrictEqual(layout, { host: HOST, bridge: "osmbr0", bridgeAddress: "10.118.0.1/16", base: "/var/lib/osm/base/rootfs" });
+        // The host's move key (public half), as the program takes it; made once, kept.
+        assert.strictEqual(parseMoveKey(JSON.stringify(first.result)), moveKey);
+        assert.match(moveKey, /^ssh-ed25519 [A-Za-z0-9+/]{68}$/);
         const second = await ok("host-setup.yml", hostEnv());
         assert.strictEqual(second.changed, 0, `second host setup changed something:\n${second.stderr}`);
+        assert.strictEqual(second.result.moveKey, moveKey, "the move key stays the same");
         timings.push(`host setup: ${first.seconds.toFixed(1)} s first, ${second.seconds.toFixed(1)} s again`);
         const state = await inHost(`
             ip -br addr show dev osmbr0

@@ -538,6 +538,47 @@ describe("ansible/ static checks", function () {
         });
     });
 
+    describe("osm-move-serve (the forced command of a move key)", () => {
+        it("serves a customer only to the host its grant names, and only its credentials, an rsync reading its upper dir, or the handover", async () => {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "osm-move-serve-"));
+            try {
+                const containers = path.join(dir, "containers");
+                const copy = scratchAnsible(dir, { osm_containers_dir: containers });
+                // Two customers moving from this host: "a" to 192.0.2.1, "b" to 192.0.2.2 (the same
+                // new host for both would share one key line: the grant decides, not the line).
+                for (const [c, peer] of [["a", "192.0.2.1"], ["b", "192.0.2.2"]]) {
+                    fs.mkdirSync(path.join(containers, c, "move-out"), { recursive: true });
+                    fs.writeFileSync(path.join(containers, c, "move-out", "grant"), `${peer}\n`);
+                    fs.writeFileSync(path.join(containers, c, "move-out", "move.json"), "{}");
+                    fs.writeFileSync(path.join(containers, c, "credentials.json"), JSON.stringify({ mqttPassword: `secret-of-${c}` }));
+                }
+                const tool = path.join(copy, "files", "osm-move-serve");
+                const serve = (peer: string, request: string) => sh("bash", [tool, peer], { env: { ...process.env, SSH_ORIGINAL_COMMAND: request } });
+                const mine = await serve("192.0.2.1", "credentials a");
+                assert.strictEqual(mine.code, 0, mine.stderr);
+                assert.match(mine.stdout, /secret-of-a/);
+                for (const [request, why] of [
+                    ["credentials b", /no move of customer b to it is granted/],
+                    ["handover b", /no move of customer b to it is granted/],
+                    [`rsync --server --sender -logDtprHAXe.iLsfxCIvu --numeric-ids . ${containers}/b/upper/`, /no move of customer b to it is granted/],
+                    [`rsync --server --sender -logDtprHAXe.iLsfxCIvu --numeric-ids . /etc/`, /malformed|no move of customer/],
+                    [`rsync --server -logDtpre.iLsfxCIvu . ${containers}/a/upper/`, /rsync may only read/],
+                    [`rsync --server --sender --remove-source-files . ${containers}/a/upper/`, /rsync option --remove-source-files is not allowed/],
+                    ["credentials ../b", /malformed/],
+                    ["sh -c id", /unknown request/],
+                    ["credentials", /unknown request/],
+                ] as const) {
+                    const r = await serve("192.0.2.1", request);
+                    assert.notStrictEqual(r.code, 0, `${request} was served`);
+                    assert.match(r.stderr, why, request);
+                    assert.doesNotMatch(r.stdout, /secret-of-b/, request);
+                }
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
+        });
+    });
+
     describe("osm-address (allocation under a lock)", () => {
         let dir: string;
         let tool: string;

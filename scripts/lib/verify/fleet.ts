@@ -4,7 +4,7 @@
  * of the stack config. And the credentials file, `pulumi stack output --show-secrets --json`.
  */
 import * as fs from "fs";
-import { PROJECT, readSettings, SECRET_KEYS } from "../../../components/config";
+import { MAX_DELETES_CEILING, PROJECT, readSettings, SECRET_KEYS } from "../../../components/config";
 import { customerNames, hostFqdn } from "../../../components/naming";
 import { checkPlacements } from "../../../components/previous";
 import { evaluate } from "../engine";
@@ -25,6 +25,9 @@ export async function declaredFleet(src: FleetSource): Promise<DeclaredFleet> {
     // text in the stack file (the program refuses that itself; verify only needs placements).
     const { config, secretKeys } = withPlaceholderSecrets(src.config);
     for (const k of SECRET_KEYS.map((key) => `${PROJECT}:${key}`)) if (config[k] !== undefined && !secretKeys.includes(k)) secretKeys.push(k);
+    // Verify changes nothing: checking a subset (--customers) is not a deletion for
+    // maxDeletes to refuse (pulumi up refuses those).
+    config[`${PROJECT}:maxDeletes`] = String(MAX_DELETES_CEILING);
     const lookup = (k: string) => config[`${PROJECT}:${k}`];
     const { settings } = readSettings(lookup, `Pulumi.${src.stack}.yaml`, Object.keys(config));
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- the program, loaded on first use
