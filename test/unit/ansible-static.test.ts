@@ -461,15 +461,27 @@ describe("ansible/ static checks", function () {
         });
     });
 
+    /** A copy of ansible/ whose firewall state lives under `dir` (its port files in dir/firewall). */
+    function firewallScratch(dir: string): string {
+        const copy = scratchAnsible(dir, {
+            osm_locks_dir: path.join(dir, "locks"), osm_firewall_dir: path.join(dir, "firewall"), osm_nft_file: path.join(dir, "etc", "osm.nft"),
+        });
+        fs.mkdirSync(path.join(dir, "firewall"));
+        return copy;
+    }
+
+    /** The "== NAME" sections of a script's output, by name; a missing one fails. */
+    function sections(stdout: string): (name: string) => string {
+        const parts = new Map(stdout.split(/^== /m).filter((p) => p !== "").map((p) => [p.slice(0, p.indexOf("\n")), p.slice(p.indexOf("\n") + 1)]));
+        return (name) => parts.get(name) ?? assert.fail(`no "== ${name}" in ${stdout}`);
+    }
+
     describe("osm-firewall (in a network namespace of its own)", () => {
         it("renders templates/osm.nft.j2 with the MQTT ports, loads it once, and refuses a ruleset nft -c rejects", async function () {
             if (process.getuid?.() !== 0) this.skip(); // nftables needs root (CI and the lab run as root)
             const dir = fs.mkdtempSync(path.join(os.tmpdir(), "osm-firewall-"));
             try {
-                const copy = scratchAnsible(dir, {
-                    osm_locks_dir: path.join(dir, "locks"), osm_firewall_dir: path.join(dir, "firewall"), osm_nft_file: path.join(dir, "etc", "osm.nft"),
-                });
-                fs.mkdirSync(path.join(dir, "firewall"));
+                const copy = firewallScratch(dir);
                 fs.writeFileSync(path.join(dir, "firewall", "a.port"), "8901\n");
                 fs.writeFileSync(path.join(dir, "firewall", "b.port"), "9000\n");
                 fs.writeFileSync(path.join(dir, "firewall", "junk.port"), "80; drop\n"); // not a port: ignored
@@ -486,8 +498,7 @@ describe("ansible/ static checks", function () {
                     echo "== still"; nft list set inet osm mqtt_ports`;
                 const r = await sh("unshare", ["-n", "bash", "-c", script, "-", tool, template]);
                 assert.strictEqual(r.code, 0, r.stderr);
-                const parts = new Map(r.stdout.split(/^== /m).filter((p) => p !== "").map((p) => [p.slice(0, p.indexOf("\n")), p.slice(p.indexOf("\n") + 1)]));
-                const part = (name: string) => parts.get(name) ?? assert.fail(`no "== ${name}" in ${r.stdout}`);
+                const part = sections(r.stdout);
                 assert.strictEqual(part("first").trim(), "changed: firewall ruleset loaded (MQTT ports: 8901, 9000)");
                 assert.strictEqual(part("again").trim(), "", "nothing changes when nothing changed");
                 const loaded = part("loaded");
@@ -507,10 +518,7 @@ describe("ansible/ static checks", function () {
             if (process.getuid?.() !== 0) this.skip();
             const dir = fs.mkdtempSync(path.join(os.tmpdir(), "osm-firewall-"));
             try {
-                const copy = scratchAnsible(dir, {
-                    osm_locks_dir: path.join(dir, "locks"), osm_firewall_dir: path.join(dir, "firewall"), osm_nft_file: path.join(dir, "etc", "osm.nft"),
-                });
-                fs.mkdirSync(path.join(dir, "firewall"));
+                const copy = firewallScratch(dir);
                 fs.writeFileSync(path.join(dir, "firewall", "a.port"), "8901\n");
                 const tool = path.join(copy, "files", "osm-firewall");
                 const script = `
@@ -523,8 +531,7 @@ describe("ansible/ static checks", function () {
                     echo "== apply"; /usr/bin/python3 "$1" apply; nft list set inet osm mqtt_ports`;
                 const r = await sh("unshare", ["-n", "bash", "-c", script, "-", tool, path.join(dir, "firewall")]);
                 assert.strictEqual(r.code, 0, r.stderr);
-                const parts = new Map(r.stdout.split(/^== /m).filter((p) => p !== "").map((p) => [p.slice(0, p.indexOf("\n")), p.slice(p.indexOf("\n") + 1)]));
-                const part = (name: string) => parts.get(name) ?? assert.fail(`no "== ${name}" in ${r.stdout}`);
+                const part = sections(r.stdout);
                 assert.strictEqual(part("empty").trim(), "changed: firewall ruleset loaded (MQTT ports: 8901)", "no ruleset yet: the whole one is loaded");
                 assert.strictEqual(part("add").trim(), "changed: firewall: MQTT port 8902 opened");
                 assert.strictEqual(part("again").trim(), "", "an open port changes nothing");
