@@ -7,32 +7,12 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { preferredMqttPort } from "../../components/placement";
-import { InputError } from "../../components/problems";
 import { Registered, unwrapSecrets } from "../../scripts/lib/engine";
-import { PROJECT, ProgramRun, runProgram, Scratch, testSettings } from "./support/fleet";
-
-// The SDK's runtime internals (the mock monitor), used untyped on purpose.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const runtimeSettings = require("@pulumi/pulumi/runtime/settings");
+import { PROJECT, runProgram, runRefused, Scratch, testSettings } from "./support/fleet";
 
 /** Every registered resource by URN, with its inputs as plain data. */
 function byUrn(resources: Registered[]): Map<string, unknown> {
     return new Map(resources.filter((r) => r.type !== "pulumi:pulumi:StackReference").map((r) => [r.urn, unwrapSecrets(r.inputs)]));
-}
-
-/** Runs the program expecting an InputError; returns it and every resource registered. */
-async function refused(run: ProgramRun): Promise<{ err: InputError; registered: string[] }> {
-    const custom: string[] = [];
-    let err: unknown;
-    try {
-        await runProgram({ ...run, newResource: async (a) => { custom.push(a.urn); return { id: `${a.name}-id`, state: a.inputs }; } });
-    } catch (e) {
-        err = e;
-    }
-    await runtimeSettings.waitForRPCs();
-    const all = [...runtimeSettings.getMonitor().getRegisteredResources().keys()] as string[];
-    assert.ok(err instanceof InputError, `expected an InputError, got ${err}`);
-    return { err, registered: [...new Set([...custom, ...all])].filter((urn) => !urn.includes("pulumi:pulumi:StackReference")) };
 }
 
 describe("labels: stable across renames, changed only explicitly", function () {
@@ -96,7 +76,7 @@ describe("labels: maxDeletes in the program", function () {
 
     it("default 1: two deletions are refused naming both and the setting, and nothing is registered", async () => {
         const file = scratch.customers({ customers: [{ name: "Acme" }] });
-        const { err, registered } = await refused({ customersFile: file, previous: deployed });
+        const { err, registered } = await runRefused({ customersFile: file, previous: deployed });
         assert.deepStrictEqual(registered, []);
         assert.deepStrictEqual(err.problems.map((p) => [p.file, p.path]), [[file, ""], [file, ""], ["Pulumi.unit.yaml", `${PROJECT}:maxDeletes`]]);
         assert.match(err.problems[0].message, /customer "eta" \(on beta:9002\) would be deleted/);
@@ -111,7 +91,7 @@ describe("labels: maxDeletes in the program", function () {
 
     it('{"customers": []} is refused, naming every deployed customer, nothing registered', async () => {
         const file = scratch.customers({ customers: [] });
-        const { err, registered } = await refused({ customersFile: file, previous: deployed });
+        const { err, registered } = await runRefused({ customersFile: file, previous: deployed });
         assert.deepStrictEqual(registered, []);
         assert.deepStrictEqual(err.problems.slice(0, -1).map((p) => /customer "([^"]+)"/.exec(p.message)![1]), ["acme", "eta", "zeta"]);
         assert.match(err.message, /would delete 3 customers/);
@@ -120,7 +100,7 @@ describe("labels: maxDeletes in the program", function () {
     it("the lock counts as deployed too: a customer only the lock holds is a deletion", async () => {
         const lock = path.join(scratch.dir, "two.lock.json");
         fs.writeFileSync(lock, JSON.stringify({ lockfileVersion: 1, stacks: { unit: { acme: { name: "Acme", host: "alpha", mqttPort: 9000 }, zeta: { name: "Zeta", host: "alpha", mqttPort: 9001 } } } }));
-        const { err } = await refused({ settings: testSettings({ placementsLock: lock }), customersFile: scratch.customers({ customers: [] }) });
+        const { err } = await runRefused({ settings: testSettings({ placementsLock: lock }), customersFile: scratch.customers({ customers: [] }) });
         assert.match(err.problems[0].message, /customer "acme" \("Acme", on alpha:9000\) would be deleted/);
     });
 });

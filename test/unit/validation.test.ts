@@ -10,13 +10,9 @@ import { checkCustomers, KnownHost, loadCustomers } from "../../components/custo
 import { formatProblem, InputError, Problem } from "../../components/problems";
 import { readStackFile } from "../../scripts/lib/offline";
 import {
-    lookupOf, PROJECT, runProgram, Scratch, SENTINEL_API_KEY, SENTINEL_SSH_KEY, SENTINEL_SSH_KEY_MARK, SENTINEL_TSIG_SECRET,
+    lookupOf, PROJECT, runProgram, runRefused, Scratch, SENTINEL_API_KEY, SENTINEL_SSH_KEY, SENTINEL_SSH_KEY_MARK, SENTINEL_TSIG_SECRET,
     TEST_SECRETS, testHosts, testSettings,
 } from "./support/fleet";
-
-// The SDK's runtime internals (the mock monitor), used untyped on purpose.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const runtimeSettings = require("@pulumi/pulumi/runtime/settings");
 
 /** One expected problem: its path and fragments its message must contain (in order). */
 interface Expect { path: string; says: string[] }
@@ -418,26 +414,9 @@ describe("validation: nothing is registered when a check fails", function () {
     const scratch = new Scratch();
     after(() => scratch.cleanup());
 
-    /** Runs the program expecting an InputError; returns it and every resource the mock monitor saw. */
-    async function rejected(run: Parameters<typeof runProgram>[0]): Promise<{ err: InputError; registered: string[] }> {
-        const custom: string[] = [];
-        let err: unknown;
-        try {
-            await runProgram({ ...run, newResource: async (a) => { custom.push(a.urn); return { id: `${a.name}-id`, state: a.inputs }; } });
-        } catch (e) {
-            err = e;
-        }
-        await runtimeSettings.waitForRPCs();
-        // The mock monitor keeps every registration it completed (components included).
-        const all = [...runtimeSettings.getMonitor().getRegisteredResources().keys()] as string[];
-        const registered = [...new Set([...custom, ...all])].filter((urn) => !urn.includes("pulumi:pulumi:StackReference"));
-        assert.ok(err instanceof InputError, `expected an InputError, got ${err}`);
-        return { err, registered };
-    }
-
     it("a bad customers file: InputError naming the file, no resource", async () => {
         const file = scratch.customers({ customers: [{ name: "Acme" }, { name: "acme" }, { name: "ok", hots: 1 }] });
-        const { err, registered } = await rejected({ customersFile: file });
+        const { err, registered } = await runRefused({ customersFile: file });
         assert.deepStrictEqual(registered, []);
         assert.ok(err.problems.length >= 1 && err.problems.every((p) => p.file === file), err.message);
         assert.ok(err.message.includes("nothing was changed"), err.message);
@@ -445,14 +424,14 @@ describe("validation: nothing is registered when a check fails", function () {
 
     it("a bad stack config: InputError naming the stack file, no resource", async () => {
         const file = scratch.customers({ customers: [{ name: "Acme" }] });
-        const { err, registered } = await rejected({ customersFile: file, secrets: { powerdnsApiKey: SENTINEL_API_KEY, acmeTsigSecret: SENTINEL_TSIG_SECRET } });
+        const { err, registered } = await runRefused({ customersFile: file, secrets: { powerdnsApiKey: SENTINEL_API_KEY, acmeTsigSecret: SENTINEL_TSIG_SECRET } });
         assert.deepStrictEqual(registered, []);
         assert.deepStrictEqual(err.problems.map((p) => [p.file, p.path]), [["Pulumi.unit.yaml", `${PROJECT}:sshPrivateKey`]]);
     });
 
     it("a bad stack config and a bad customers file: both files' problems in one run, no resource", async () => {
         const file = scratch.customers({ customers: [{ name: "Acme" }, { name: "ok", host: "nowhere" }] });
-        const { err, registered } = await rejected({ customersFile: file, secrets: { powerdnsApiKey: SENTINEL_API_KEY, acmeTsigSecret: SENTINEL_TSIG_SECRET } });
+        const { err, registered } = await runRefused({ customersFile: file, secrets: { powerdnsApiKey: SENTINEL_API_KEY, acmeTsigSecret: SENTINEL_TSIG_SECRET } });
         assert.deepStrictEqual(registered, []);
         assert.deepStrictEqual(err.problems.map((p) => [p.file, p.path]), [
             ["Pulumi.unit.yaml", `${PROJECT}:sshPrivateKey`],
@@ -463,21 +442,21 @@ describe("validation: nothing is registered when a check fails", function () {
     it("no host with room: InputError naming every host with used/total, no resource", async () => {
         // alpha 3 + beta 4 (gamma drains): 8 new customers cannot fit.
         const file = scratch.customers({ customers: Array.from({ length: 8 }, (_, i) => ({ name: `Customer ${i}` })) });
-        const { err, registered } = await rejected({ customersFile: file });
+        const { err, registered } = await runRefused({ customersFile: file });
         assert.deepStrictEqual(registered, []);
         assert.ok(/alpha 3\/3, beta 4\/4, gamma 0\/5 \(draining\)/.test(err.message), err.message);
     });
 
     it("a malformed previous placements output: InputError naming the entry, no resource", async () => {
         const file = scratch.customers({ customers: [{ name: "Acme" }] });
-        const { err, registered } = await rejected({ customersFile: file, previous: { acme: { host: "alpha" } } });
+        const { err, registered } = await runRefused({ customersFile: file, previous: { acme: { host: "alpha" } } });
         assert.deepStrictEqual(registered, []);
         assert.deepStrictEqual(err.problems.map((p) => p.path), ["/acme"]);
     });
 
     it("a host removed while it still has customers: InputError, no resource", async () => {
         const file = scratch.customers({ customers: [{ name: "Acme" }] });
-        const { err, registered } = await rejected({ customersFile: file, previous: { acme: { host: "retired", mqttPort: 9000 } } });
+        const { err, registered } = await runRefused({ customersFile: file, previous: { acme: { host: "retired", mqttPort: 9000 } } });
         assert.deepStrictEqual(registered, []);
         assert.match(err.message, /customer "acme" runs on host "retired", which is no longer in the stack config/);
         assert.strictEqual(err.problems[0].file, file);
@@ -485,7 +464,7 @@ describe("validation: nothing is registered when a check fails", function () {
 
     it("names that clash in the zone: InputError naming both owners, no resource", async () => {
         const file = scratch.customers({ customers: [{ name: "Acme" }, { name: "Acme Influx" }, { name: "Alpha" }] });
-        const { err, registered } = await rejected({ customersFile: file });
+        const { err, registered } = await runRefused({ customersFile: file });
         assert.deepStrictEqual(registered, []);
         assert.deepStrictEqual(err.problems.map((p) => [p.file, p.path]), [[file, "/customers/1/name"], [file, "/customers/2/name"]]);
         assert.match(err.problems[0].message, /acme-influx\.osm\.test\.example\. would be declared twice: as the InfluxDB name of customer "Acme" .* and as the Grafana name of customer "Acme Influx"; give customer "Acme Influx" another name/);
@@ -494,7 +473,7 @@ describe("validation: nothing is registered when a check fails", function () {
 
     it("a secret stored in plain text in the stack file: InputError with the --secret fix, the value never quoted, no resource", async () => {
         const file = scratch.customers({ customers: [{ name: "Acme" }] });
-        const { err, registered } = await rejected({ customersFile: file, plainSecrets: ["powerdnsApiKey"] });
+        const { err, registered } = await runRefused({ customersFile: file, plainSecrets: ["powerdnsApiKey"] });
         assert.deepStrictEqual(registered, []);
         assert.deepStrictEqual(err.problems.map((p) => [p.file, p.path]), [["Pulumi.unit.yaml", `${PROJECT}:powerdnsApiKey`]]);
         assert.match(err.problems[0].message, /is stored in plain text.*pulumi config rm osm-hosting:powerdnsApiKey.*pulumi config set --secret osm-hosting:powerdnsApiKey/);

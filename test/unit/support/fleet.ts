@@ -5,8 +5,13 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as assert from "assert";
+import { InputError } from "../../../components/problems";
 import { configMap, evaluate, Evaluation, NewResourceArgs } from "../../../scripts/lib/engine";
 import program = require("../../../index");
+// The SDK's runtime internals (the mock monitor), used untyped on purpose.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const runtimeSettings = require("@pulumi/pulumi/runtime/settings");
 
 export const PROJECT = "osm-hosting";
 
@@ -119,6 +124,24 @@ export function runProgram(run: ProgramRun): Promise<Evaluation<any>> {
         stackReferenceOutputs: run.previous === undefined ? {} : { placements: run.previous },
         newResource: run.newResource,
     });
+}
+
+/**
+ * Runs the program expecting an InputError (a check failed); returns it and every resource
+ * registered, components included (the mock monitor keeps each registration it completed).
+ */
+export async function runRefused(run: ProgramRun): Promise<{ err: InputError; registered: string[] }> {
+    const custom: string[] = [];
+    let err: unknown;
+    try {
+        await runProgram({ ...run, newResource: async (a) => { custom.push(a.urn); return { id: `${a.name}-id`, state: a.inputs }; } });
+    } catch (e) {
+        err = e;
+    }
+    await runtimeSettings.waitForRPCs();
+    const all = [...runtimeSettings.getMonitor().getRegisteredResources().keys()] as string[];
+    assert.ok(err instanceof InputError, `expected an InputError, got ${err}`);
+    return { err, registered: [...new Set([...custom, ...all])].filter((urn) => !urn.includes("pulumi:pulumi:StackReference")) };
 }
 
 /** mulberry32: a small seeded PRNG, so every "random" sequence is reproducible. */
