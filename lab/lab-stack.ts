@@ -47,6 +47,8 @@ export interface Timing {
     name: string;
     seconds: number;
     ok: boolean;
+    /** When it ended (Date.now()), to place what was seen from outside in the steps. */
+    endedAt: number;
 }
 
 /**
@@ -63,7 +65,7 @@ export function labHandlers(timings: Timing[] = [], deletes: DeleteResult[] = []
             const t = Date.now();
             if (trace) process.stderr.write(`[lab] ${op} ${name} …\n`);
             const done = (ok: boolean) => {
-                timings.push({ op, name, seconds: (Date.now() - t) / 1000, ok });
+                timings.push({ op, name, seconds: (Date.now() - t) / 1000, ok, endedAt: Date.now() });
                 if (trace) process.stderr.write(`[lab] ${op} ${name} ${ok ? "ok" : "FAILED"} ${Date.now() - t} ms\n`);
             };
             return f().then((v) => (done(true), v), (e) => (done(false), Promise.reject(e)));

@@ -293,6 +293,18 @@ describe("end to end: the program carried out on lab hosts", function () {
         // The device publishes to wherever its name resolves, before, during and after the move.
         const device = new DeviceSimulator(() => mqttTarget(current, mover), deviceTopic, `device-${mover}`);
         device.start();
+        // A browser whose resolver still has the old host: it asks the old host throughout.
+        const stale: { at: number; seen: string }[] = [];
+        let browsing = true;
+        const browser = (async () => {
+            while (browsing) {
+                const at = Date.now();
+                const seen = await httpsGet(`${mover}.${DOMAIN}`, fromAddress, stack.pebble.rootCaPath)
+                    .then((r) => `${r.status} ${r.body.trim()}`, (e: Error) => e.message);
+                stale.push({ at, seen });
+                await new Promise((r) => setTimeout(r, 1000));
+            }
+        })();
         await new Promise((r) => setTimeout(r, 2000));
 
         // The operator's edit: the customers.json entry pins the other host and the same port.
@@ -310,6 +322,8 @@ describe("end to end: the program carried out on lab hosts", function () {
             // A little longer, from the new host; stopped also when the move failed.
             await new Promise((r) => setTimeout(r, 2000));
             log = await device.stop();
+            browsing = false;
+            await browser;
         }
         const moveSeconds = (Date.now() - moveStarted) / 1000;
         const before = current;
@@ -328,6 +342,15 @@ describe("end to end: the program carried out on lab hosts", function () {
         // The file written before the move is in the container on the new host.
         const there = (await stack.lab.exec(to, "lxc-attach", ["-n", mover, "--", "cat", "/srv/osm-e2e/marker"])).stdout.trim();
         assert.strictEqual(there, marker, "the data moved with it");
+
+        // The stale browser: once the new container was up (the old one stopped at the handover),
+        // the old host forwarded to the new one, which had to show a certificate for the name
+        // from the fleet's CA (proxy_ssl_verify; a failed check answers 502).
+        const handedOver = stack.timings.filter((t) => t.name === `${mover}-container` && t.op === "create").pop()!.endedAt;
+        const forwarded = stale.filter((x) => x.at > handedOver);
+        const grafana = `200 grafana stand-in for customer ${mover}`;
+        assert.ok(forwarded.some((x) => x.seen === grafana), `the old host forwarded after the handover: ${JSON.stringify(forwarded.slice(0, 5))}`);
+        assert.deepStrictEqual(forwarded.filter((x) => /^5\d\d /.test(x.seen)), [], "no forwarded request failed at the new host's certificate");
 
         // The plan: its container replaced, its three names updated, all else the same.
         const plans = planOf(next.steps!);
