@@ -80,7 +80,9 @@ function lockStep(opts: { stack: string; write: boolean; check: boolean }, lockP
     const current = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
     const before = lockedPlacements(old, opts.stack);
     const changes = [
-        ...hostLockLines(diffHosts(lockedHosts(old, opts.stack), hosts, {}, {})),
+        ...(lockedHosts(old, opts.stack) === undefined && opts.write
+            ? [`hosts: ${hosts.length} recorded (upgraded from lockfile version 1, which had none)`]
+            : hostLockLines(diffHosts(lockedHosts(old, opts.stack), hosts, {}, {}))),
         ...Object.keys(placements).filter((l) => !before[l]).map((l) => `+ ${l} on ${placements[l].host}:${placements[l].mqttPort}`),
         ...Object.keys(before).filter((l) => !placements[l]).map((l) => `- ${l} (was on ${before[l].host}:${before[l].mqttPort})`),
         ...Object.keys(placements).filter((l) => before[l] && (before[l].host !== placements[l].host || before[l].mqttPort !== placements[l].mqttPort))

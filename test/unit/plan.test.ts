@@ -44,6 +44,7 @@ describe("plan: npm run plan, offline", function () {
     const runs: Record<string, Run> = {};
     const previous = { "acme": { host: "osm3", mqttPort: 20001 }, "devtank": { host: "osm0", mqttPort: 20002 } };
     let invalidFile = "";
+    let v1Upgraded = "";
 
     before(async () => {
         invalidFile = scratch.customers({ customers: [{ name: "Acme" }, { name: "ACME" }, { name: "Bad!", hots: "osm1" }, { name: "Pinned", host: "osm9" }] });
@@ -65,6 +66,7 @@ describe("plan: npm run plan, offline", function () {
         const otherHostsLock = scratch.json("other-hosts.lock.json", otherHosts);
         // ...and as lockfile version 1 wrote it (no hosts).
         const v1Lock = scratch.json("v1.lock.json", { lockfileVersion: 1, stacks: { prod: committed.stacks.prod.customers } });
+        v1Upgraded = scratch.json("v1-upgraded.lock.json", { lockfileVersion: 1, stacks: { prod: committed.stacks.prod.customers } });
         const jobs: Record<string, string[]> = {
             table: ["--all"],
             plain: [],
@@ -80,6 +82,7 @@ describe("plan: npm run plan, offline", function () {
             v1: ["--lock", v1Lock, "--previous", previousFile.replace("previous.json", "deployed-as-locked.json")],
             v1Check: ["--check", "--lock", v1Lock],
             v1Json: ["--json", "--lock", v1Lock],
+            v1Write: ["--write", "--lock", v1Upgraded],
             // Another fleet, not the deployed one: against no lock (against prod's it would delete all 7).
             small: ["--customers", small, "--all", "--lock", path.join(scratch.dir, "no-lock.json")],
             invalid: ["--customers", invalidFile],
@@ -195,6 +198,10 @@ describe("plan: npm run plan, offline", function () {
         assert.ok(!lines.some((l) => l.startsWith("WARNING")), stdout);
         assert.strictEqual(runs.v1Check.code, 1);
         assert.match(runs.v1Check.stderr, /v1\.lock\.json is stale for stack prod:\n {2}hosts: not recorded yet \(lockfile version 1\); --write records them\nrun npm run plan -- --write/);
+        // --write upgrades it to what is committed: the customers as they were, the hosts recorded.
+        assert.strictEqual(runs.v1Write.code, 0, runs.v1Write.stderr);
+        assert.match(runs.v1Write.stdout, /^wrote .*v1-upgraded\.lock\.json for stack prod \(7 customers, 4 hosts; 1 changed\)\n {2}hosts: 4 recorded \(upgraded from lockfile version 1, which had none\)\n$/);
+        assert.strictEqual(fs.readFileSync(v1Upgraded, "utf8"), fs.readFileSync(path.join(ROOT, "placements.lock.json"), "utf8"));
     });
 
     it('{"customers": []} is refused: it would delete every customer; each is named, with the maxDeletes fix', () => {
