@@ -124,7 +124,8 @@ async function main() {
     };
     const { outputs, resources } = await evaluateOffline(offline);
     const records = declaredRecords(resources);
-    // The program's own steps again, for the diff it enforced (deterministic: the same result).
+    // The inputs as the program read them (--write records their hosts), then the program's
+    // own steps again, for the diff it enforced (deterministic: the same result).
     const { config, secretKeys } = offlineConfig(offline);
     const stackFile = `Pulumi.${opts.stack}.yaml`;
     const inputs = loadInputs((key) => config[`${PROJECT}:${key}`], stackFile, Object.keys(config), projectRoot(), opts.stack,
