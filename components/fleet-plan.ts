@@ -1,15 +1,16 @@
 /**
  * From validated inputs to the fleet's placements and the plan's diff: the lock and the
  * deployed placements reconciled, label changes kept on their host, every customer placed,
- * the result compared with what is deployed, and `maxDeletes` enforced. One home for these
- * steps: the program (index.ts) runs them, and `npm run plan` runs the same for its diff.
+ * the result compared with what is deployed (customers, and hosts against the lock's), and
+ * `maxDeletes` enforced. One home for these steps: the program (index.ts) runs them, and
+ * `npm run plan` runs the same for its diff.
  * Pure (no Pulumi).
  */
 import { FleetSettings } from "./config";
 import { CustomerEntry } from "./customers";
 import { CustomerRequest, placeOrReport, Placements } from "./placement";
-import { DeployedFleet, diffFleet, maxDeletesProblems, PlanDiff } from "./plan-diff";
-import { knownPlacements, lockedPlacements, PlacementsLock } from "./placements-lock";
+import { DeployedFleet, diffFleet, diffHosts, HostDiff, maxDeletesProblems, PlanDiff } from "./plan-diff";
+import { knownPlacements, lockedCustomers, lockedHosts, lockedPlacements, PlacementsLock } from "./placements-lock";
 import { InputError } from "./problems";
 
 export interface FleetPlanArgs {
@@ -32,6 +33,8 @@ export interface FleetPlan {
     /** What deployed means here: the lock's placements and the stack's, with the lock's names. */
     deployed: DeployedFleet;
     diff: PlanDiff;
+    /** The stack config's hosts against the lock's (unknown for a version 1 lock). */
+    hosts: HostDiff;
 }
 
 /**
@@ -47,7 +50,7 @@ function request(c: CustomerEntry, known: Placements, hosts: Set<string>): Custo
 
 /** Places the fleet and diffs it; throws InputError (nothing registered yet) when anything is wrong. */
 export function planFleet(a: FleetPlanArgs): FleetPlan {
-    const locked = a.lock.stacks[a.stack] ?? {};
+    const locked = lockedCustomers(a.lock, a.stack);
     const known = knownPlacements(lockedPlacements(a.lock, a.stack), a.deployed, a.customers, a.lockFile, a.deployedSource);
     const hosts = new Set(a.settings.hosts.map((h) => h.name));
     const placements = placeOrReport(a.settings.hosts, a.customers.map((c) => request(c, known, hosts)), known, a.settings.customersFile);
@@ -58,5 +61,5 @@ export function planFleet(a: FleetPlanArgs): FleetPlan {
     })));
     const problems = maxDeletesProblems(diff, a.settings.maxDeletes, { customersFile: a.settings.customersFile, stackFile: a.stackFile });
     if (problems.length) throw new InputError(problems);
-    return { placements, deployed, diff };
+    return { placements, deployed, diff, hosts: diffHosts(lockedHosts(a.lock, a.stack), a.settings.hosts, deployed, placements) };
 }

@@ -5,7 +5,7 @@
 import * as path from "path";
 import { ConfigLookup, FleetSecrets, FleetSettings, readSettings } from "./config";
 import { CustomerEntry, KnownHost, loadCustomers } from "./customers";
-import { emptyLock, PlacementsLock, readLock } from "./placements-lock";
+import { emptyLock, lockedCustomers, PlacementsLock, readLock } from "./placements-lock";
 import { InputError, Problem } from "./problems";
 import { zoneNameProblems } from "./zone-names";
 
@@ -55,7 +55,7 @@ export function loadInputs(lookup: ConfigLookup, stackFile: string, presentKeys:
         if (!(err instanceof InputError)) throw err;
         problems.push(...err.problems);
     }
-    const lockedNames = Object.fromEntries(Object.entries(lock.stacks[stack] ?? {}).map(([label, p]) => [label, p.name]));
+    const lockedNames = Object.fromEntries(Object.entries(lockedCustomers(lock, stack)).map(([label, p]) => [label, p.name]));
     let customers: CustomerEntry[] = [];
     if (hosts) {
         const file = config?.settings.customersFile ?? lookup("customersFile") ?? "customers.json";

@@ -11,7 +11,8 @@
  *     the stack config;
  *  4. a customer that moves (a pin to another host, or off a draining host) keeps its MQTT
  *     port unless one is pinned: a port its new host has given to another customer is refused,
- *     naming that customer, since the devices cannot be told a new port.
+ *     naming that customer, since the devices cannot be told a new port; a customer whose
+ *     host is no longer in the stack config is refused, pinned or not (a move copies from it).
  * MQTT ports follow the orchestrator this project replaces: 8883 + CRC-8(label), stepping
  * up by one past ports already taken on that host.
  */
@@ -99,6 +100,12 @@ export function place(hosts: HostCapacity[], customers: CustomerRequest[], previ
         const kept = previous[c.label]?.host;
         const drainedOff = c.host === undefined && kept !== undefined && hostByName.get(kept)?.drain === true;
         const host = c.host ?? (drainedOff ? undefined : kept);
+        // A move copies from the old host (data, credentials): it must still be in the config.
+        if (kept !== undefined && !hostByName.has(kept) && c.host !== undefined && c.host !== kept) {
+            reasons.push(`customer "${c.label}" runs on host "${kept}", which is no longer in the stack config, and is pinned to "${c.host}": its move copies its data from "${kept}"; ` +
+                `keep "${kept}" in the stack config (drain: true) until its customers have moved (one pulumi up), then remove it`);
+            continue;
+        }
         if (host === undefined) { fresh.push(c); continue; }
         if (!hostByName.has(host)) {
             reasons.push(c.host !== undefined

@@ -8,9 +8,13 @@
  * a change of display name alone ("rename") changes nothing deployed, while a customer whose
  * label is gone is deleted (its container archived on its host) even when an entry with a
  * similar name is added: that pair is reported as a likely rename, with the fix.
+ *
+ * Hosts are diffed too: the stack config's against those the lock was written against
+ * (added, removed, address, capacity or drain changed), when the lock records them.
  */
 import { PROJECT } from "./config";
-import { Placement } from "./placement";
+import { Placement, Placements } from "./placement";
+import { HostRecord, LockedHost } from "./placements-lock";
 import { Problem } from "./problems";
 
 /** A customer as deployed: its placement and, when the lock knows it, its display name. */
@@ -172,4 +176,71 @@ export function maxDeletesProblems(diff: PlanDiff, maxDeletes: number, files: Ma
             `for this one update: pulumi config set ${PROJECT}:maxDeletes ${gone.length} (then pulumi config rm ${PROJECT}:maxDeletes)`,
     });
     return problems;
+}
+
+/** What of a host the plan compares: the lock records these. */
+export type HostField = "address" | "capacity" | "drain";
+const HOST_FIELDS: readonly HostField[] = ["address", "capacity", "drain"];
+
+/**
+ * What happens to one host. `add`: its A record and set-up; `remove`: its A record goes (the
+ * machine itself is left as it is); `change`: one or more of `changed`.
+ */
+export type HostChangeKind = "remove" | "change" | "add";
+
+/** The host kinds in the order a plan lists them: what reaches devices first. */
+export const HOST_CHANGE_ORDER: readonly HostChangeKind[] = ["remove", "change", "add"];
+
+/** One line of the plan's host section: one host. */
+export interface HostChange {
+    kind: HostChangeKind;
+    name: string;
+    /** As the lock has it (absent for `add`). */
+    from?: LockedHost;
+    /** As the stack config has it (absent for `remove`). */
+    to?: LockedHost;
+    /** `change`: what changed, in `address`, `capacity`, `drain` order. */
+    changed?: HostField[];
+    /**
+     * Deployed customers this update takes off the host (deleted, or moved off a draining
+     * one), by label; on a removed host these can only be deletions (placement refuses to
+     * move a customer off a host the config no longer has), whose archives stay on it.
+     */
+    leaving?: string[];
+}
+
+export interface HostDiff {
+    /** False when the lock cannot say which hosts are deployed (lockfile version 1): no changes then. */
+    known: boolean;
+    /** One per changed host, in `HOST_CHANGE_ORDER`, then by name. */
+    changes: HostChange[];
+    /** Hosts that stay exactly as the lock has them. */
+    unchanged: number;
+}
+
+/**
+ * Compares the stack config's hosts with the lock's (`undefined`: the lock has none, so
+ * nothing is known). `deployed` and `placements` say which customers leave each host.
+ */
+export function diffHosts(locked: Record<string, LockedHost> | undefined, planned: HostRecord[], deployed: DeployedFleet, placements: Placements): HostDiff {
+    if (locked === undefined) return { known: false, changes: [], unchanged: 0 };
+    const leaving = (host: string) => Object.entries(deployed).filter(([label, d]) => d.host === host && placements[label]?.host !== host).map(([label]) => label).sort();
+    const withLeaving = (host: string) => { const l = leaving(host); return l.length ? { leaving: l } : {}; };
+    const changes: HostChange[] = [];
+    let unchanged = 0;
+    const plannedNames = new Set(planned.map((h) => h.name));
+    for (const h of planned) {
+        const to: LockedHost = { address: h.address, capacity: h.capacity, drain: h.drain };
+        const from = locked[h.name];
+        if (!from) { changes.push({ kind: "add", name: h.name, to }); continue; }
+        const changed = HOST_FIELDS.filter((f) => from[f] !== to[f]);
+        if (!changed.length) { unchanged++; continue; }
+        changes.push({ kind: "change", name: h.name, from: { address: from.address, capacity: from.capacity, drain: from.drain }, to, changed, ...withLeaving(h.name) });
+    }
+    for (const [name, from] of Object.entries(locked)) {
+        if (plannedNames.has(name)) continue;
+        changes.push({ kind: "remove", name, from: { address: from.address, capacity: from.capacity, drain: from.drain }, ...withLeaving(name) });
+    }
+    changes.sort((a, b) => HOST_CHANGE_ORDER.indexOf(a.kind) - HOST_CHANGE_ORDER.indexOf(b.kind) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return { known: true, changes, unchanged };
 }

@@ -1,10 +1,10 @@
 /**
  * npm run plan -- [--stack NAME] [--customers PATH] [--previous PATH] [--lock PATH] [--json | --all] [--write | --check]
  * Evaluates the program offline and prints the plan as a diff against what is deployed (the
- * lock, and --previous): one line per changed customer, then each host's load. --all adds
- * every customer's names; --json prints it all machine-readable. --write records the
- * placements in the lock (placements.lock.json); --check fails when the lock is not what
- * --write would write.
+ * lock, and --previous): one line per changed customer, one per changed host (against the
+ * hosts the lock records), then each host's load. --all adds every customer's names; --json
+ * prints it all machine-readable. --write records the placements and hosts in the lock
+ * (placements.lock.json); --check fails when the lock is not what --write would write.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -13,11 +13,12 @@ import { planFleet } from "../components/fleet-plan";
 import { loadInputs } from "../components/inputs";
 import { projectRoot } from "../components/paths";
 import { Placements } from "../components/placement";
-import { formatLock, lockedPlacements, readLock, withStack } from "../components/placements-lock";
+import { formatLock, HostRecord, lockedHosts, lockedPlacements, readLock, withStack } from "../components/placements-lock";
+import { diffHosts } from "../components/plan-diff";
 import { formatProblem, InputError, jsonErrorAt } from "../components/problems";
 import { checkPlacements } from "../components/previous";
 import { declaredRecords, evaluateOffline, offlineConfig, OfflineOptions } from "./lib/offline";
-import { formatDiff, formatHosts, hostLoads, table } from "./lib/plan-report";
+import { formatDiff, formatHostDiff, formatHosts, hostLoads, hostLockLines, table } from "./lib/plan-report";
 
 const USAGE = "usage: npm run plan -- [--stack NAME] [--customers PATH] [--previous PATH] [--lock PATH] [--json | --all] [--write | --check]";
 
@@ -64,31 +65,38 @@ function readJsonOption(option: string, file: string): unknown {
     }
 }
 
-/** --write: records the plan's placements in the lock; --check: fails when that would change it. */
-function lockStep(opts: { stack: string; write: boolean; check: boolean }, lockPath: string, outputs: any): void {
+/**
+ * --write: records the plan's placements and the stack config's hosts in the lock (as
+ * version 2, upgrading a version 1 file); --check: fails when that would change it.
+ */
+function lockStep(opts: { stack: string; write: boolean; check: boolean }, lockPath: string, outputs: any, hosts: HostRecord[]): void {
     const file = lockPath;
     const shown = path.relative(process.cwd(), lockPath).startsWith("..") ? lockPath : path.relative(process.cwd(), lockPath);
     const placements = outputs.placements as Placements;
     const names = Object.fromEntries(Object.entries<any>(outputs.customers).map(([label, c]) => [label, c.name]));
     const old = readLock(file);
-    const next = withStack(old, opts.stack, placements, names);
+    const next = withStack(old, opts.stack, placements, names, hosts);
     const text = formatLock(next);
     const current = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
     const before = lockedPlacements(old, opts.stack);
     const changes = [
+        ...(lockedHosts(old, opts.stack) === undefined && opts.write
+            ? [`hosts: ${hosts.length} recorded (upgraded from lockfile version 1, which had none)`]
+            : hostLockLines(diffHosts(lockedHosts(old, opts.stack), hosts, {}, {}))),
         ...Object.keys(placements).filter((l) => !before[l]).map((l) => `+ ${l} on ${placements[l].host}:${placements[l].mqttPort}`),
         ...Object.keys(before).filter((l) => !placements[l]).map((l) => `- ${l} (was on ${before[l].host}:${before[l].mqttPort})`),
         ...Object.keys(placements).filter((l) => before[l] && (before[l].host !== placements[l].host || before[l].mqttPort !== placements[l].mqttPort))
             .map((l) => `~ ${l} ${before[l].host}:${before[l].mqttPort} -> ${placements[l].host}:${placements[l].mqttPort}`),
     ];
+    const counted = `${Object.keys(placements).length} customers, ${hosts.length} hosts`;
     if (opts.check) {
-        if (text === current) { console.log(`${shown} is up to date for stack ${opts.stack} (${Object.keys(placements).length} customers)`); return; }
+        if (text === current) { console.log(`${shown} is up to date for stack ${opts.stack} (${counted})`); return; }
         console.error(`${shown} is stale for stack ${opts.stack}${changes.length ? `:\n${changes.map((c) => `  ${c}`).join("\n")}` : " (names or format differ)"}\n` +
             `run npm run plan -- --write${opts.stack === "prod" ? "" : ` --stack ${opts.stack}`} and commit it`);
         process.exit(1);
     }
     if (text !== current) fs.writeFileSync(file, text);
-    console.log(`${text === current ? "unchanged" : "wrote"} ${shown} for stack ${opts.stack} (${Object.keys(placements).length} customers${changes.length ? `; ${changes.length} changed` : ""})`);
+    console.log(`${text === current ? "unchanged" : "wrote"} ${shown} for stack ${opts.stack} (${counted}${changes.length ? `; ${changes.length} changed` : ""})`);
     for (const c of changes) console.log(`  ${c}`);
 }
 
@@ -116,13 +124,14 @@ async function main() {
     };
     const { outputs, resources } = await evaluateOffline(offline);
     const records = declaredRecords(resources);
-    if (opts.write || opts.check) return lockStep(opts, lockFile, outputs);
-
-    // The program's own steps again, for the diff it enforced (deterministic: the same result).
+    // The inputs as the program read them (--write records their hosts), then the program's
+    // own steps again, for the diff it enforced (deterministic: the same result).
     const { config, secretKeys } = offlineConfig(offline);
     const stackFile = `Pulumi.${opts.stack}.yaml`;
     const inputs = loadInputs((key) => config[`${PROJECT}:${key}`], stackFile, Object.keys(config), projectRoot(), opts.stack,
         (key) => secretKeys.includes(`${PROJECT}:${key}`));
+    if (opts.write || opts.check) return lockStep(opts, lockFile, outputs, inputs.settings.hosts);
+
     const fleet = planFleet({
         ...inputs, stack: opts.stack, stackFile, deployed: previous ?? {},
         deployedSource: opts.previous ? `--previous ${opts.previous}` : `the stack's "placements" output`,
@@ -134,12 +143,17 @@ async function main() {
             placements: outputs.placements, records,
             changes: fleet.diff.changes, unchanged: fleet.diff.unchanged, stalePreviousLabels: fleet.diff.stalePreviousLabels,
             hosts: Object.fromEntries(loads.map(({ name, ...load }) => [name, load])),
+            // null: the lock records no hosts (version 1), so host changes are not known.
+            hostChanges: fleet.hosts.known ? fleet.hosts.changes : null, hostsUnchanged: fleet.hosts.known ? fleet.hosts.unchanged : null,
         }, null, 2));
         return;
     }
     const shown = path.relative(process.cwd(), lockFile).startsWith("..") ? lockFile : path.relative(process.cwd(), lockFile);
-    console.log(`Stack ${opts.stack}, against what is deployed: the lock ${shown}${opts.previous ? ` and --previous ${opts.previous}` : ""}`);
-    for (const line of formatDiff(fleet.diff, domain)) console.log(line);
+    // `pulumi stack output placements` holds customers only: hosts are always the lock's.
+    console.log(`Stack ${opts.stack}, against what is deployed: the lock ${shown}` +
+        `${opts.previous ? ` and --previous ${opts.previous} (customers only: it holds no hosts, so hosts are diffed against the lock)` : ""}`);
+    const hostDiff = formatHostDiff(fleet.hosts, domain, inputs.settings.powerdns.ttl);
+    for (const line of [...hostDiff.warnings, ...formatDiff(fleet.diff, domain), ...hostDiff.lines]) console.log(line);
     console.log("");
     if (opts.all) {
         const target = new Map(records.map((r) => [r.name, `${r.type} ${r.content}`]));

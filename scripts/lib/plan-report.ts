@@ -1,10 +1,11 @@
 /**
  * `npm run plan`'s report of a diff (components/plan-diff.ts): one line per changed customer,
- * a warning at the top when customers are deleted or moved, the unchanged ones in one line,
- * then each host's load. Pure: the CLI prints it, the tests read it.
+ * a warning at the top when customers are deleted or moved, the unchanged ones in one line;
+ * the same for hosts (a warning when one is removed or its address changes); then each
+ * host's load. Pure: the CLI prints it, the tests read it.
  */
 import { HostCapacity, Placements } from "../../components/placement";
-import { Change, ChangeKind, DeployedFleet, PlanDiff } from "../../components/plan-diff";
+import { Change, ChangeKind, DeployedFleet, HostChange, HostChangeKind, HostDiff, PlanDiff } from "../../components/plan-diff";
 
 /** One host's load before and after the update. */
 export interface HostLoad {
@@ -66,11 +67,12 @@ export function changeDetail(c: Change, domain: string): string {
 /** "1 customer", "2 customers". */
 const customers = (n: number) => `${n} customer${n === 1 ? "" : "s"}`;
 
-/** Up to five labels, then how many more. */
-function someLabels(cs: Change[]): string {
-    const shown = cs.slice(0, 5).map((c) => c.label).join(", ");
-    return cs.length > 5 ? `${shown} and ${cs.length - 5} more` : shown;
+/** Up to five names, then how many more: a line stays short at any fleet size. */
+function someNames(names: string[]): string {
+    const shown = names.slice(0, 5).join(", ");
+    return names.length > 5 ? `${shown} and ${names.length - 5} more` : shown;
 }
+const someLabels = (cs: Change[]) => someNames(cs.map((c) => c.label));
 
 /** The diff's lines: the warning (if any), one line per changed customer, the unchanged ones, notes. */
 export function formatDiff(diff: PlanDiff, domain: string): string[] {
@@ -103,4 +105,58 @@ export function formatHosts(loads: HostLoad[], aRecord: (host: string) => string
         rows.push([h.name, aRecord(h.name), `${h.used}/${h.capacity}`, `${h.percent}%`, delta === 0 ? "" : `${delta > 0 ? "+" : ""}${delta} (was ${h.before})`, h.drain ? "draining" : ""]);
     }
     return table(rows);
+}
+
+/** "1 host", "2 hosts". */
+const hostsCount = (n: number) => `${n} host${n === 1 ? "" : "s"}`;
+const HOST_SYMBOL: Record<HostChangeKind, string> = { add: "+", remove: "-", change: "~" };
+
+/** What a host change does, in words. `ttl`: the records' TTL, after which devices follow an address change. */
+export function hostChangeDetail(h: HostChange, domain: string, ttl: number): string {
+    const customersOff = (l: string[]) => `${customers(l.length)} (${someNames(l)})`;
+    switch (h.kind) {
+        case "add":
+            return `new: ${h.name}.${domain}. A ${h.to!.address}, capacity ${h.to!.capacity}${h.to!.drain ? ", draining" : ""}; host set-up runs on it`;
+        case "remove":
+            return `remove (was ${h.from!.address}): its A record goes, the machine itself is left as it is` +
+                (h.leaving ? `; the archives of ${customersOff(h.leaving)} deleted from it stay there: copy them off first` : "");
+        case "change":
+            return h.changed!.map((f) => {
+                if (f === "address") return `address ${h.from!.address} -> ${h.to!.address}: its A record changes, devices follow after the TTL (${ttl} s)`;
+                if (f === "capacity") return `capacity ${h.from!.capacity} -> ${h.to!.capacity}`;
+                return h.to!.drain
+                    ? `drain set: takes no new customers${h.leaving ? `; ${customersOff(h.leaving)} leave it` : ""}`
+                    : "drain cleared: takes new customers again";
+            }).join("; ");
+    }
+}
+
+/**
+ * The host section of the plan: warnings for the top (a host removed, an address changed),
+ * then its lines: a summary, one line per changed host, the unchanged ones in one line.
+ * `unknownWhy`: what to say when the lock records no hosts.
+ */
+export function formatHostDiff(diff: HostDiff, domain: string, ttl: number, unknownWhy = "the lock records no hosts (lockfile version 1)"): { warnings: string[]; lines: string[] } {
+    if (!diff.known) return { warnings: [], lines: [`Hosts: not diffed: ${unknownWhy}; npm run plan -- --write records them`] };
+    const of = (pred: (h: HostChange) => boolean) => diff.changes.filter(pred).map((h) => h.name);
+    const removed = of((h) => h.kind === "remove");
+    const readdressed = of((h) => h.changed?.includes("address") === true);
+    const risky: string[] = [];
+    if (removed.length) risky.push(`removes ${hostsCount(removed.length)} (${someNames(removed)})`);
+    if (readdressed.length) risky.push(`changes the address of ${hostsCount(readdressed.length)} (${someNames(readdressed)})`);
+    const warnings = risky.length ? [`WARNING: this plan ${risky.join(", ")}: their A records go or change; read the host lines marked - and ~ below`] : [];
+    const counts = [["remove", "to remove"], ["change", "changed"], ["add", "to add"]]
+        .map(([k, words]) => [diff.changes.filter((h) => h.kind === k).length, words] as const).filter(([n]) => n > 0);
+    const lines = [`Hosts: ${counts.length ? counts.map(([n, words]) => `${n} ${words}`).join(", ") : "no changes"}, ${diff.unchanged} unchanged`];
+    if (diff.changes.length) lines.push(...table(diff.changes.map((h) => [`  ${HOST_SYMBOL[h.kind]}`, h.name, hostChangeDetail(h, domain, ttl)])).split("\n"));
+    lines.push(`  = ${hostsCount(diff.unchanged)} unchanged`);
+    return { warnings, lines };
+}
+
+/** `--write` and `--check`: the lock's host entries that change, one line each. */
+export function hostLockLines(diff: HostDiff): string[] {
+    if (!diff.known) return ["hosts: not recorded yet (lockfile version 1); --write records them"];
+    return diff.changes.map((h) => h.kind === "add" ? `+ host ${h.name} ${h.to!.address}, capacity ${h.to!.capacity}${h.to!.drain ? ", draining" : ""}`
+        : h.kind === "remove" ? `- host ${h.name} (was ${h.from!.address})`
+        : `~ host ${h.name} ${h.changed!.map((f) => `${f} ${h.from![f]} -> ${h.to![f]}`).join(", ")}`);
 }

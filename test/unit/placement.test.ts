@@ -233,6 +233,13 @@ describe("placement: errors", () => {
         assert.strictEqual(err.reasons.length, 1);
     });
 
+    it("a customer pinned off a removed host is refused too: its move copies from that host", () => {
+        const previous: Placements = { acme: { host: "gone", mqttPort: 9000 } };
+        const err = expectPlacementError(() => place([{ name: "a", capacity: 5 }], [{ label: "acme", host: "a" }], previous),
+            /customer "acme" runs on host "gone", which is no longer in the stack config, and is pinned to "a": its move copies its data from "gone"; keep "gone" in the stack config \(drain: true\)/);
+        assert.strictEqual(err.reasons.length, 1);
+    });
+
     it("a removed host whose customers are gone too is fine", () => {
         const previous: Placements = { acme: { host: "gone", mqttPort: 9000 } };
         assert.deepStrictEqual(place([{ name: "a", capacity: 5 }], [{ label: "zeta" }], previous), { zeta: { host: "a", mqttPort: preferredMqttPort("zeta") } });

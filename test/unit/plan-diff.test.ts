@@ -1,13 +1,18 @@
 /**
  * The plan as a diff against what is deployed (components/plan-diff.ts), without Pulumi: each
- * kind of change, the rename without a label, maxDeletes, and the report at 130 customers.
+ * kind of change, the rename without a label, maxDeletes, host changes against the lock's
+ * hosts (and the lock's versions), and the report at 130 customers.
  */
 import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
 import { DEFAULT_MAX_DELETES, readSettings } from "../../components/config";
-import { DeployedFleet, diffFleet, maxDeletesProblems, PlannedCustomer } from "../../components/plan-diff";
+import { Placements } from "../../components/placement";
+import { formatLock, HostRecord, LockedHost, lockedCustomers, lockedHosts, readLock, withStack } from "../../components/placements-lock";
+import { DeployedFleet, diffFleet, diffHosts, maxDeletesProblems, PlannedCustomer } from "../../components/plan-diff";
 import { formatProblem, InputError } from "../../components/problems";
-import { formatDiff, formatHosts, hostLoads } from "../../scripts/lib/plan-report";
-import { lookupOf, PROJECT, TEST_SECRETS, testSettings } from "./support/fleet";
+import { formatDiff, formatHostDiff, formatHosts, hostLoads, hostLockLines } from "../../scripts/lib/plan-report";
+import { lookupOf, PROJECT, Scratch, TEST_SECRETS, testSettings } from "./support/fleet";
 
 const FILES = { customersFile: "customers.json", stackFile: "Pulumi.prod.yaml" };
 const DOMAIN = "osm.example.org";
@@ -157,6 +162,133 @@ describe("plan diff: maxDeletes", () => {
     });
 });
 
+describe("plan diff: hosts, against the hosts the lock was written against", () => {
+    const locked: Record<string, LockedHost> = {
+        osm0: { address: "192.0.2.9", capacity: 20, drain: false },
+        osm1: { address: "192.0.2.10", capacity: 40, drain: false },
+        osm2: { address: "192.0.2.11", capacity: 40, drain: true },
+        osm3: { address: "192.0.2.12", capacity: 60, drain: false },
+        retired: { address: "192.0.2.8", capacity: 10, drain: true },
+    };
+    const planned: HostRecord[] = [
+        { name: "osm1", address: "192.0.2.20", capacity: 50, drain: false },  // address and capacity
+        { name: "osm2", address: "192.0.2.11", capacity: 40, drain: false },  // drain cleared
+        { name: "osm3", address: "192.0.2.12", capacity: 60, drain: false },  // unchanged
+        { name: "osm0", address: "192.0.2.9", capacity: 20, drain: true },    // drain set
+        { name: "osm4", address: "192.0.2.14", capacity: 30, drain: false },  // added
+        // retired: removed
+    ];
+    // acme and zeta leave osm0 (drained), old-one is deleted from the retired host.
+    const fleet: DeployedFleet = {
+        "acme": { name: "Acme", host: "osm0", mqttPort: 9000 }, "zeta": { name: "Zeta", host: "osm0", mqttPort: 9001 },
+        "stays": { name: "Stays", host: "osm1", mqttPort: 9002 }, "old-one": { name: "Old One", host: "retired", mqttPort: 9003 },
+    };
+    const after: Placements = { acme: { host: "osm1", mqttPort: 9000 }, zeta: { host: "osm3", mqttPort: 9001 }, stays: { host: "osm1", mqttPort: 9002 } };
+    const diff = diffHosts(locked, planned, fleet, after);
+
+    it("finds each host change once, removals first, then changes, then additions, each by name; the unchanged counted", () => {
+        assert.strictEqual(diff.known, true);
+        assert.deepStrictEqual(diff.changes.map((h) => [h.kind, h.name, h.changed]), [
+            ["remove", "retired", undefined], ["change", "osm0", ["drain"]], ["change", "osm1", ["address", "capacity"]], ["change", "osm2", ["drain"]], ["add", "osm4", undefined],
+        ]);
+        assert.strictEqual(diff.unchanged, 1);
+        const byName = new Map(diff.changes.map((h) => [h.name, h]));
+        assert.deepStrictEqual(byName.get("retired"), { kind: "remove", name: "retired", from: locked.retired, leaving: ["old-one"] });
+        assert.deepStrictEqual(byName.get("osm0")!.leaving, ["acme", "zeta"]);
+        assert.deepStrictEqual(byName.get("osm1"), { kind: "change", name: "osm1", from: locked.osm1, to: { address: "192.0.2.20", capacity: 50, drain: false }, changed: ["address", "capacity"] });
+        assert.deepStrictEqual(byName.get("osm4"), { kind: "add", name: "osm4", to: { address: "192.0.2.14", capacity: 30, drain: false } });
+    });
+
+    it("prints a warning at the top for a removed or readdressed host, then one line per changed host, the unchanged in one line", () => {
+        const { warnings, lines } = formatHostDiff(diff, DOMAIN, 300);
+        assert.deepStrictEqual(warnings, ["WARNING: this plan removes 1 host (retired), changes the address of 1 host (osm1): their A records go or change; read the host lines marked - and ~ below"]);
+        assert.deepStrictEqual(lines, [
+            "Hosts: 1 to remove, 3 changed, 1 to add, 1 unchanged",
+            "  -  retired  remove (was 192.0.2.8): its A record goes, the machine itself is left as it is; the archives of 1 customer (old-one) deleted from it stay there: copy them off first",
+            "  ~  osm0     drain set: takes no new customers; 2 customers (acme, zeta) leave it",
+            "  ~  osm1     address 192.0.2.10 -> 192.0.2.20: its A record changes, devices follow after the TTL (300 s); capacity 40 -> 50",
+            "  ~  osm2     drain cleared: takes new customers again",
+            "  +  osm4     new: osm4.osm.example.org. A 192.0.2.14, capacity 30; host set-up runs on it",
+            "  = 1 host unchanged",
+        ]);
+        // What --write and --check say of the lock's entries.
+        assert.deepStrictEqual(hostLockLines(diff), [
+            "- host retired (was 192.0.2.8)", "~ host osm0 drain false -> true", "~ host osm1 address 192.0.2.10 -> 192.0.2.20, capacity 40 -> 50",
+            "~ host osm2 drain true -> false", "+ host osm4 192.0.2.14, capacity 30",
+        ]);
+    });
+
+    it("hosts as the lock has them: no warning, no change lines, the unchanged in one line", () => {
+        const same = diffHosts(locked, Object.entries(locked).map(([name, h]) => ({ name, ...h })), fleet, after);
+        assert.deepStrictEqual(formatHostDiff(same, DOMAIN, 300), { warnings: [], lines: ["Hosts: no changes, 5 unchanged", "  = 5 hosts unchanged"] });
+        assert.deepStrictEqual(hostLockLines(same), []);
+    });
+
+    it("without the lock's hosts (lockfile version 1) nothing is diffed, and the plan says so and how to record them", () => {
+        const unknown = diffHosts(undefined, planned, fleet, after);
+        assert.deepStrictEqual(unknown, { known: false, changes: [], unchanged: 0 });
+        assert.deepStrictEqual(formatHostDiff(unknown, DOMAIN, 300), {
+            warnings: [], lines: ["Hosts: not diffed: the lock records no hosts (lockfile version 1); npm run plan -- --write records them"],
+        });
+        assert.deepStrictEqual(hostLockLines(unknown), ["hosts: not recorded yet (lockfile version 1); --write records them"]);
+    });
+});
+
+describe("plan diff: the lock's versions (2 records hosts; 1 is still read)", () => {
+    const scratch = new Scratch();
+    after(() => scratch.cleanup());
+    const v1 = { lockfileVersion: 1, stacks: { prod: { acme: { name: "Acme", host: "osm1", mqttPort: 9000 } }, lab: { zeta: { name: "Zeta", host: "alpha", mqttPort: 9001 } } } };
+    const hosts: HostRecord[] = [{ name: "osm2", address: "192.0.2.11", capacity: 40, drain: false }, { name: "osm1", address: "192.0.2.10", capacity: 40, drain: true }];
+
+    it("a version 1 lock: its customers, and no hosts (unknown, not none); a missing lock knows there are none yet", () => {
+        const lock = readLock(scratch.json("v1.lock.json", v1));
+        assert.strictEqual(lock.lockfileVersion, 1);
+        assert.deepStrictEqual(lockedCustomers(lock, "prod"), v1.stacks.prod);
+        assert.strictEqual(lockedHosts(lock, "prod"), undefined);
+        assert.strictEqual(lockedHosts(lock, "other"), undefined);
+        const none = readLock(path.join(scratch.dir, "missing.lock.json"));
+        assert.deepStrictEqual([lockedHosts(none, "prod"), lockedCustomers(none, "prod")], [{}, {}]);
+    });
+
+    it("--write upgrades to version 2: hosts then customers, each sorted, keys in one order; another stack keeps its customers, its hosts unknown", () => {
+        const lock = withStack(readLock(scratch.json("v1.lock.json", v1)), "prod", { acme: { host: "osm1", mqttPort: 9000 } }, { acme: "Acme" }, hosts);
+        const text = formatLock(lock);
+        assert.strictEqual(text, `${JSON.stringify({
+            lockfileVersion: 2,
+            stacks: {
+                lab: { customers: v1.stacks.lab },
+                prod: {
+                    hosts: { osm1: { address: "192.0.2.10", capacity: 40, drain: true }, osm2: { address: "192.0.2.11", capacity: 40, drain: false } },
+                    customers: { acme: { name: "Acme", host: "osm1", mqttPort: 9000 } },
+                },
+            },
+        }, null, 2)}\n`);
+        // One host per line group: a capacity change is a one-line diff.
+        assert.match(text, /\n {8}"osm1": \{\n {10}"address": "192\.0\.2\.10",\n {10}"capacity": 40,\n {10}"drain": true\n {8}\},\n/);
+        const back = readLock(scratch.json("v2.lock.json", JSON.parse(text)));
+        assert.deepStrictEqual(back, lock);
+        assert.strictEqual(lockedHosts(back, "lab"), undefined, "a stack carried over from version 1 has no hosts until its own --write");
+        assert.deepStrictEqual(lockedHosts(back, "new-stack"), {}, "a stack a version 2 lock does not hold has no hosts yet");
+        assert.strictEqual(formatLock(withStack(back, "prod", { acme: { host: "osm1", mqttPort: 9000 } }, { acme: "Acme" }, [...hosts].reverse())), text, "the config's host order does not matter");
+    });
+
+    it("a malformed version 2 lock or an unknown version is refused, naming the file, the entry and the fix", () => {
+        const refused = (doc: unknown, pathRe: string, says: RegExp) => assert.throws(() => readLock(scratch.json("bad.lock.json", doc)), (err: unknown) => {
+            assert.ok(err instanceof InputError);
+            assert.ok(err.problems.some((p) => p.path === pathRe && says.test(p.message)), JSON.stringify(err.problems));
+            assert.ok(err.problems.every((p) => p.file.endsWith("bad.lock.json") && /npm run plan -- --write|restore it from git/.test(p.message)));
+            return true;
+        });
+        refused({ lockfileVersion: 3, stacks: {} }, "/lockfileVersion", /must be 2 \(or 1, the version before hosts were recorded; got 3\)/);
+        refused({ lockfileVersion: 2, stacks: { prod: { hosts: { osm1: { address: "192.0.2.10", capacity: "40", drain: false } }, customers: {} } } },
+            "/stacks/prod/hosts/osm1", /must be \{"address": "\.\.\.", "capacity": <number>, "drain": <boolean>\}/);
+        refused({ lockfileVersion: 2, stacks: { prod: { customers: { acme: { host: "osm1" } } } } }, "/stacks/prod/customers/acme", /must be \{"name": "\.\.\.", "host": "\.\.\.", "mqttPort": <number>\}/);
+        // A version 1 body under version 2: its labels are not "hosts" or "customers".
+        refused({ lockfileVersion: 2, stacks: v1.stacks }, "/stacks/prod", /has unknown key\(s\) "acme": only "hosts" and "customers"/);
+        assert.ok(fs.existsSync(path.join(scratch.dir, "bad.lock.json")));
+    });
+});
+
 describe("plan diff: readable at 130 customers", () => {
     const hosts = [{ name: "osm1", capacity: 60 }, { name: "osm2", capacity: 60 }, { name: "osm3", capacity: 60, drain: true }];
     const big: DeployedFleet = {};
@@ -178,6 +310,16 @@ describe("plan diff: readable at 130 customers", () => {
         assert.strictEqual(lines.length, 2 + changed.length + 1, lines.join("\n"));
         assert.strictEqual(lines.at(-1), "  = 126 customers unchanged");
         for (const l of lines.slice(2)) assert.ok(l.length <= 160, `line too long for a terminal or a PR comment (${l.length}): ${l}`);
+    });
+
+    it("the host section stays short: a drained host's 43 leaving customers are five labels and a count", () => {
+        const locked = Object.fromEntries(hosts.map((h, i) => [h.name, { address: `192.0.2.${i + 1}`, capacity: h.capacity, drain: false }]));
+        const drainedOff = Object.fromEntries(Object.entries(big).map(([label, d]) => [label, { host: d.host === "osm3" ? "osm1" : d.host, mqttPort: d.mqttPort }]));
+        const { warnings, lines } = formatHostDiff(diffHosts(locked, hosts.map((h, i) => ({ ...h, address: `192.0.2.${i + 1}`, drain: h.drain === true })), big, drainedOff), DOMAIN, 300);
+        assert.deepStrictEqual(warnings, []);
+        assert.strictEqual(lines.length, 3, lines.join("\n"));
+        assert.match(lines[1], /^ {2}~ +osm3 +drain set: takes no new customers; 43 customers \(customer-002, customer-005, customer-008, customer-011, customer-014 and 38 more\) leave it$/);
+        for (const l of lines) assert.ok(l.length <= 160, `line too long (${l.length}): ${l}`);
     });
 
     it("the host table: one row per host with used/capacity, percent, the change and draining", () => {

@@ -44,17 +44,29 @@ describe("plan: npm run plan, offline", function () {
     const runs: Record<string, Run> = {};
     const previous = { "acme": { host: "osm3", mqttPort: 20001 }, "devtank": { host: "osm0", mqttPort: 20002 } };
     let invalidFile = "";
+    let v1Upgraded = "";
 
     before(async () => {
         invalidFile = scratch.customers({ customers: [{ name: "Acme" }, { name: "ACME" }, { name: "Bad!", hots: "osm1" }, { name: "Pinned", host: "osm9" }] });
         const small = scratch.customers({ customers: [{ name: "Solo Farm" }, { name: "Duo Dairy", host: "osm1", mqttPort: 12345 }] });
         const previousFile = scratch.json("previous.json", previous);
+        const locked = JSON.parse(fs.readFileSync(path.join(ROOT, "placements.lock.json"), "utf8")).stacks.prod.customers as Record<string, any>;
+        scratch.json("deployed-as-locked.json", Object.fromEntries(Object.entries(locked).map(([l, c]) => [l, { host: c.host, mqttPort: c.mqttPort }])));
         const badPrevious = scratch.json("bad-previous.json", { acme: { host: "osm3" } });
         // The example fleet with one change of each kind (against the committed lock).
         const example = JSON.parse(fs.readFileSync(path.join(ROOT, "customers.json"), "utf8")).customers as any[];
         const changed = example.filter((c) => c.name !== "Saxon Mills").map((c) =>
             c.name === "Blue Widget Co" ? { name: "Blue Widget Company", label: "blue-widget-co" } : c.name === "Devtank" ? { ...c, host: "osm1" } : c);
         const diffFile = scratch.customers({ customers: [...changed, { name: "Zed New" }] });
+        // The committed lock, as written against other hosts (osm1 elsewhere, osm5 since removed)...
+        const committed = JSON.parse(fs.readFileSync(path.join(ROOT, "placements.lock.json"), "utf8"));
+        const otherHosts = structuredClone(committed);
+        otherHosts.stacks.prod.hosts.osm1.address = "203.0.113.99";
+        otherHosts.stacks.prod.hosts.osm5 = { address: "203.0.113.15", capacity: 10, drain: true };
+        const otherHostsLock = scratch.json("other-hosts.lock.json", otherHosts);
+        // ...and as lockfile version 1 wrote it (no hosts).
+        const v1Lock = scratch.json("v1.lock.json", { lockfileVersion: 1, stacks: { prod: committed.stacks.prod.customers } });
+        v1Upgraded = scratch.json("v1-upgraded.lock.json", { lockfileVersion: 1, stacks: { prod: committed.stacks.prod.customers } });
         const jobs: Record<string, string[]> = {
             table: ["--all"],
             plain: [],
@@ -65,6 +77,12 @@ describe("plan: npm run plan, offline", function () {
             previous: ["--json", "--previous", previousFile, "--lock", path.join(scratch.dir, "no-lock.json")],
             revertedLock: ["--json", "--previous", previousFile],
             checkRepo: ["--check"],
+            otherHosts: ["--lock", otherHostsLock],
+            otherHostsCheck: ["--check", "--lock", otherHostsLock],
+            v1: ["--lock", v1Lock, "--previous", previousFile.replace("previous.json", "deployed-as-locked.json")],
+            v1Check: ["--check", "--lock", v1Lock],
+            v1Json: ["--json", "--lock", v1Lock],
+            v1Write: ["--write", "--lock", v1Upgraded],
             // Another fleet, not the deployed one: against no lock (against prod's it would delete all 7).
             small: ["--customers", small, "--all", "--lock", path.join(scratch.dir, "no-lock.json")],
             invalid: ["--customers", invalidFile],
@@ -123,6 +141,7 @@ describe("plan: npm run plan, offline", function () {
         assert.strictEqual(lines[0], "Stack prod, against what is deployed: the lock placements.lock.json");
         assert.strictEqual(lines[1], "Plan: no changes, 7 unchanged");
         assert.strictEqual(lines[2], `  = 7 customers unchanged`);
+        assert.deepStrictEqual(lines.slice(3, 5), ["Hosts: no changes, 4 unchanged", "  = 4 hosts unchanged"]);
         for (const label of LABELS) assert.ok(!lines.some((l) => l.split(/\s+/).includes(label)), `${label} has a line of its own:\n${stdout}`);
     });
 
@@ -150,6 +169,41 @@ describe("plan: npm run plan, offline", function () {
         assert.strictEqual(out.unchanged, 4);
     });
 
+    it("host changes against the hosts the lock was written against: a warning at the top, one line per changed host", () => {
+        const { code, stdout, stderr } = runs.otherHosts;
+        assert.strictEqual(code, 0, stderr);
+        const lines = stdout.split("\n");
+        assert.strictEqual(lines[1], "WARNING: this plan removes 1 host (osm5), changes the address of 1 host (osm1): their A records go or change; read the host lines marked - and ~ below");
+        assert.strictEqual(lines[2], "Plan: no changes, 7 unchanged");
+        const at = lines.indexOf("Hosts: 1 to remove, 1 changed, 3 unchanged");
+        assert.ok(at > 0, stdout);
+        assert.match(lines[at + 1], /^ {2}- +osm5 +remove \(was 203\.0\.113\.15\): its A record goes, the machine itself is left as it is$/);
+        assert.match(lines[at + 2], /^ {2}~ +osm1 +address 203\.0\.113\.99 -> 203\.0\.113\.10: its A record changes, devices follow after the TTL \(300 s\)$/);
+        assert.strictEqual(lines[at + 3], "  = 3 hosts unchanged");
+    });
+
+    it("--check fails when the lock's hosts are stale, naming each host change and the fix", () => {
+        const { code, stdout, stderr } = runs.otherHostsCheck;
+        assert.strictEqual(code, 1, stdout);
+        assert.match(stderr, /other-hosts\.lock\.json is stale for stack prod:\n {2}- host osm5 \(was 203\.0\.113\.15\)\n {2}~ host osm1 address 203\.0\.113\.99 -> 203\.0\.113\.10\nrun npm run plan -- --write and commit it\n$/);
+    });
+
+    it("a lockfile version 1 lock (no hosts) is still read: the plan says it cannot diff hosts, --check says to upgrade it", () => {
+        const { code, stdout, stderr } = runs.v1;
+        assert.strictEqual(code, 0, stderr);
+        const lines = stdout.split("\n");
+        assert.match(lines[0], /^Stack prod, against what is deployed: the lock .*v1\.lock\.json and --previous .*deployed-as-locked\.json \(customers only: it holds no hosts, so hosts are diffed against the lock\)$/);
+        assert.strictEqual(lines[1], "Plan: no changes, 7 unchanged");
+        assert.ok(lines.includes("Hosts: not diffed: the lock records no hosts (lockfile version 1); npm run plan -- --write records them"), stdout);
+        assert.ok(!lines.some((l) => l.startsWith("WARNING")), stdout);
+        assert.strictEqual(runs.v1Check.code, 1);
+        assert.match(runs.v1Check.stderr, /v1\.lock\.json is stale for stack prod:\n {2}hosts: not recorded yet \(lockfile version 1\); --write records them\nrun npm run plan -- --write/);
+        // --write upgrades it to what is committed: the customers as they were, the hosts recorded.
+        assert.strictEqual(runs.v1Write.code, 0, runs.v1Write.stderr);
+        assert.match(runs.v1Write.stdout, /^wrote .*v1-upgraded\.lock\.json for stack prod \(7 customers, 4 hosts; 1 changed\)\n {2}hosts: 4 recorded \(upgraded from lockfile version 1, which had none\)\n$/);
+        assert.strictEqual(fs.readFileSync(v1Upgraded, "utf8"), fs.readFileSync(path.join(ROOT, "placements.lock.json"), "utf8"));
+    });
+
     it('{"customers": []} is refused: it would delete every customer; each is named, with the maxDeletes fix', () => {
         const { code, stdout, stderr } = runs.empty;
         assert.strictEqual(code, 1);
@@ -167,12 +221,18 @@ describe("plan: npm run plan, offline", function () {
         assert.deepStrictEqual(JSON.parse(runs.fedBack.stdout).changes, []);
     });
 
-    it("--json prints exactly {placements, records: [{name, type, content}], changes, unchanged, stalePreviousLabels, hosts}", () => {
+    it("--json prints exactly {placements, records: [{name, type, content}], changes, unchanged, stalePreviousLabels, hosts, hostChanges, hostsUnchanged}", () => {
         const { code, stdout, stderr } = runs.json;
         assert.strictEqual(code, 0, stderr);
         const out = JSON.parse(stdout);
-        assert.deepStrictEqual(Object.keys(out).sort(), ["changes", "hosts", "placements", "records", "stalePreviousLabels", "unchanged"]);
+        assert.deepStrictEqual(Object.keys(out).sort(), ["changes", "hostChanges", "hosts", "hostsUnchanged", "placements", "records", "stalePreviousLabels", "unchanged"]);
         assert.deepStrictEqual([out.changes, out.unchanged, out.stalePreviousLabels], [[], LABELS.length, []]);
+        assert.deepStrictEqual([out.hostChanges, out.hostsUnchanged], [[], HOSTS.length]);
+        // Without a lock every host is new; without host knowledge (a version 1 lock), null: not "no changes".
+        const none = JSON.parse(runs.previous.stdout);
+        assert.deepStrictEqual([none.hostChanges.map((h: any) => h.kind), none.hostsUnchanged], [HOSTS.map(() => "add"), 0]);
+        const v1 = JSON.parse(runs.v1Json.stdout);
+        assert.deepStrictEqual([v1.hostChanges, v1.hostsUnchanged], [null, null]);
         assert.deepStrictEqual(out.hosts.osm0, { used: 0, capacity: 20, percent: 0, before: 0, drain: true });
         assert.deepStrictEqual(Object.keys(out.placements), LABELS);
         for (const p of Object.values<any>(out.placements)) assert.deepStrictEqual(Object.keys(p).sort(), ["host", "mqttPort"]);
@@ -222,7 +282,7 @@ describe("plan: npm run plan, offline", function () {
     it("the committed placements.lock.json is what --write would write (CI fails on a stale lock)", () => {
         const { code, stdout, stderr } = runs.checkRepo;
         assert.strictEqual(code, 0, `${stdout}${stderr}`);
-        assert.match(stdout, /^placements\.lock\.json is up to date for stack prod \(7 customers\)$/m);
+        assert.match(stdout, /^placements\.lock\.json is up to date for stack prod \(7 customers, 4 hosts\)$/m);
     });
 
     it("deployed placements that disagree with the lock are refused, naming both: a reverted lock moves nobody", () => {
@@ -296,11 +356,18 @@ describe("plan: the placements lock (--write, --check)", function () {
         const two = scratch.customers({ customers: [{ name: "Solo Farm" }, { name: "Duo Dairy" }] });
         const written = await plan(["--customers", two, "--write", ...lockArgs()]);
         assert.strictEqual(written.code, 0, written.stderr);
-        assert.match(written.stdout, /^wrote .*placements\.lock\.json for stack prod \(2 customers; 2 changed\)$/m);
+        assert.match(written.stdout, /^wrote .*placements\.lock\.json for stack prod \(2 customers, 4 hosts; 6 changed\)$/m);
+        assert.match(written.stdout, /^ {2}\+ host osm1 203\.0\.113\.10, capacity 40$/m);
         const doc = lock();
-        assert.deepStrictEqual(Object.keys(doc.stacks.prod), ["duo-dairy", "solo-farm"]);
-        assert.deepStrictEqual(Object.keys(doc.stacks.prod["solo-farm"]).sort(), ["host", "mqttPort", "name"]);
-        assert.strictEqual(doc.stacks.prod["solo-farm"].name, "Solo Farm");
+        assert.strictEqual(doc.lockfileVersion, 2);
+        // Keys in one order, hosts and customers sorted: the pull request's diff shows only what changed.
+        assert.deepStrictEqual(Object.keys(doc.stacks.prod), ["hosts", "customers"]);
+        assert.deepStrictEqual(Object.keys(doc.stacks.prod.hosts), HOSTS.map((h) => h.name).sort());
+        assert.deepStrictEqual(doc.stacks.prod.hosts.osm0, { address: "203.0.113.9", capacity: 20, drain: true });
+        assert.deepStrictEqual(Object.keys(doc.stacks.prod.hosts.osm1), ["address", "capacity", "drain"]);
+        assert.deepStrictEqual(Object.keys(doc.stacks.prod.customers), ["duo-dairy", "solo-farm"]);
+        assert.deepStrictEqual(Object.keys(doc.stacks.prod.customers["solo-farm"]), ["name", "host", "mqttPort"]);
+        assert.strictEqual(doc.stacks.prod.customers["solo-farm"].name, "Solo Farm");
 
         assert.strictEqual((await plan(["--customers", two, "--check", ...lockArgs()])).code, 0);
         const three = scratch.customers({ customers: [{ name: "Solo Farm" }, { name: "Duo Dairy" }, { name: "Trio Tech" }] });
