@@ -244,7 +244,9 @@ export function analyse(input: ImportInput): ImportResult {
     for (const c of input.customers) {
         if (!active(c) && !holdsPort(c.osm_hosts_id, c.host_mqtt_port)) reserve(c.osm_hosts_id, c.host_mqtt_port, `deleted ${q(c.name)}`);
     }
-    for (const c of activeCustomers) if (skip.has(c.name)) reserve(c.osm_hosts_id, c.host_mqtt_port, `skipped ${q(c.name)}`);
+    for (const c of activeCustomers) {
+        if (skip.has(c.name) && !holdsPort(c.osm_hosts_id, c.host_mqtt_port)) reserve(c.osm_hosts_id, c.host_mqtt_port, `skipped ${q(c.name)}`);
+    }
     for (const h of activeHosts) {
         const ports = reserved.get(h.id);
         if (!ports?.size) continue;
