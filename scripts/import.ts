@@ -14,7 +14,7 @@ import { formatProblem, InputError } from "../components/problems";
 import { programProblems } from "./lib/import/check";
 import { hostKeyFor, parseKnownHosts } from "./lib/import/known-hosts";
 import { analyse, Finding, ImportInput, RecordRow, UPSTREAM_CONTAINERS_DIR } from "./lib/import/model";
-import { formatCustomersFile, formatFindings, hostsYaml } from "./lib/import/output";
+import { entryLine, formatCustomersFile, formatFindings, hostsYaml } from "./lib/import/output";
 import { describe, readOrchestrator, readPowerDns, readUpstreamConfig, UsageError, withPassword } from "./lib/import/source";
 import { readStackFile } from "./lib/offline";
 
@@ -184,8 +184,12 @@ async function main(): Promise<number> {
     const result = analyse(input);
     // The program's own validation of what would be written (a host without a key yet is judged on the rest).
     const placeholderKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIImportPlaceholderImportPlaceholder00";
+    // Customers already blocked are left out of it: their problem is reported once, and the others' still are.
+    const blocked = new Set(result.findings.filter((f) => f.severity === "blocking" && f.customer !== undefined).map((f) => f.customer));
+    const imported = new Set(result.added);
+    const judged = { ...result.mergedCustomers, customers: result.mergedCustomers.customers.filter((e) => !(imported.has(e as never) && blocked.has((e as { name: string }).name))) };
     const problems = programProblems({
-        config, hosts: result.mergedHosts.map((h) => (h.hostKey ? h : { ...h, hostKey: placeholderKey })), customersDoc: result.mergedCustomers, lock,
+        config, hosts: result.mergedHosts.map((h) => (h.hostKey ? h : { ...h, hostKey: placeholderKey })), customersDoc: judged, lock,
         stack: o.stack, stackFile: shown(stackFile), customersFile: shown(customersFile), lockFile: shown(lockFile),
     });
     const findings = [...early, ...result.findings, ...problems.map((p): Finding => ({
@@ -221,7 +225,7 @@ async function main(): Promise<number> {
 
     console.log("");
     console.log(`${shown(customersFile)}: ${result.added.length} customers to add, ${result.customers.length - result.added.length} already there`);
-    for (const e of result.added) console.log(`  + ${JSON.stringify(e)}`);
+    for (const e of result.added) console.log(`  + ${entryLine(e)}`);
     if (result.hostChanges.length) {
         console.log("");
         console.log(`${shown(stackFile)}: put this in place of ${PROJECT}:hosts under config: (hosts ${result.hostChanges.join(", ")} added or changed)`);

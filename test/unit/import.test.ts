@@ -8,6 +8,7 @@ import * as assert from "assert";
 import { execFile } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
+import * as yaml from "js-yaml";
 import * as path from "path";
 import { readSettings } from "../../components/config";
 import { checkCustomers } from "../../components/customers";
@@ -202,7 +203,7 @@ describe("import: the orchestrator's rows", () => {
         assert.match(y, /^ {2}osm-hosting:hosts:\n {4}- name: upstream1\n {6}address: 192\.0\.2\.21\n/);
         assert.match(y, /reservedMqttPorts: \[9026\]/);
         // What the YAML says is what the stack config takes.
-        const doc = (require("js-yaml") as typeof import("js-yaml")).load(`config:\n${y}`) as { config: Record<string, unknown> };
+        const doc = yaml.load(`config:\n${y}`) as { config: Record<string, unknown> };
         const { settings } = readSettings(lookupOf({ ...importStack(doc.config["osm-hosting:hosts"] as unknown[]), ...TEST_SECRETS }), "Pulumi.unit.yaml");
         assert.deepStrictEqual(settings.hosts.map((h) => [h.name, h.reservedMqttPorts, h.adopt]), [["upstream1", [9026], true], ["upstream2", [9053], true]]);
     });

@@ -58,6 +58,8 @@ export interface Finding {
     message: string;
     /** What to do. */
     fix: string;
+    /** The customer (its name as stored) it is about, if one. */
+    customer?: string;
 }
 
 /** A host as the stack config's `osm-hosting:hosts` takes it. */
@@ -141,7 +143,8 @@ function sameEntry(a: Record<string, unknown>, b: Record<string, unknown>): bool
 /** Turns the orchestrator's rows into entries, hosts and findings. */
 export function analyse(input: ImportInput): ImportResult {
     const findings: Finding[] = [];
-    const add = (severity: Severity, subject: string, message: string, fix: string) => findings.push({ severity, subject, message, fix });
+    const add = (severity: Severity, subject: string, message: string, fix: string, customer?: string) =>
+        findings.push({ severity, subject, message, fix, ...(customer !== undefined ? { customer } : {}) });
     const domain = input.domain;
     const skip = new Set(input.skip ?? []);
     const hostById = new Map(input.hosts.map((h) => [h.id, h]));
@@ -190,7 +193,7 @@ export function analyse(input: ImportInput): ImportResult {
         const host = hostById.get(c.osm_hosts_id);
         if (!host || !active(host)) {
             add(severity, subject, host ? `is active on host ${q(host.name)}, which the orchestrator has retired` : `is on osm_hosts.id ${c.osm_hosts_id}, which does not exist`,
-                `find where ${containerName(c.name)} runs (${UPSTREAM_CONTAINERS_DIR} on each host); correct osm_customers.osm_hosts_id, or mark the customer inactive if it is gone, then import again`);
+                `find where ${containerName(c.name)} runs (${UPSTREAM_CONTAINERS_DIR} on each host); correct osm_customers.osm_hosts_id, or mark the customer inactive if it is gone, then import again`, c.name);
             continue;
         }
         perHost.set(host.id, (perHost.get(host.id) ?? 0) + 1);
@@ -198,28 +201,28 @@ export function analyse(input: ImportInput): ImportResult {
         const wrong = labelProblem(label, `its name gives DNS label ${q(label)}`, true);
         if (wrong) {
             add(severity, subject, `${wrong.replace(/; [^;]*$/, "")}: the program cannot keep upstream's names ${c.name}.${domain} and the others`,
-                `leave it to the old system for now (--skip ${q(c.name)}); then choose a label (a-z, 0-9, dashes), add its entry by hand with "label", and tell its users and devices the new names`);
+                `leave it to the old system for now (--skip ${q(c.name)}); then choose a label (a-z, 0-9, dashes), add its entry by hand with "label", and tell its users and devices the new names`, c.name);
         } else if (label !== dnsKey(c.name)) {
             add(skipped ? "note" : "warning", subject, `upstream's names are ${q(`${c.name}.${domain}`)} (and -chirpstack, -influx, -mqtt), but its label is ${q(label)}: the program declares ${label}.${domain}, ${label}-influx.${domain} and ${label}-chirpstack.${domain}, new names`,
-                `tell its users the new names (its MQTT port stays ${c.host_mqtt_port}); upstream's rows under the old names are not adopted and stay in PowerDNS until deleted by hand`);
+                `tell its users the new names (its MQTT port stays ${c.host_mqtt_port}); upstream's rows under the old names are not adopted and stay in PowerDNS until deleted by hand`, c.name);
         }
         const sameLabel = byLabel.get(label);
         if (sameLabel && !wrong) {
             add(severity, subject, `has the label ${q(label)} of active customer ${q(sameLabel.name)} (id ${sameLabel.id}) too`,
-                `one of them is stale or a duplicate: mark it inactive in the orchestrator, or --skip one of them, then import again`);
+                `one of them is stale or a duplicate: mark it inactive in the orchestrator, or --skip one of them, then import again`, c.name);
         } else if (!wrong) {
             byLabel.set(label, c);
         }
         const port = c.host_mqtt_port;
         if (!acceptsEnv("OSM_MQTT_PORT", String(port)) || reservedPorts({}).includes(port)) {
             add(severity, subject, `its MQTT port ${port} is not one the program can give (${expectOf("OSM_MQTT_PORT")}, not 22, 80 or 443)`,
-                "find the port its NGINX stream listens on (customers.stream.d on its host) and correct osm_customers.host_mqtt_port, then import again");
+                "find the port its NGINX stream listens on (customers.stream.d on its host) and correct osm_customers.host_mqtt_port, then import again", c.name);
         }
         const key = `${host.id}:${port}`;
         const other = portHolder.get(key);
         if (other) {
             add(severity, subject, `has MQTT port ${port} on host ${q(host.name)}, as active customer ${q(other.name)} (id ${other.id}) does: only one NGINX stream can listen there, so the other's devices reach the wrong broker (upstream's moves kept ports without checking)`,
-                `find which of the two the stream on ${host.name} serves (customers.stream.d); give the other a free port: move it to another host with its port, or give it a new port and reconfigure its devices, correct osm_customers, then import again (or --skip one of them)`);
+                `find which of the two the stream on ${host.name} serves (customers.stream.d); give the other a free port: move it to another host with its port, or give it a new port and reconfigure its devices, correct osm_customers, then import again (or --skip one of them)`, c.name);
         } else {
             portHolder.set(key, c);
         }
@@ -296,10 +299,10 @@ export function analyse(input: ImportInput): ImportResult {
                 const hint = seen.some((s) => s.listed) ? `: ${containerName(c.name)} is listed on ${seen.filter((s) => s.listed).map((s) => s.h.name).join(", ")}, so the database may be the stale one` : "";
                 add("blocking", subject, `its CNAMEs ${[...stale.keys()].join(", ")} point to ${targets.join(", ")}, but the orchestrator has it on ${q(host.name)} (${want}): upstream's moves changed the database, never DNS${hint}`,
                     `find where ${containerName(c.name)} runs (${UPSTREAM_CONTAINERS_DIR}, or --containers). If on ${host.name}, point the rows to ${want} (in PowerDNS's records table: content = '${want}' for those names) so its devices find it; ` +
-                    `if on ${targets.join("/")}, correct osm_customers.osm_hosts_id (id ${c.id}); then import again`);
+                    `if on ${where.length ? where.map((h) => h.name).join("/") : targets.join("/")}, correct osm_customers.osm_hosts_id (id ${c.id}); then import again`, c.name);
             }
             if (missing.length) {
-                add("warning", subject, `PowerDNS has no CNAME ${missing.join(", ")}`, "the program creates its names; check its users did not rely on the missing ones");
+                add("warning", subject, `PowerDNS has no CNAME ${missing.join(", ")}`, "the program creates its names; check its users did not rely on the missing ones", c.name);
             }
         }
     }
@@ -317,7 +320,7 @@ export function analyse(input: ImportInput): ImportResult {
         for (const c of mine) {
             if (!names.has(containerName(c.name))) {
                 add(skip.has(c.name) ? "note" : "blocking", customerSubject(c), `has no container ${containerName(c.name)} in ${UPSTREAM_CONTAINERS_DIR} on ${h.name}`,
-                    `find it (another host? a failed move or create?) before adopting it; correct the orchestrator (osm_hosts_id, or mark it inactive), then import again`);
+                    `find it (another host? a failed move or create?) before adopting it; correct the orchestrator (osm_hosts_id, or mark it inactive), then import again`, c.name);
             }
         }
         const owned = new Set(mine.map((c) => containerName(c.name)));
@@ -340,12 +343,15 @@ export function analyse(input: ImportInput): ImportResult {
     });
     const { mergedHosts, hostChanges } = mergeHosts(hosts, input.existingHosts ?? [], add);
 
+    // What is said of a skipped customer is for the record: it stays with the old system for now.
+    for (const f of findings) if (f.customer !== undefined && skip.has(f.customer) && f.severity === "note") f.message = `left to the old system (--skip): ${f.message}`;
+
     const customers = imported.map((i) => i.entry);
     const { merged, added } = mergeCustomers(customers, input.existingCustomers, input.lockedNames ?? {}, add);
     return { customers, hosts, findings, mergedCustomers: merged, added, mergedHosts, hostChanges };
 }
 
-type Add = (severity: Severity, subject: string, message: string, fix: string) => void;
+type Add = (severity: Severity, subject: string, message: string, fix: string, customer?: string) => void;
 
 /** The stack's hosts with the imported ones: an existing host must be the same one; it gains reserved ports and adopt. */
 function mergeHosts(hosts: StackHost[], existing: unknown[], add: Add): { mergedHosts: StackHost[]; hostChanges: string[] } {
@@ -403,7 +409,7 @@ function mergeCustomers(entries: CustomersFileEntry[], existingDoc: unknown, loc
         const e = existing[i] as Record<string, unknown>;
         if (sameEntry(e, entry as unknown as Record<string, unknown>)) continue;
         add("blocking", `customer ${q(entry.name)}`, `customers.json /customers/${i} is already ${JSON.stringify(e)}; the import would write ${JSON.stringify(entry)}`,
-            "nothing is overwritten: if it is this customer, replace the entry with the import's (or remove it) and import again; if it is another, give one of them another label");
+            "nothing is overwritten: if it is this customer, replace the entry with the import's (or remove it) and import again; if it is another, give one of them another label", entry.name);
     }
     return { merged: { ...doc, customers: [...existing, ...added] }, added };
 }

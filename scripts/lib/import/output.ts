@@ -24,7 +24,7 @@ export function formatFindings(findings: Finding[]): string[] {
 }
 
 /** One customers.json entry on one line, as the file is written by hand: `{ "name": "Acme", ... }`. */
-function entryLine(e: unknown): string {
+export function entryLine(e: unknown): string {
     if (!e || typeof e !== "object" || Array.isArray(e)) return JSON.stringify(e);
     const parts = Object.entries(e as Record<string, unknown>).map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`);
     return parts.length ? `{ ${parts.join(", ")} }` : "{}";
