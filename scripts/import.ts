@@ -154,6 +154,9 @@ async function main(): Promise<number> {
     let records: RecordRow[] | undefined;
     if (pdns) {
         const domainId = pdnsConfig!.domainId ?? 1;
+        if (pdnsConfig!.domainId === undefined) {
+            early.push({ severity: "note", subject: pdnsFile, message: "has no pdns_domain_id: read the zone of domains.id 1", fix: "the id upstream's set-up gives its zone; set pdns_domain_id if yours differs" });
+        }
         const got = await readPowerDns(pdns, domainId);
         records = got.records;
         const zone = got.zone?.toLowerCase().replace(/\.$/, "");

@@ -79,6 +79,12 @@ describe("import: the orchestrator's rows", () => {
         ]);
     });
 
+    it("rows a delete left behind in PowerDNS are a warning (a new customer of that label would find its names taken)", () => {
+        const left = [...fixtureRecords(), { name: `oldco.${ORCHESTRATOR_DOMAIN}`, type: "CNAME", content: `upstream1.${ORCHESTRATOR_DOMAIN}`, ttl: 1800, disabled: false }];
+        const r = analyse(fixture({ records: left }));
+        assert.match(of(r.findings, "warning").map(text).join("\n"), /customer "oldco" \(osm_customers\.id 3\): was deleted, but PowerDNS still has oldco\.osm\.example\.test \|/);
+    });
+
     it("without PowerDNS: says DNS is unchecked instead of passing it", () => {
         const r = analyse(fixture({ records: undefined }));
         assert.ok(of(r.findings, "unchecked").some((f) => f.subject === "PowerDNS" && /not read/.test(f.message)));

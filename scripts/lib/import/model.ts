@@ -307,6 +307,19 @@ export function analyse(input: ImportInput): ImportResult {
         }
     }
 
+    // Rows a delete should have removed: a new customer of that label would find its names taken.
+    if (input.records !== undefined) {
+        const activeNames = new Set(activeCustomers.map((c) => dnsKey(c.name)));
+        const deleted = [...new Map(input.customers.filter((c) => !active(c) && !activeNames.has(dnsKey(c.name))).map((c) => [dnsKey(c.name), c])).values()];
+        for (const c of deleted) {
+            const left = UPSTREAM_SUFFIXES.map((suffix) => `${c.name}${suffix}.${domain}`).filter((n) => live(n, "CNAME").length > 0);
+            if (left.length) {
+                add("warning", customerSubject(c), `was deleted, but PowerDNS still has ${left.join(", ")}`,
+                    "delete those rows (upstream's delete did not finish); until then the program refuses a new customer of that label, as the names are taken");
+            }
+        }
+    }
+
     // Containers, where a listing was given: each customer's `<name>-svr` on its host, nothing unaccounted for.
     for (const h of activeHosts) {
         const listed = input.containers?.[h.name];
