@@ -45,6 +45,11 @@ export const FIXTURE_CUSTOMERS: CustomerRow[] = [
     { id: 8, osm_hosts_id: 3, name: "retro", host_mqtt_port: 8898, active_since: T0 - 900, active_before: T0 + 40 },
 ];
 
+/** The fixture's hosts with some addresses replaced (a takeover test points them at its lab hosts). */
+export function fixtureHosts(addresses: Record<string, string> = {}): HostRow[] {
+    return FIXTURE_HOSTS.map((h) => ({ ...h, ip_addr: addresses[h.name] ?? h.ip_addr }));
+}
+
 /** The host each customer's CNAMEs name: its host, except "harbour" (moved; DNS left behind). */
 export const FIXTURE_DNS_HOST: Record<string, string> = {
     "acme": "upstream1", "Blue Widget Co": "upstream1", "harbour": "upstream1", "dairy": "upstream2", "mills": "upstream2",
@@ -57,8 +62,8 @@ export const FIXTURE_HOST_KEYS: Record<string, string> = {
 };
 
 /** The orchestrator user's known_hosts: one hashed entry (HashKnownHosts yes), one plain, by address. */
-export function fixtureKnownHosts(): string {
-    const [one, two] = FIXTURE_HOSTS;
+export function fixtureKnownHosts(hosts: HostRow[] = FIXTURE_HOSTS): string {
+    const [one, two] = hosts;
     const salt = crypto.randomBytes(20);
     const hash = crypto.createHmac("sha1", salt).update(one.ip_addr).digest("base64");
     return [
@@ -69,9 +74,9 @@ export function fixtureKnownHosts(): string {
 }
 
 /** PowerDNS's rows of the zone, as the orchestrator's SQL wrote them (TTL 1800, prio 0, names as typed). */
-export function fixtureRecords(): RecordRow[] {
+export function fixtureRecords(hosts: HostRow[] = FIXTURE_HOSTS): RecordRow[] {
     const d = ORCHESTRATOR_DOMAIN;
-    const rows: RecordRow[] = FIXTURE_HOSTS.filter((h) => h.active_before === null)
+    const rows: RecordRow[] = hosts.filter((h) => h.active_before === null)
         .map((h) => ({ name: `${h.name}.${d}`, type: "A", content: h.ip_addr, ttl: 1800, disabled: false }));
     for (const c of FIXTURE_CUSTOMERS.filter((r) => r.active_before === null)) {
         for (const suffix of ["", "-chirpstack", "-influx", "-mqtt"]) {
@@ -112,12 +117,12 @@ const values = (rows: (string | number | null)[][]) => rows.map((r) => `(${r.map
 const token = (seed: string) => `gAAAAA${crypto.createHash("sha256").update(seed).digest("base64url")}`;
 
 /** INSERTs of every fixture row (secrets and keys are made-up tokens; WireGuard private keys are random). */
-export function orchestratorRowsSql(): string {
+export function orchestratorRowsSql(hosts: HostRow[] = FIXTURE_HOSTS): string {
     const active = FIXTURE_CUSTOMERS.filter((c) => c.active_before === null);
     return [
-        `INSERT INTO osm_hosts (id, name, ip_addr, capacity, active_since, active_before) VALUES\n  ${values(FIXTURE_HOSTS.map((h) => [h.id, h.name, h.ip_addr, h.capacity, h.active_since, h.active_before]))};`,
+        `INSERT INTO osm_hosts (id, name, ip_addr, capacity, active_since, active_before) VALUES\n  ${values(hosts.map((h) => [h.id, h.name, h.ip_addr, h.capacity, h.active_since, h.active_before]))};`,
         `INSERT INTO osm_customers (id, osm_hosts_id, name, host_mqtt_port, active_since, active_before) VALUES\n  ${values(FIXTURE_CUSTOMERS.map((c) => [c.id, c.osm_hosts_id, c.name, c.host_mqtt_port, c.active_since, c.active_before]))};`,
-        `INSERT INTO osm_wireguard (id, osm_hosts_id, public_key, private_key, ip_addr) VALUES\n  ${values(FIXTURE_HOSTS.map((h, i) => [i + 2, h.id, crypto.randomBytes(32).toString("base64"), crypto.randomBytes(32).toString("base64"), `10.10.0.${i + 2}`]))};`,
+        `INSERT INTO osm_wireguard (id, osm_hosts_id, public_key, private_key, ip_addr) VALUES\n  ${values(hosts.map((h, i) => [i + 2, h.id, crypto.randomBytes(32).toString("base64"), crypto.randomBytes(32).toString("base64"), `10.10.0.${i + 2}`]))};`,
         // Deleting a customer deletes its secrets and key upstream: only active ones have them.
         `INSERT INTO osm_secrets (osm_customer_id, secrets) VALUES\n  ${values(active.map((c) => [c.id, JSON.stringify({ mqtt: { password: token(`${c.name}-mqtt`) }, grafana: { admin: token(`${c.name}-grafana`) } })]))};`,
         `INSERT INTO osm_keys (osm_customer_id, customer_key) VALUES\n  ${values(active.map((c) => [c.id, token(`${c.name}-key`)]))};`,
@@ -126,13 +131,13 @@ export function orchestratorRowsSql(): string {
 }
 
 /** PowerDNS's zone and rows (besides the fixture's A and CNAME rows, its SOA and NS). */
-export function powerDnsRowsSql(): string {
+export function powerDnsRowsSql(hosts: HostRow[] = FIXTURE_HOSTS): string {
     const d = ORCHESTRATOR_DOMAIN;
     const id = ORCHESTRATOR_DOMAIN_ID;
     const rows = [
         [id, d, "SOA", `upstream1.${d} hostmaster.${d} 2024010101 10800 10800 108000 1800`, 1800],
         [id, d, "NS", `upstream1.${d}`, 10800],
-        ...fixtureRecords().map((r) => [id, r.name, r.type, r.content, r.ttl]),
+        ...fixtureRecords(hosts).map((r) => [id, r.name, r.type, r.content, r.ttl]),
     ];
     return `INSERT INTO domains (id, name, type) VALUES (${id}, ${sql(d)}, 'NATIVE');\n` +
         `INSERT INTO records (domain_id, name, type, content, ttl, prio) VALUES\n  ${values(rows.map((r) => [...r, 0]))};\n`;
@@ -148,10 +153,14 @@ export interface LoadedOrchestrator {
     passwordFile: string;
 }
 
-/** Loads both databases into `db` and writes a config.yaml for them into `dir`. */
-export async function loadOrchestrator(db: ScratchMariaDb, dir: string): Promise<LoadedOrchestrator> {
-    await db.admin(`CREATE DATABASE ${ORCHESTRATOR_DATABASE};\nUSE ${ORCHESTRATOR_DATABASE};\n${ORCHESTRATOR_SCHEMA}\n${orchestratorRowsSql()}`);
-    await db.admin(`CREATE DATABASE ${POWERDNS_DATABASE};\nUSE ${POWERDNS_DATABASE};\n${fs.readFileSync(POWERDNS_MYSQL_SCHEMA, "utf8")}\n${powerDnsRowsSql()}`);
+/**
+ * Loads both databases into `db` and writes a config.yaml for them into `dir`. `addresses`
+ * replaces hosts' addresses by name (osm_hosts.ip_addr and their A records alike).
+ */
+export async function loadOrchestrator(db: ScratchMariaDb, dir: string, addresses: Record<string, string> = {}): Promise<LoadedOrchestrator> {
+    const hosts = fixtureHosts(addresses);
+    await db.admin(`CREATE DATABASE ${ORCHESTRATOR_DATABASE};\nUSE ${ORCHESTRATOR_DATABASE};\n${ORCHESTRATOR_SCHEMA}\n${orchestratorRowsSql(hosts)}`);
+    await db.admin(`CREATE DATABASE ${POWERDNS_DATABASE};\nUSE ${POWERDNS_DATABASE};\n${fs.readFileSync(POWERDNS_MYSQL_SCHEMA, "utf8")}\n${powerDnsRowsSql(hosts)}`);
     const user = "osm_import";
     const password = crypto.randomBytes(18).toString("base64url");
     await db.admin([
