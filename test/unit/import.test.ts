@@ -67,7 +67,8 @@ describe("import: the orchestrator's rows", () => {
         assert.strictEqual(warnings.length, 1, warnings.join("\n"));
         assert.match(warnings[0], /"Blue Widget Co".*upstream's names are "Blue Widget Co\.osm\.example\.test".*label is "blue-widget-co".*new names.*MQTT port stays 8918/);
         const notes = of(r.findings, "note").map(text);
-        assert.deepStrictEqual(notes.map((n) => /^host "(\w+)".*held by customers not imported: (.*) \| /.exec(n)?.slice(1)), [
+        assert.match(notes.find((n) => n.startsWith("customer \"Blue Widget Co\""))!, /with capitals/);
+        assert.deepStrictEqual(notes.filter((n) => n.startsWith("host")).map((n) => /^host "(\w+)".*held by customers not imported: (.*) \| /.exec(n)?.slice(1)), [
             ["upstream1", `9026 (deleted "oldco")`], ["upstream2", `9053 (deleted "gone")`],
         ]);
         // Containers were not listed: said so per host, not taken as checked.
@@ -83,6 +84,15 @@ describe("import: the orchestrator's rows", () => {
         const left = [...fixtureRecords(), { name: `oldco.${ORCHESTRATOR_DOMAIN}`, type: "CNAME", content: `upstream1.${ORCHESTRATOR_DOMAIN}`, ttl: 1800, disabled: false }];
         const r = analyse(fixture({ records: left }));
         assert.match(of(r.findings, "warning").map(text).join("\n"), /customer "oldco" \(osm_customers\.id 3\): was deleted, but PowerDNS still has oldco\.osm\.example\.test \|/);
+    });
+
+    it("names stored with capitals are a note (PowerDNS's SQL backends expect lower case)", () => {
+        const rows = FIXTURE_CUSTOMERS.map((c) => (c.name === "acme" ? { ...c, name: "Acme" } : c));
+        const records = fixtureRecords().map((r) => (r.name.startsWith("acme") ? { ...r, name: `A${r.name.slice(1)}` } : r));
+        const r = analyse(fixture({ customers: rows, records }));
+        assert.strictEqual(r.customers[0].label, "acme");
+        assert.match(of(r.findings, "note").map(text).join("\n"), /customer "Acme".*with capitals \(Acme\.osm\.example\.test, Acme-chirpstack/);
+        assert.ok(!r.findings.some((f) => f.customer === "Acme" && f.severity !== "note"), "DNS compares names case-insensitively: no stale CNAME, no missing one");
     });
 
     it("without PowerDNS: says DNS is unchecked instead of passing it", () => {

@@ -301,6 +301,11 @@ export function analyse(input: ImportInput): ImportResult {
                     `find where ${containerName(c.name)} runs (${UPSTREAM_CONTAINERS_DIR}, or --containers). If on ${host.name}, point the rows to ${want} (in PowerDNS's records table: content = '${want}' for those names) so its devices find it; ` +
                     `if on ${where.length ? where.map((h) => h.name).join("/") : targets.join("/")}, correct osm_customers.osm_hosts_id (id ${c.id}); then import again`, c.name);
             }
+            const capitals = UPSTREAM_SUFFIXES.flatMap((suffix) => live(`${c.name}${suffix}.${domain}`, "CNAME")).filter((r) => r.name !== r.name.toLowerCase());
+            if (capitals.length) {
+                add("note", subject, `PowerDNS holds its names as typed, with capitals (${capitals.map((r) => r.name).join(", ")})`,
+                    "PowerDNS's SQL backends expect names in lower case, so whether they answer depends on the database's collation: check with dig before relying on them; the program's names are lower case", c.name);
+            }
             if (missing.length) {
                 add("warning", subject, `PowerDNS has no CNAME ${missing.join(", ")}`, "the program creates its names; check its users did not rely on the missing ones", c.name);
             }
