@@ -24,6 +24,11 @@ export interface HostSettings {
     drain: boolean;
     /** The host already runs: take over its existing A record if it matches. */
     adopt: boolean;
+    /**
+     * MQTT ports no customer may be given on this host: ports the old orchestrator's deleted
+     * customers held there (it never reused one), so their devices, still sending, never reach another customer.
+     */
+    reservedMqttPorts: number[];
 }
 
 export interface PowerDnsSettings {
@@ -105,7 +110,7 @@ interface StackDoc {
     customersFile?: string;
     placementsLock?: string;
     maxDeletes?: number;
-    hosts: (Omit<HostSettings, "sshPort" | "drain" | "adopt"> & { sshPort?: number; drain?: boolean; adopt?: boolean })[];
+    hosts: (Omit<HostSettings, "sshPort" | "drain" | "adopt" | "reservedMqttPorts"> & { sshPort?: number; drain?: boolean; adopt?: boolean; reservedMqttPorts?: number[] })[];
     powerdns: Omit<PowerDnsSettings, "ttl" | "reservedNames"> & { ttl?: number; reservedNames?: string[] };
     acme: Omit<AcmeSettings, "dnsPort" | "tsigAlgorithm" | "propagationSeconds"> & { dnsPort?: number; tsigAlgorithm?: string; propagationSeconds?: number };
     containerLimits: { cpus: number; memoryMiB: number };
@@ -150,6 +155,7 @@ const stackSchema = {
                     sshPort: { type: "integer", minimum: 1, maximum: 65535 },
                     drain: { type: "boolean" },
                     adopt: { type: "boolean" },
+                    reservedMqttPorts: { type: "array", uniqueItems: true, items: schemaOf("OSM_MQTT_PORT") },
                 },
             },
         },
@@ -228,6 +234,7 @@ const examples: Record<string, string | number | boolean> = {
     "hosts.sshPort": 22,
     "hosts.drain": true,
     "hosts.adopt": true,
+    "hosts.reservedMqttPorts": 8884,
     "powerdns.apiUrl": "https://ns1.example.org:8081",
     "powerdns.zone": "opensmartmonitor.devtank.co.uk",
     "powerdns.ttl": 300,
@@ -384,7 +391,7 @@ export function readSettings(lookup: ConfigLookup, file: string, presentKeys: st
     const settings: FleetSettings = {
         domain: d.domain,
         sshUser: d.sshUser,
-        hosts: d.hosts.map((h) => ({ name: h.name, address: h.address, capacity: h.capacity, hostKey: h.hostKey.trim(), sshPort: h.sshPort ?? 22, drain: h.drain ?? false, adopt: h.adopt ?? false })),
+        hosts: d.hosts.map((h) => ({ name: h.name, address: h.address, capacity: h.capacity, hostKey: h.hostKey.trim(), sshPort: h.sshPort ?? 22, drain: h.drain ?? false, adopt: h.adopt ?? false, reservedMqttPorts: h.reservedMqttPorts ?? [] })),
         powerdns: { apiUrl: d.powerdns.apiUrl.replace(/\/$/, ""), zone: d.powerdns.zone, ttl: d.powerdns.ttl ?? 300, reservedNames: d.powerdns.reservedNames ?? [] },
         acme: { dnsPort: 53, tsigAlgorithm: "hmac-sha256", propagationSeconds: 5, ...d.acme },
         containerLimits: { ...d.containerLimits },

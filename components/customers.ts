@@ -51,6 +51,8 @@ export interface CustomerEntry extends CustomerRequest {
 export interface KnownHost {
     name: string;
     sshPort?: number;
+    /** MQTT ports no customer may pin there (hosts[].reservedMqttPorts). */
+    reservedMqttPorts?: number[];
 }
 
 /**
@@ -157,6 +159,8 @@ export function checkCustomers(doc: unknown, file: string, hosts: KnownHost[], l
         if (port !== undefined) {
             if (reservedPorts(host ?? {}).includes(port)) {
                 problems.push({ file, path: `${at}/mqttPort`, message: `mqttPort ${port} is used by the host itself (SSH, HTTP or HTTPS); choose another port` });
+            } else if (host?.reservedMqttPorts?.includes(port)) {
+                problems.push({ file, path: `${at}/mqttPort`, message: `mqttPort ${port} is reserved on host "${hostName}" (its reservedMqttPorts in the stack config: a customer the old orchestrator deleted there held it, and its devices may still send to it); choose another port` });
             }
         }
         if (e.mqttPort !== undefined && e.host === undefined) {

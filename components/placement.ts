@@ -13,6 +13,8 @@
  *     port unless one is pinned: a port its new host has given to another customer is refused,
  *     naming that customer, since the devices cannot be told a new port; a customer whose
  *     host is no longer in the stack config is refused, pinned or not (a move copies from it).
+ * A host's `reservedMqttPorts` are never given (nor kept, nor pinned): the devices of a customer
+ * the old orchestrator deleted there may still send to them.
  * MQTT ports follow the orchestrator this project replaces: 8883 + CRC-8(label), stepping
  * up by one past ports already taken on that host.
  */
@@ -28,6 +30,8 @@ export interface HostCapacity {
     drain?: boolean;
     /** The host's SSH port: never given to a customer. */
     sshPort?: number;
+    /** MQTT ports never given to a customer here (the old orchestrator's deleted customers held them). */
+    reservedMqttPorts?: number[];
 }
 
 export interface CustomerRequest {
@@ -82,6 +86,18 @@ export function preferredMqttPort(label: string): number {
 /** Ports the host itself serves (SSH, HTTP, HTTPS): never a customer's MQTT port. */
 export function reservedPorts(host: Partial<HostCapacity>): number[] {
     return [host.sshPort ?? 22, ...WEB_PORTS];
+}
+
+/** Who holds a port besides customers, for messages. */
+const HOST_ITSELF = "the host itself";
+// Not a possible label (labels are a-z, 0-9 and dashes).
+const RESERVED = "(reserved)";
+
+/** `holder` (a customer label, HOST_ITSELF or RESERVED) as a message says it. */
+function holderText(holder: string): string {
+    if (holder === HOST_ITSELF) return "the host itself now uses it";
+    if (holder === RESERVED) return "it is reserved there (hosts[].reservedMqttPorts: a deleted customer's devices may still send to it)";
+    return `so does customer "${holder}"`;
 }
 
 /**
@@ -148,7 +164,8 @@ export function place(hosts: HostCapacity[], customers: CustomerRequest[], previ
     const byLabel = new Map(customers.map((c) => [c.label, c]));
     for (const h of hosts) {
         const taken = new Map<number, string>();
-        for (const p of reservedPorts(h)) taken.set(p, "the host itself");
+        for (const p of reservedPorts(h)) taken.set(p, HOST_ITSELF);
+        for (const p of h.reservedMqttPorts ?? []) if (!taken.has(p)) taken.set(p, RESERVED);
         const labels = [...members.get(h.name)!].sort();
         // Kept ports first: devices in the field use them, so a pin colliding with one is the pin's problem.
         const pinned = labels.filter((l) => byLabel.get(l)!.mqttPort !== undefined);
@@ -160,7 +177,7 @@ export function place(hosts: HostCapacity[], customers: CustomerRequest[], previ
             const port = previous[label].mqttPort;
             const holder = taken.get(port);
             if (holder !== undefined) {
-                const other = holder === "the host itself" ? "the host itself now uses it" : `so does customer "${holder}"`;
+                const other = holderText(holder);
                 reasons.push(previous[label].host === h.name
                     ? `customer "${label}" already has MQTT port ${port} on host "${h.name}" (previous placements), but ${other}; pin "${label}" to a free mqttPort`
                     : `customer "${label}" would move from host "${previous[label].host}" to "${h.name}" with its MQTT port ${port} (its devices use it), but on "${h.name}" ${other}; ` +
@@ -174,7 +191,9 @@ export function place(hosts: HostCapacity[], customers: CustomerRequest[], previ
             const port = byLabel.get(label)!.mqttPort!;
             const holder = taken.get(port);
             if (holder !== undefined) {
-                reasons.push(`MQTT port ${port} pinned for customer "${label}" on host "${h.name}" is already used by ${holder === "the host itself" ? holder : `customer "${holder}"`}; pin another mqttPort`);
+                const by = holder === RESERVED ? "reserved (hosts[].reservedMqttPorts: a deleted customer's devices may still send to it)"
+                    : `already used by ${holder === HOST_ITSELF ? holder : `customer "${holder}"`}`;
+                reasons.push(`MQTT port ${port} pinned for customer "${label}" on host "${h.name}" is ${by}; pin another mqttPort`);
                 continue;
             }
             taken.set(port, label);
