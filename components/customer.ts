@@ -139,7 +139,7 @@ export class Customer extends pulumi.ComponentResource {
             new powerdns.Record(`${name}-${service}`, {
                 apiUrl: args.dns.apiUrl, apiKey: args.dns.apiKey, zone: args.dns.zone, ttl: args.dns.ttl,
                 name: absolute(this.names[service]), type: "CNAME", records: [target],
-                ...(args.adopt ? { adoptId: `${args.dns.zone}/${absolute(this.names[service])}/CNAME` } : {}),
+                ...(args.adopt ? { adoptId: `${args.dns.zone}/${absolute(this.names[service])}/CNAME`, adoptTtl: args.dns.keepAdoptedTtl } : {}),
             }, { parent: this, dependsOn: [this.container] }));
 
         this.credentials = pulumi.secret(this.container.stdout.apply(parseCredentials));

@@ -10,4 +10,6 @@ export interface DnsTarget {
     zone: string;
     /** TTL of the records. */
     ttl: number;
+    /** Adopted records keep their TTL instead (the Record's `adoptTtl`). */
+    keepAdoptedTtl: boolean;
 }
