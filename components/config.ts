@@ -36,8 +36,13 @@ export interface PowerDnsSettings {
     apiUrl: string;
     /** The zone the fleet's records live in. */
     zone: string;
-    /** TTL of the records the program declares. */
+    /** TTL of the records the program declares; 300 when not set. */
     ttl: number;
+    /**
+     * Adopted records (`adopt`) keep the TTL they have (the old orchestrator wrote 1800) unless
+     * this is false: then they get `ttl` too. True when not set.
+     */
+    keepAdoptedTtl: boolean;
     /**
      * Names in the zone that are not the fleet's (NS, mail, www...): labels under the domain
      * or absolute names (trailing dot). No host or customer may take one.
@@ -103,6 +108,9 @@ export const MAX_DELETES_CEILING = 100000;
 /** The default of `maxDeletes`. */
 export const DEFAULT_MAX_DELETES = 1;
 
+/** The default of `powerdns.ttl`: the TTL of every record the program writes (adopted ones: keepAdoptedTtl). */
+export const DEFAULT_DNS_TTL = 300;
+
 /** The stack config as its schema admits it (defaults not yet applied). */
 interface StackDoc {
     domain: string;
@@ -111,7 +119,7 @@ interface StackDoc {
     placementsLock?: string;
     maxDeletes?: number;
     hosts: (Omit<HostSettings, "sshPort" | "drain" | "adopt" | "reservedMqttPorts"> & { sshPort?: number; drain?: boolean; adopt?: boolean; reservedMqttPorts?: number[] })[];
-    powerdns: Omit<PowerDnsSettings, "ttl" | "reservedNames"> & { ttl?: number; reservedNames?: string[] };
+    powerdns: Omit<PowerDnsSettings, "ttl" | "keepAdoptedTtl" | "reservedNames"> & { ttl?: number; keepAdoptedTtl?: boolean; reservedNames?: string[] };
     acme: Omit<AcmeSettings, "dnsPort" | "tsigAlgorithm" | "propagationSeconds"> & { dnsPort?: number; tsigAlgorithm?: string; propagationSeconds?: number };
     containerLimits: { cpus: number; memoryMiB: number };
     powerdnsMysql?: Omit<MysqlSettings, "userHost"> & { userHost?: string };
@@ -167,6 +175,7 @@ const stackSchema = {
                 apiUrl: { type: "string", pattern: "^https?://[^\\s/]+(:\\d+)?/?$", description: "the PowerDNS API base URL, e.g. https://ns1.example.org:8081" },
                 zone: { type: "string", pattern: hostnamePattern, description: "a lower-case DNS zone name" },
                 ttl: schemaOf("OSM_DNS_TTL"),
+                keepAdoptedTtl: { type: "boolean" },
                 reservedNames: {
                     type: "array", uniqueItems: true,
                     items: { type: "string", pattern: "^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\\.?$", description: "a lower-case DNS name or label" },
@@ -238,6 +247,7 @@ const examples: Record<string, string | number | boolean> = {
     "powerdns.apiUrl": "https://ns1.example.org:8081",
     "powerdns.zone": "opensmartmonitor.devtank.co.uk",
     "powerdns.ttl": 300,
+    "powerdns.keepAdoptedTtl": false,
     "powerdns.reservedNames": "ns1",
     "acme.server": "https://acme-v02.api.letsencrypt.org/directory",
     "acme.email": "hosting@example.org",
@@ -392,7 +402,7 @@ export function readSettings(lookup: ConfigLookup, file: string, presentKeys: st
         domain: d.domain,
         sshUser: d.sshUser,
         hosts: d.hosts.map((h) => ({ name: h.name, address: h.address, capacity: h.capacity, hostKey: h.hostKey.trim(), sshPort: h.sshPort ?? 22, drain: h.drain ?? false, adopt: h.adopt ?? false, reservedMqttPorts: h.reservedMqttPorts ?? [] })),
-        powerdns: { apiUrl: d.powerdns.apiUrl.replace(/\/$/, ""), zone: d.powerdns.zone, ttl: d.powerdns.ttl ?? 300, reservedNames: d.powerdns.reservedNames ?? [] },
+        powerdns: { apiUrl: d.powerdns.apiUrl.replace(/\/$/, ""), zone: d.powerdns.zone, ttl: d.powerdns.ttl ?? DEFAULT_DNS_TTL, keepAdoptedTtl: d.powerdns.keepAdoptedTtl ?? true, reservedNames: d.powerdns.reservedNames ?? [] },
         acme: { dnsPort: 53, tsigAlgorithm: "hmac-sha256", propagationSeconds: 5, ...d.acme },
         containerLimits: { ...d.containerLimits },
         powerdnsMysql: d.powerdnsMysql && { userHost: "localhost", ...d.powerdnsMysql },

@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { AnsibleShipment } from "./ansible-bundle";
-import { DnsTarget } from "./dns";
+import { DnsTarget, namesTtl } from "./dns";
 import { Host } from "./host";
 import { absolute, customerNames, CustomerNames } from "./naming";
 import * as powerdns from "./powerdns";
@@ -100,7 +100,7 @@ export class Customer extends pulumi.ComponentResource {
                     OSM_MQTT_PORT: String(args.mqttPort),
                     OSM_MOVE_PEER_ADDRESS: args.host.address,
                     OSM_MOVE_PEER_KEY: args.host.moveKey.apply((key) => (key === "" ? missingMoveKey(args.host.hostName) : key ?? "")),
-                    OSM_DNS_TTL: String(args.dns.ttl),
+                    OSM_DNS_TTL: String(namesTtl(args.dns, args.adopt === true)),
                     OSM_PLAYBOOK_HASH: args.ansible.hashOf(MOVE_GRANT),
                 },
                 addPreviousOutputInEnv: false,
@@ -139,7 +139,7 @@ export class Customer extends pulumi.ComponentResource {
             new powerdns.Record(`${name}-${service}`, {
                 apiUrl: args.dns.apiUrl, apiKey: args.dns.apiKey, zone: args.dns.zone, ttl: args.dns.ttl,
                 name: absolute(this.names[service]), type: "CNAME", records: [target],
-                ...(args.adopt ? { adoptId: `${args.dns.zone}/${absolute(this.names[service])}/CNAME` } : {}),
+                ...(args.adopt ? { adoptId: `${args.dns.zone}/${absolute(this.names[service])}/CNAME`, adoptTtl: args.dns.keepAdoptedTtl } : {}),
             }, { parent: this, dependsOn: [this.container] }));
 
         this.credentials = pulumi.secret(this.container.stdout.apply(parseCredentials));

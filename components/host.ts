@@ -85,7 +85,7 @@ export class Host extends pulumi.ComponentResource {
         this.record = new powerdns.Record(`${name}-a`, {
             apiUrl: args.dns.apiUrl, apiKey: args.dns.apiKey, zone: args.dns.zone, ttl: args.dns.ttl,
             name: absolute(this.fqdn), type: "A", records: [h.address],
-            ...(h.adopt ? { adoptId: `${args.dns.zone}/${absolute(this.fqdn)}/A` } : {}),
+            ...(h.adopt ? { adoptId: `${args.dns.zone}/${absolute(this.fqdn)}/A`, adoptTtl: args.dns.keepAdoptedTtl } : {}),
         }, { parent: this });
 
         const bootstrap = new command.remote.Command(`${name}-bootstrap`, {

@@ -10,6 +10,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { CustomerRow, HostRow, RecordRow } from "../scripts/lib/import/model";
+import { ORCHESTRATOR_RECORD_TTL } from "../components/dns";
 import { POWERDNS_MYSQL_SCHEMA, ScratchMariaDb } from "./pdns-server";
 
 /** The hosting domain (upstream's pdns_domain) and PowerDNS's domains.id of its zone. */
@@ -77,10 +78,10 @@ export function fixtureKnownHosts(hosts: HostRow[] = FIXTURE_HOSTS): string {
 export function fixtureRecords(hosts: HostRow[] = FIXTURE_HOSTS): RecordRow[] {
     const d = ORCHESTRATOR_DOMAIN;
     const rows: RecordRow[] = hosts.filter((h) => h.active_before === null)
-        .map((h) => ({ name: `${h.name}.${d}`, type: "A", content: h.ip_addr, ttl: 1800, disabled: false }));
+        .map((h) => ({ name: `${h.name}.${d}`, type: "A", content: h.ip_addr, ttl: ORCHESTRATOR_RECORD_TTL, disabled: false }));
     for (const c of FIXTURE_CUSTOMERS.filter((r) => r.active_before === null)) {
         for (const suffix of ["", "-chirpstack", "-influx", "-mqtt"]) {
-            rows.push({ name: `${c.name}${suffix}.${d}`, type: "CNAME", content: `${FIXTURE_DNS_HOST[c.name]}.${d}`, ttl: 1800, disabled: false });
+            rows.push({ name: `${c.name}${suffix}.${d}`, type: "CNAME", content: `${FIXTURE_DNS_HOST[c.name]}.${d}`, ttl: ORCHESTRATOR_RECORD_TTL, disabled: false });
         }
     }
     return rows;

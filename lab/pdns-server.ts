@@ -250,6 +250,12 @@ export interface StartOptions {
      * a zone set up with `allowUpdates` can be changed, by its key.
      */
     updatesOn?: string[];
+    /**
+     * false: the webserver without its HTTP API (`api=no`), as the old orchestrator's PowerDNS
+     * runs. Then no zone is created (the database must hold it: give `mysql`) and `api` answers
+     * 404 like every API path of that server.
+     */
+    api?: boolean;
 }
 
 /** A TSIG key as PowerDNS made it. */
@@ -293,7 +299,7 @@ export async function startPowerDns(opts: StartOptions = {}): Promise<PowerDnsLa
             fs.mkdirSync(confDir, { recursive: true });
             writeSecretFile(path.join(confDir, "pdns.conf"), [
                 ...backendConf,
-                "api=yes", `api-key=${apiKey}`, "webserver=yes", "webserver-address=127.0.0.1", `webserver-port=${apiPort}`,
+                `api=${opts.api === false ? "no" : "yes"}`, `api-key=${apiKey}`, "webserver=yes", "webserver-address=127.0.0.1", `webserver-port=${apiPort}`,
                 "webserver-allow-from=127.0.0.0/8", `local-address=${["127.0.0.1", ...(opts.updatesOn ?? [])].join(",")}`, `local-port=${dnsPort}`,
                 ...(opts.updatesOn ? ["dnsupdate=yes", "allow-dnsupdate-from="] : []),
                 "daemon=no", "guardian=no", `socket-dir=${dir}`,
@@ -308,7 +314,9 @@ export async function startPowerDns(opts: StartOptions = {}): Promise<PowerDnsLa
             pdns = child;
             const apiUrl = `http://127.0.0.1:${apiPort}`;
             try {
-                await waitFor("pdns_server", child, logFile, async () => (await fetch(`${apiUrl}/api/v1/servers/localhost`, { headers: { "X-API-Key": apiKey } })).ok, 15000);
+                // Without the API, the webserver's own page says it is up.
+                const probe = opts.api === false ? `${apiUrl}/` : `${apiUrl}/api/v1/servers/localhost`;
+                await waitFor("pdns_server", child, logFile, async () => (await fetch(probe, { headers: { "X-API-Key": apiKey } })).ok, 15000);
             } catch (e) {
                 await stopChild(child, "pdns_server").catch(() => undefined);
                 pdns = undefined;
@@ -318,7 +326,7 @@ export async function startPowerDns(opts: StartOptions = {}): Promise<PowerDnsLa
             }
             const pids = [child.pid!, ...(mysql ? [mysql.pid] : [])];
             const lab = makeLab(backend, apiUrl, apiKey, dnsPort, zone, cleanup, pids, dir);
-            await lab.createZone(zone);
+            if (opts.api !== false) await lab.createZone(zone);
             return lab;
         }
     } catch (e) {

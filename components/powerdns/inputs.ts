@@ -16,6 +16,10 @@ export interface RrsetState {
     ttl: number;
     records: string[];
     adoptId?: string;
+    /** With adoptId: keep the adopted rrset's TTL (`ttl` then applies only when create finds none). */
+    adoptTtl?: boolean;
+    /** The TTL the rrset had when create adopted it (output only): what `adoptTtl` keeps. */
+    adoptedTtl?: number;
 }
 
 /** The SDK's placeholder for a value not known yet (preview). */
@@ -94,13 +98,33 @@ export function checkInputs(news: { [k: string]: any }): { inputs: { [k: string]
     } else {
         delete inputs.adoptId;
     }
+    if (news.adoptTtl !== undefined && news.adoptTtl !== UNKNOWN) {
+        if (typeof news.adoptTtl !== "boolean") {
+            failures.push({ property: "adoptTtl", reason: `adoptTtl must be true or false, got ${JSON.stringify(news.adoptTtl)}${where()}` });
+        } else if (news.adoptTtl && typeof inputs.adoptId !== "string" && news.adoptId !== UNKNOWN) {
+            failures.push({ property: "adoptTtl", reason: `adoptTtl keeps the TTL of an adopted rrset, so it needs adoptId${where()}: set adoptId or drop adoptTtl` });
+        }
+    }
+    if (inputs.adoptTtl !== true) delete inputs.adoptTtl;
+    // Output only: create records it.
+    delete inputs.adoptedTtl;
     return { inputs, failures };
+}
+
+/**
+ * The TTL the rrset must have: the one it had when adopted while the declaration keeps it
+ * (`adoptTtl`), the declared `ttl` otherwise (also for an adopted rrset once the declaration
+ * stops keeping it).
+ */
+export function wantedTtl(olds: { [k: string]: any }, news: { [k: string]: any }): unknown {
+    return news.adoptTtl === true && typeof olds.adoptedTtl === "number" ? olds.adoptedTtl : news.ttl;
 }
 
 /** What `pulumi up` must do to go from stored state `olds` to checked inputs `news`. */
 export function diffState(olds: { [k: string]: any }, news: { [k: string]: any }): pulumi.dynamic.DiffResult {
     const replaces = ["zone", "name", "type"].filter((k) => olds[k] !== news[k]);
-    const changedInPlace = ["apiUrl", "apiKey", "ttl"].filter((k) => olds[k] !== news[k]);
+    const changedInPlace = ["apiUrl", "apiKey"].filter((k) => olds[k] !== news[k]);
+    if (olds.ttl !== wantedTtl(olds, news)) changedInPlace.push("ttl");
     const oldRecords = Array.isArray(olds.records) ? olds.records : [];
     const newRecords = Array.isArray(news.records) ? news.records : [];
     if (news.records === UNKNOWN || newRecords.includes(UNKNOWN) || !sameRecords(String(news.type), oldRecords, newRecords)) {
@@ -132,5 +156,7 @@ export function toState(p: { [k: string]: any }): RrsetState {
         const parsed = parseRrsetId(p.adoptId);
         s.adoptId = parsed ? rrsetId(parsed.zone, parsed.name, parsed.type) : p.adoptId;
     }
+    if (p.adoptTtl === true) s.adoptTtl = true;
+    if (typeof p.adoptedTtl === "number") s.adoptedTtl = p.adoptedTtl;
     return s;
 }

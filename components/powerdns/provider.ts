@@ -18,11 +18,16 @@
  *   silently takes over an rrset that already exists (Terraform's REPLACE upsert did): it
  *   refuses, unless the record is declared with `adoptId: "<zone>/<name>/<type>"` naming it AND
  *   the existing records match the declared ones as a set (like the `import` option, which
- *   refuses a resource that differs from its declaration). A different ttl is rewritten.
+ *   refuses a resource that differs from its declaration). The TTL it had is stored
+ *   (`adoptedTtl`); it is kept while the declaration says `adoptTtl`, else the declared ttl is
+ *   written.
+ * - Absence: delete succeeds and read reports "gone" only when PowerDNS itself says the rrset
+ *   or its zone is absent (client.ts: PowerDNS answers a missing zone with the same 404 as a
+ *   server without its API, so that 404 is confirmed first). Anything else is an error.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { LiveRrset, readRrset, recordError } from "./client";
-import { checkInputs, diffState, toState } from "./inputs";
+import { LiveRrset, PdnsError, readRrset, recordError } from "./client";
+import { checkInputs, diffState, toState, wantedTtl } from "./inputs";
 import { rrsetId } from "./names";
 import { enqueueWrite } from "./write-queue";
 
@@ -39,8 +44,7 @@ export const provider: pulumi.dynamic.ResourceProvider = {
     },
 
     async create(inputs: any) {
-        const s = toState(inputs);
-        await enqueueWrite("create", s);
+        const s = await enqueueWrite("create", toState(inputs));
         return { id: rrsetId(s.zone, s.name, s.type), outs: s };
     },
 
@@ -55,15 +59,18 @@ export const provider: pulumi.dynamic.ResourceProvider = {
         try {
             live = await readRrset(s);
         } catch (e) {
-            throw recordError(s, e);
+            // A zone PowerDNS says is absent holds no rrset; any other failure is no answer.
+            if ((e as PdnsError).pdnsKind !== "zone") throw recordError(s, e);
         }
         if (!live) return { id: "", props: {} };
         return { id: rrsetId(s.zone, s.name, s.type), props: { ...s, ttl: live.ttl, records: live.records } };
     },
 
     async update(_id: string, olds: any, news: any) {
-        const s = toState(news);
-        if (diffState(toState(olds), s).changes) await enqueueWrite("update", s);
+        const old = toState(olds);
+        const s = { ...toState(news), ttl: Number(wantedTtl(old, news)) };
+        if (old.adoptedTtl !== undefined) s.adoptedTtl = old.adoptedTtl;
+        if (diffState(old, s).changes) await enqueueWrite("update", s);
         return { outs: s };
     },
 

@@ -34,6 +34,11 @@ export interface RecordArgs {
      * when its content matches what is declared (dynamic resources cannot be `pulumi import`ed).
      */
     adoptId?: pulumi.Input<string>;
+    /**
+     * With `adoptId`: keep the TTL the adopted rrset has (e.g. 1800 of rows the old orchestrator
+     * wrote); `ttl` then applies only when there is no rrset to adopt. Default false: `ttl` is written.
+     */
+    adoptTtl?: pulumi.Input<boolean>;
 }
 
 /** The package holding the provider's compiled code (components/powerdns/runtime). */
@@ -56,12 +61,13 @@ export class Record extends pulumi.CustomResource {
     declare public readonly zone: pulumi.Output<string>;
     declare public readonly name: pulumi.Output<string>;
     declare public readonly type: pulumi.Output<string>;
+    /** The TTL PowerDNS has: the declared one, or the adopted rrset's while `adoptTtl` keeps it. */
     declare public readonly ttl: pulumi.Output<number>;
     declare public readonly records: pulumi.Output<string[]>;
 
     constructor(name: string, args: RecordArgs, opts?: pulumi.CustomResourceOptions) {
         super(DYNAMIC_RESOURCE_TYPE, name,
-            { ...args, adoptId: args.adoptId, apiKey: pulumi.secret(args.apiKey), __provider: PROVIDER_LOADER },
+            { ...args, adoptId: args.adoptId, adoptTtl: args.adoptTtl, apiKey: pulumi.secret(args.apiKey), __provider: PROVIDER_LOADER },
             { ...opts, additionalSecretOutputs: ["apiKey"] });
     }
 }

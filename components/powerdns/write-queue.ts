@@ -18,6 +18,7 @@ import { rrsetId, sameRecords } from "./names";
 
 export interface WriteOp {
     kind: "create" | "update" | "delete";
+    /** What is written; create's adoption sets the TTL it keeps here. */
     state: RrsetState;
     resolve: () => void;
     reject: (e: Error) => void;
@@ -34,15 +35,16 @@ function zoneQueues(): Map<string, ZoneQueue> {
     return g.__osmHostingPowerDnsQueues;
 }
 
-/** Queues a write for its zone; resolves when PowerDNS has applied it. */
-export function enqueueWrite(kind: WriteOp["kind"], state: RrsetState): Promise<void> {
+/** Queues a write for its zone; resolves, with the state as written, when PowerDNS has applied it. */
+export function enqueueWrite(kind: WriteOp["kind"], state: RrsetState): Promise<RrsetState> {
     const queues = zoneQueues();
     const key = JSON.stringify([state.apiUrl, state.zone, effectiveKey(state)]);
     let q = queues.get(key);
     if (!q) { q = { pending: [], running: false }; queues.set(key, q); }
     const queue = q;
-    return new Promise<void>((resolve, reject) => {
-        queue.pending.push({ kind, state, resolve, reject });
+    return new Promise<RrsetState>((resolve, reject) => {
+        const op: WriteOp = { kind, state, resolve: () => resolve(op.state), reject };
+        queue.pending.push(op);
         if (!queue.running) {
             queue.running = true;
             setTimeout(() => { void drainQueue(queue, key, queues); }, BATCH_WINDOW_MS);
@@ -107,14 +109,23 @@ async function runBatch(batch: WriteOp[]): Promise<void> {
                 return false;
             }
             if (!matches) {
-                op.reject(recordError(s, `adoption refused: the existing rrset holds [${current.records.join(", ")}], the program declares [${s.records.join(", ")}]; ` +
-                    `adoption takes over only a matching rrset: declare its current records (change them in a later update) or fix the rrset in PowerDNS first`));
+                op.reject(recordError(s, `adoption refused: the existing rrset holds [${current.records.join(", ")}] (ttl ${current.ttl}), the program declares [${s.records.join(", ")}]; ` +
+                    `adoption takes over only a matching rrset: declare its current records (change them in a later update) or fix the rrset in PowerDNS first ` +
+                    `(pdnsutil replace-rrset ${s.zone} ${relativeName(s)} ${s.type} ${current.ttl} ${s.records.map((r) => JSON.stringify(r)).join(" ")})`));
                 return false;
             }
-            return true; // adopted: the REPLACE below writes the declared ttl
+            // Adopted: the REPLACE below rewrites it through the API (rows written by SQL become
+            // the API's own), with the TTL it had while the declaration keeps it.
+            op.state = { ...s, adoptedTtl: current.ttl, ...(s.adoptTtl ? { ttl: current.ttl } : {}) };
+            return true;
         });
     }
     await patchSplitting(writes);
+}
+
+/** The name as pdnsutil takes it: relative to the zone, `@` for the apex. */
+function relativeName(s: RrsetState): string {
+    return s.name === s.zone ? "@" : s.name.slice(0, -(s.zone.length + 1));
 }
 
 /** PATCHes all ops at once; on a rejection splits the batch so each op gets its own result. */
@@ -133,7 +144,8 @@ async function patchSplitting(ops: WriteOp[]): Promise<void> {
             return;
         }
         for (const op of ops) {
-            // A record in a zone that no longer exists is gone: deleting it is done.
+            // A record in a zone PowerDNS says it does not have is gone: deleting it is done.
+            // (A server without the API, or another server, is an error: client.ts.)
             if (op.kind === "delete" && err.pdnsKind === "zone") op.resolve();
             else op.reject(recordError(op.state, e));
         }

@@ -153,7 +153,7 @@ for (const backend of ["sqlite", "mysql"] as Backend[]) {
             const differs = await failure(carryOut(recordsProgram(conn(), { r: { ...declared, records: ["192.0.2.7"] } }), { config: {}, handlers }));
             assert.match(differs, /already exists in PowerDNS .* declare it with adoptId ".*" and its current records \(declared: \[192\.0\.2\.7\]\)/);
             const adoptDiffers = await failure(carryOut(recordsProgram(conn(), { r: { ...declared, records: ["192.0.2.7"], adoptId: id } }), { config: {}, handlers }));
-            assert.match(adoptDiffers, /adoption refused: the existing rrset holds \[198\.51\.100\.7\], the program declares \[192\.0\.2\.7\]/);
+            assert.match(adoptDiffers, /adoption refused: the existing rrset holds \[198\.51\.100\.7\] \(ttl 3600\), the program declares \[192\.0\.2\.7\].*\(pdnsutil replace-rrset osm\.example\.test\. old A 3600 "192\.0\.2\.7"\)$/);
             const wrongAdopt = await failure(carryOut(recordsProgram(conn(), { r: { ...declared, adoptId: `${lab.zone}/${fqdn("other")}/A` } }), { config: {}, handlers }));
             assert.match(wrongAdopt, /adoptId .* does not name this record/);
             const live = await lab.api("GET", `/api/v1/servers/localhost/zones/${lab.zone}?rrset_name=${fqdn("old")}&rrset_type=A`);
@@ -202,7 +202,7 @@ for (const backend of ["sqlite", "mysql"] as Backend[]) {
             assert.deepStrictEqual((await lab.dig(fqdn("taken"))).answers, ["A 192.0.2.5"]);
         });
 
-        it("names the problem for a wrong key, an unknown zone, a dead URL and invalid inputs; never shows the key", async () => {
+        it("names the problem for a wrong key, an unknown zone, a dead URL, a wrong path and invalid inputs; never shows the key", async () => {
             const one = (over: object) => recordsProgram({ ...conn(), ...over }, { r: { name: fqdn("x"), type: "A", ttl: 300, records: ["192.0.2.1"] } });
             const wrongKey = "wrong-key-" + lab.apiKey.slice(0, 6);
             const keyMsg = await failure(carryOut(one({ apiKey: wrongKey }), { config: {}, handlers }));
@@ -225,6 +225,10 @@ for (const backend of ["sqlite", "mysql"] as Backend[]) {
             // Delete of a record in a zone that is gone, or of one never created: done, no error.
             await provider.delete("z/n/A", { ...state("never", "A", ["192.0.2.1"]), zone: "nozone.example.test." });
             await provider.delete("z/n/A", state("never", "A", ["192.0.2.1"]));
+            // PowerDNS answers that zone with the 404 it gives any unknown path; its zone list confirms it.
+            assert.strictEqual((await provider.read("z/n/A", { ...state("never", "A", ["192.0.2.1"]), zone: "nozone.example.test." })).id, "");
+            const prefixed = await failure(provider.delete("z/n/A", { ...state("never", "A", ["192.0.2.1"]), apiUrl: `${lab.apiUrl}/pdns` }));
+            assert.match(prefixed, new RegExp(`no PowerDNS API under this path .*, but ${lab.apiUrl.replace(/\./g, "\\.")} has one: set powerdns\\.apiUrl to ${lab.apiUrl.replace(/\./g, "\\.")}$`));
 
             for (const text of errorTexts) assert.ok(!text.includes(lab.apiKey), `an error text shows the API key: ${text}`);
         });

@@ -102,15 +102,19 @@ describe("graph: the program under mocks", function () {
         assert.deepStrictEqual([...records].sort((a, b) => key(a).localeCompare(key(b))), expected.sort((a, b) => key(a).localeCompare(key(b))));
     });
 
-    it("only adopted customers and hosts declare adoptId <zone>/<name>/<type> on their records", async () => {
+    it("only adopted customers and hosts declare adoptId <zone>/<name>/<type> on their records, keeping their TTL", async () => {
         for (const r of ev.resources.filter((x) => x.type === RECORD)) {
             const i = unwrapSecrets(r.inputs);
-            if (r.name.startsWith("harbour-cold-store-")) assert.strictEqual(i.adoptId, `test.example/${i.name}/CNAME`, r.name);
-            else assert.strictEqual(i.adoptId, undefined, r.name);
+            if (r.name.startsWith("harbour-cold-store-")) assert.deepStrictEqual([i.adoptId, i.adoptTtl], [`test.example/${i.name}/CNAME`, true], r.name);
+            else assert.deepStrictEqual([i.adoptId, i.adoptTtl], [undefined, undefined], r.name);
         }
         const adoptBeta = await runProgram({ customersFile, settings: testSettings({ hosts: HOSTS.map((h) => (h.name === "beta" ? { ...h, adopt: true } : h)) }) });
-        assert.strictEqual(unwrapSecrets(byName(adoptBeta, "beta-a").inputs).adoptId, `test.example/beta.${DOMAIN}./A`);
+        assert.deepStrictEqual([unwrapSecrets(byName(adoptBeta, "beta-a").inputs).adoptId, unwrapSecrets(byName(adoptBeta, "beta-a").inputs).adoptTtl], [`test.example/beta.${DOMAIN}./A`, true]);
         assert.strictEqual(unwrapSecrets(byName(adoptBeta, "alpha-a").inputs).adoptId, undefined);
+        // The stack config says otherwise: adopted records get powerdns.ttl too.
+        const rewrite = await runProgram({ customersFile, settings: testSettings({ powerdns: { apiUrl: "http://127.0.0.1:8081", zone: "test.example", ttl: 120, keepAdoptedTtl: false } }) });
+        const cname = unwrapSecrets(byName(rewrite, "harbour-cold-store-grafana").inputs);
+        assert.deepStrictEqual([cname.adoptId !== undefined, cname.adoptTtl === true, cname.ttl], [true, false, 120]);
     });
 
     it("each host has its A record under its component", () => {

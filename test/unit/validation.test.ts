@@ -201,6 +201,8 @@ const configCases: ConfigCase[] = [
         expect: [{ path: `${PROJECT}:powerdns.apiUrl`, says: ["the PowerDNS API base URL", '(got "ftp://ns1.example.org")', `pulumi config set --path '${PROJECT}:powerdns.apiUrl'`] }] },
     { title: "PowerDNS ttl below 30", settings: { powerdns: { apiUrl: "http://127.0.0.1:8081", zone: "test.example", ttl: 5 } },
         expect: [{ path: `${PROJECT}:powerdns.ttl`, says: ["must be between 30 and 86400", "(got 5)", `pulumi config set --path '${PROJECT}:powerdns.ttl' 300`] }] },
+    { title: "keepAdoptedTtl that is not a boolean", settings: { powerdns: { apiUrl: "http://127.0.0.1:8081", zone: "test.example", keepAdoptedTtl: "no" } },
+        expect: [{ path: `${PROJECT}:powerdns.keepAdoptedTtl`, says: ["boolean", `pulumi config set --path '${PROJECT}:powerdns.keepAdoptedTtl' false`] }] },
     { title: "an ACME server over plain http", settings: { acme: { server: "http://acme.example/dir", email: "ops@test.example", dnsServer: "192.0.2.53", tsigKey: "osm-acme" } },
         expect: [{ path: `${PROJECT}:acme.server`, says: ["an ACME directory URL (https)", `pulumi config set --path '${PROJECT}:acme.server'`] }] },
     { title: "containerLimits missing", settings: { containerLimits: undefined },
@@ -343,6 +345,7 @@ describe("validation: stack config", () => {
         assert.deepStrictEqual(settings.hosts.map((h) => [h.name, h.sshPort, h.drain]), [["alpha", 22, false], ["beta", 2222, false], ["gamma", 22, true]]);
         assert.strictEqual(settings.customersFile, "customers.json");
         assert.strictEqual(settings.powerdns.ttl, 120);
+        assert.strictEqual(settings.powerdns.keepAdoptedTtl, true);
         assert.strictEqual(secrets.sshPrivateKey, SENTINEL_SSH_KEY);
     });
 
@@ -359,15 +362,15 @@ describe("validation: stack config", () => {
             title: "every leaf wrong",
             settings: {
                 domain: 1, sshUser: 1, customersFile: 1, hosts: [host],
-                powerdns: { apiUrl: wrong, zone: wrong, ttl: wrong },
+                powerdns: { apiUrl: wrong, zone: wrong, ttl: wrong, keepAdoptedTtl: wrong },
                 acme: { server: wrong, email: wrong, caBundle: wrong, dnsServer: wrong, dnsPort: wrong, tsigKey: wrong, tsigAlgorithm: wrong, propagationSeconds: wrong },
                 containerLimits: { cpus: wrong, memoryMiB: wrong },
                 powerdnsMysql: { endpoint: wrong, adminUser: wrong, database: wrong, user: wrong, userHost: wrong },
             },
             secrets: { powerdnsMysqlAdminPassword: "x" },
         });
-        // Every leaf but customersFile (any string will do) is wrong: 27 problems.
-        assert.strictEqual(problems.length, 27, problems.map(formatProblem).join("\n"));
+        // Every leaf but customersFile (any string will do) is wrong: 28 problems.
+        assert.strictEqual(problems.length, 28, problems.map(formatProblem).join("\n"));
         for (const p of problems) {
             assert.match(p.message, /set it with: pulumi config set (--path '[^']+'|\S+) \S/, formatProblem(p));
             assert.ok(!p.message.includes("VALUE"), `no example for ${p.path}: ${p.message}`);

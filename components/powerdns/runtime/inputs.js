@@ -1,6 +1,7 @@
 "use strict";
 Object.defineProperty(exports, "__esModule", { value: true });
 exports.checkInputs = checkInputs;
+exports.wantedTtl = wantedTtl;
 exports.diffState = diffState;
 exports.toState = toState;
 const names_1 = require("./names");
@@ -91,12 +92,34 @@ function checkInputs(news) {
     else {
         delete inputs.adoptId;
     }
+    if (news.adoptTtl !== undefined && news.adoptTtl !== UNKNOWN) {
+        if (typeof news.adoptTtl !== "boolean") {
+            failures.push({ property: "adoptTtl", reason: `adoptTtl must be true or false, got ${JSON.stringify(news.adoptTtl)}${where()}` });
+        }
+        else if (news.adoptTtl && typeof inputs.adoptId !== "string" && news.adoptId !== UNKNOWN) {
+            failures.push({ property: "adoptTtl", reason: `adoptTtl keeps the TTL of an adopted rrset, so it needs adoptId${where()}: set adoptId or drop adoptTtl` });
+        }
+    }
+    if (inputs.adoptTtl !== true)
+        delete inputs.adoptTtl;
+    // Output only: create records it.
+    delete inputs.adoptedTtl;
     return { inputs, failures };
+}
+/**
+ * The TTL the rrset must have: the one it had when adopted while the declaration keeps it
+ * (`adoptTtl`), the declared `ttl` otherwise (also for an adopted rrset once the declaration
+ * stops keeping it).
+ */
+function wantedTtl(olds, news) {
+    return news.adoptTtl === true && typeof olds.adoptedTtl === "number" ? olds.adoptedTtl : news.ttl;
 }
 /** What `pulumi up` must do to go from stored state `olds` to checked inputs `news`. */
 function diffState(olds, news) {
     const replaces = ["zone", "name", "type"].filter((k) => olds[k] !== news[k]);
-    const changedInPlace = ["apiUrl", "apiKey", "ttl"].filter((k) => olds[k] !== news[k]);
+    const changedInPlace = ["apiUrl", "apiKey"].filter((k) => olds[k] !== news[k]);
+    if (olds.ttl !== wantedTtl(olds, news))
+        changedInPlace.push("ttl");
     const oldRecords = Array.isArray(olds.records) ? olds.records : [];
     const newRecords = Array.isArray(news.records) ? news.records : [];
     if (news.records === UNKNOWN || newRecords.includes(UNKNOWN) || !(0, names_1.sameRecords)(String(news.type), oldRecords, newRecords)) {
@@ -127,5 +150,9 @@ function toState(p) {
         const parsed = (0, names_1.parseRrsetId)(p.adoptId);
         s.adoptId = parsed ? (0, names_1.rrsetId)(parsed.zone, parsed.name, parsed.type) : p.adoptId;
     }
+    if (p.adoptTtl === true)
+        s.adoptTtl = true;
+    if (typeof p.adoptedTtl === "number")
+        s.adoptedTtl = p.adoptedTtl;
     return s;
 }

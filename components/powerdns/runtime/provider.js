@@ -16,8 +16,7 @@ exports.provider = {
         return providerChanged(olds, news) ? { ...result, changes: true } : result;
     },
     async create(inputs) {
-        const s = (0, inputs_1.toState)(inputs);
-        await (0, write_queue_1.enqueueWrite)("create", s);
+        const s = await (0, write_queue_1.enqueueWrite)("create", (0, inputs_1.toState)(inputs));
         return { id: (0, names_1.rrsetId)(s.zone, s.name, s.type), outs: s };
     },
     /** `pulumi refresh`: reports the live ttl and records; gone only when PowerDNS says so. */
@@ -32,15 +31,20 @@ exports.provider = {
             live = await (0, client_1.readRrset)(s);
         }
         catch (e) {
-            throw (0, client_1.recordError)(s, e);
+            // A zone PowerDNS says is absent holds no rrset; any other failure is no answer.
+            if (e.pdnsKind !== "zone")
+                throw (0, client_1.recordError)(s, e);
         }
         if (!live)
             return { id: "", props: {} };
         return { id: (0, names_1.rrsetId)(s.zone, s.name, s.type), props: { ...s, ttl: live.ttl, records: live.records } };
     },
     async update(_id, olds, news) {
-        const s = (0, inputs_1.toState)(news);
-        if ((0, inputs_1.diffState)((0, inputs_1.toState)(olds), s).changes)
+        const old = (0, inputs_1.toState)(olds);
+        const s = { ...(0, inputs_1.toState)(news), ttl: Number((0, inputs_1.wantedTtl)(old, news)) };
+        if (old.adoptedTtl !== undefined)
+            s.adoptedTtl = old.adoptedTtl;
+        if ((0, inputs_1.diffState)(old, s).changes)
             await (0, write_queue_1.enqueueWrite)("update", s);
         return { outs: s };
     },

@@ -26,7 +26,7 @@ function zoneQueues() {
         g.__osmHostingPowerDnsQueues = new Map();
     return g.__osmHostingPowerDnsQueues;
 }
-/** Queues a write for its zone; resolves when PowerDNS has applied it. */
+/** Queues a write for its zone; resolves, with the state as written, when PowerDNS has applied it. */
 function enqueueWrite(kind, state) {
     const queues = zoneQueues();
     const key = JSON.stringify([state.apiUrl, state.zone, (0, client_1.effectiveKey)(state)]);
@@ -37,7 +37,8 @@ function enqueueWrite(kind, state) {
     }
     const queue = q;
     return new Promise((resolve, reject) => {
-        queue.pending.push({ kind, state, resolve, reject });
+        const op = { kind, state, resolve: () => resolve(op.state), reject };
+        queue.pending.push(op);
         if (!queue.running) {
             queue.running = true;
             setTimeout(() => { void drainQueue(queue, key, queues); }, BATCH_WINDOW_MS);
@@ -111,14 +112,22 @@ async function runBatch(batch) {
                 return false;
             }
             if (!matches) {
-                op.reject((0, client_1.recordError)(s, `adoption refused: the existing rrset holds [${current.records.join(", ")}], the program declares [${s.records.join(", ")}]; ` +
-                    `adoption takes over only a matching rrset: declare its current records (change them in a later update) or fix the rrset in PowerDNS first`));
+                op.reject((0, client_1.recordError)(s, `adoption refused: the existing rrset holds [${current.records.join(", ")}] (ttl ${current.ttl}), the program declares [${s.records.join(", ")}]; ` +
+                    `adoption takes over only a matching rrset: declare its current records (change them in a later update) or fix the rrset in PowerDNS first ` +
+                    `(pdnsutil replace-rrset ${s.zone} ${relativeName(s)} ${s.type} ${current.ttl} ${s.records.map((r) => JSON.stringify(r)).join(" ")})`));
                 return false;
             }
-            return true; // adopted: the REPLACE below writes the declared ttl
+            // Adopted: the REPLACE below rewrites it through the API (rows written by SQL become
+            // the API's own), with the TTL it had while the declaration keeps it.
+            op.state = { ...s, adoptedTtl: current.ttl, ...(s.adoptTtl ? { ttl: current.ttl } : {}) };
+            return true;
         });
     }
     await patchSplitting(writes);
+}
+/** The name as pdnsutil takes it: relative to the zone, `@` for the apex. */
+function relativeName(s) {
+    return s.name === s.zone ? "@" : s.name.slice(0, -(s.zone.length + 1));
 }
 /** PATCHes all ops at once; on a rejection splits the batch so each op gets its own result. */
 async function patchSplitting(ops) {
@@ -139,7 +148,8 @@ async function patchSplitting(ops) {
             return;
         }
         for (const op of ops) {
-            // A record in a zone that no longer exists is gone: deleting it is done.
+            // A record in a zone PowerDNS says it does not have is gone: deleting it is done.
+            // (A server without the API, or another server, is an error: client.ts.)
             if (op.kind === "delete" && err.pdnsKind === "zone")
                 op.resolve();
             else
