@@ -233,7 +233,7 @@ describe("ansible/ static checks", function () {
         // A move forwards the fourth name too, when the customer has it.
         const fwd = { osm_customer: "acme", osm_domain: "osm.example.test", osm_move_peer_address: "192.0.2.11", osm_letsencrypt_dir: "/etc/letsencrypt",
             osm_wildcard_cert_name: "osm--wildcard", osm_site_suffixes: c.osm_site_suffixes, osm_mqtt_websocket_suffix: c.osm_mqtt_websocket_suffix };
-        const names = (t: string) => [...t.matchAll(/server_name (\S+);/g)].map((m) => m[1]);
+        const names = (t: string) => [...t.matchAll(/^\s*server_name (\S+);/gm)].map((m) => m[1]);
         assert.deepStrictEqual(names(await render("customer-forward-http.conf.j2", { ...fwd, osm_mqtt_websocket: false })),
             ["acme.osm.example.test", "acme-influx.osm.example.test", "acme-chirpstack.osm.example.test"]);
         assert.deepStrictEqual(names(await render("customer-forward-http.conf.j2", { ...fwd, osm_mqtt_websocket: true })),
@@ -435,6 +435,7 @@ describe("ansible/ static checks", function () {
                 OSM_MOVE_PEER_ADDRESS: ["192.0.2.11", "1.2.3", "::1"],
                 OSM_MOVE_PEER_KEY: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFVYVETxhueZb9M3kKYzqRziUCQzEcM0k8M51c9nTCT2", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFVYVETxhueZb9M3kKYzqRziUCQzEcM0k8M51c9nTCT2=", "ssh-rsa AAAAB3NzaC1yc2E", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFVYVETxhueZb9M3kKYzqRziUCQzEcM0k8M51c9nTCT2\n"],
                 OSM_DNS_TTL: ["30", "86400", "29", "86401", "030"],
+                OSM_MQTT_WEBSOCKET: ["yes", "no", "YES", "yes\n"],
             };
             assert.deepStrictEqual(Object.keys(table).sort(), [...names].sort(), "the table covers every rule");
             const py = [
