@@ -38,7 +38,7 @@ export = async () => {
         acmeTsigSecret: pulumi.secret(secrets.acmeTsigSecret),
     })]));
     const fleet = customers.map((c) => new Customer(c.label, {
-        label: c.label, domain: settings.domain, host: hosts.get(placements[c.label].host)!, mqttPort: placements[c.label].mqttPort, adopt: c.adopt,
+        label: c.label, domain: settings.domain, host: hosts.get(placements[c.label].host)!, mqttPort: placements[c.label].mqttPort, adopt: c.adopt, mqttWebsocket: c.mqttWebsocket,
         dns, limits: settings.containerLimits, ansible, movedFrom: movedFrom(deployed[c.label]?.host, placements[c.label].host, hosts),
     }));
 

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { AnsibleShipment } from "./ansible-bundle";
 import { DnsTarget, namesTtl } from "./dns";
 import { Host } from "./host";
-import { absolute, customerNames, CustomerNames } from "./naming";
+import { absolute, customerNames, CustomerNames, NAME_SUFFIXES } from "./naming";
 import * as powerdns from "./powerdns";
 import { playbook } from "./remote";
 
@@ -18,6 +18,8 @@ export interface CustomerArgs {
     mqttPort: number;
     /** Already running elsewhere: take over its existing DNS records if they match. */
     adopt?: boolean;
+    /** The fourth name, `<label>-mqtt.<domain>`: MQTT over WebSockets on 443 (record, vhost, listener). */
+    mqttWebsocket?: boolean;
     /** Where its records go. */
     dns: DnsTarget;
     /** CPU and memory limits of its container. */
@@ -38,6 +40,9 @@ const CONTAINER_DELETE = "container-delete.yml";
 const MOVE_GRANT = "move-grant.yml";
 const MOVE_REVOKE = "move-revoke.yml";
 
+/** OSM_MQTT_WEBSOCKET's value when `mqttWebsocket` is on (unset when off; ansible/vars/osm.yml). */
+export const MQTT_WEBSOCKET_ON = "yes";
+
 /** The credentials in what customer.yml returns on stdout (see ansible/README.md). */
 export interface CustomerCredentials {
     mqttUsername: string;
@@ -47,7 +52,7 @@ export interface CustomerCredentials {
 }
 
 /**
- * One customer: its three names (CNAMEs to its host), then its container created and
+ * One customer: its three names, four with `mqttWebsocket` (CNAMEs to its host), then its container created and
  * provisioned in one playbook run and, on removal, archived and deleted, on its host.
  */
 export class Customer extends pulumi.ComponentResource {
@@ -56,7 +61,8 @@ export class Customer extends pulumi.ComponentResource {
     public readonly names: CustomerNames;
     /** `<label>.<domain>:<port>`, what devices are configured with. */
     public readonly mqttEndpoint: string;
-    public readonly urls: { grafana: string; influx: string; chirpstack: string };
+    /** `mqttWebsocket`: the MQTT-over-WebSocket URL, absent without the option. */
+    public readonly urls: { grafana: string; influx: string; chirpstack: string; mqttWebsocket?: string };
     public readonly records: powerdns.Record[];
     /** Creates and provisions the container (one playbook run); its delete archives it. */
     public readonly container: command.remote.Command;
@@ -69,12 +75,13 @@ export class Customer extends pulumi.ComponentResource {
         super("osm:hosting:Customer", name, {}, opts);
         this.label = args.label;
         this.hostName = args.host.hostName;
-        this.names = customerNames(args.label, args.domain);
+        this.names = customerNames(args.label, args.domain, args.mqttWebsocket === true);
         this.mqttEndpoint = `${this.names.grafana}:${args.mqttPort}`;
         this.urls = {
             grafana: `https://${this.names.grafana}/`,
             influx: `https://${this.names.influx}/`,
             chirpstack: `https://${this.names.chirpstack}/`,
+            ...(this.names.mqtt ? { mqttWebsocket: `wss://${this.names.mqtt}/` } : {}),
         };
 
         // No ACME settings: the host's certificate for *.<domain> serves every customer.
@@ -85,6 +92,8 @@ export class Customer extends pulumi.ComponentResource {
             OSM_MQTT_PORT: String(args.mqttPort),
             OSM_CPUS: String(args.limits.cpus),
             OSM_MEMORY_MIB: String(args.limits.memoryMiB),
+            // Only when on: customers without it keep the environment they had.
+            ...(args.mqttWebsocket ? { OSM_MQTT_WEBSOCKET: MQTT_WEBSOCKET_ON } : {}),
         };
         const from = args.movedFrom;
         if (from) {
@@ -101,6 +110,8 @@ export class Customer extends pulumi.ComponentResource {
                     OSM_MOVE_PEER_ADDRESS: args.host.address,
                     OSM_MOVE_PEER_KEY: args.host.moveKey.apply((key) => (key === "" ? missingMoveKey(args.host.hostName) : key ?? "")),
                     OSM_DNS_TTL: String(namesTtl(args.dns, args.adopt === true)),
+                    // The old host forwards the fourth name too while the move lasts.
+                    ...(args.mqttWebsocket ? { OSM_MQTT_WEBSOCKET: MQTT_WEBSOCKET_ON } : {}),
                     OSM_PLAYBOOK_HASH: args.ansible.hashOf(MOVE_GRANT),
                 },
                 addPreviousOutputInEnv: false,
@@ -135,11 +146,14 @@ export class Customer extends pulumi.ComponentResource {
         // (the host's wildcard certificate needs no name of the customer's), so a move re-points
         // them only when the new host has taken over.
         const target = absolute(args.host.fqdn);
-        this.records = (["grafana", "influx", "chirpstack"] as const).map((service) =>
+        // One record per declared name (resource `<label>-<key>`): the option off, `-mqtt` is not
+        // declared, so turning it off deletes that record.
+        const services = (Object.keys(NAME_SUFFIXES) as (keyof CustomerNames)[]).filter((k) => this.names[k] !== undefined);
+        this.records = services.map((service) =>
             new powerdns.Record(`${name}-${service}`, {
                 apiUrl: args.dns.apiUrl, apiKey: args.dns.apiKey, zone: args.dns.zone, ttl: args.dns.ttl,
-                name: absolute(this.names[service]), type: "CNAME", records: [target],
-                ...(args.adopt ? { adoptId: `${args.dns.zone}/${absolute(this.names[service])}/CNAME`, adoptTtl: args.dns.keepAdoptedTtl } : {}),
+                name: absolute(this.names[service]!), type: "CNAME", records: [target],
+                ...(args.adopt ? { adoptId: `${args.dns.zone}/${absolute(this.names[service]!)}/CNAME`, adoptTtl: args.dns.keepAdoptedTtl } : {}),
             }, { parent: this, dependsOn: [this.container] }));
 
         this.credentials = pulumi.secret(this.container.stdout.apply(parseCredentials));

@@ -28,6 +28,8 @@ export interface CustomersFileEntry {
     mqttPort?: number;
     /** Already running: take over its existing DNS records if they match. */
     adopt?: boolean;
+    /** The fourth name `<label>-mqtt.<domain>`: MQTT over WebSockets on 443 (default: `adopt`). */
+    mqttWebsocket?: boolean;
 }
 
 /** Where a customer's label comes from: its `label` field, the lock (placed earlier under this name), or its name. */
@@ -45,6 +47,12 @@ export interface CustomerEntry extends CustomerRequest {
     previousLabel?: string;
     /** Already running: take over its existing DNS records if they match. */
     adopt: boolean;
+    /**
+     * `<label>-mqtt.<domain>`: MQTT over WebSockets through NGINX on 443 to the container's
+     * Mosquitto. Default off for a new customer, on for an adopted one (the old orchestrator gave
+     * every customer that name, and its devices or dashboards may use it), unless set false.
+     */
+    mqttWebsocket: boolean;
 }
 
 /** What validation needs to know of the hosts. */
@@ -102,7 +110,7 @@ export function checkCustomers(doc: unknown, file: string, hosts: KnownHost[], l
 
     entries.forEach((raw, i) => {
         if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return; // reported by the schema
-        const e = raw as { name?: unknown; label?: unknown; previousLabel?: unknown; host?: unknown; mqttPort?: unknown; adopt?: unknown };
+        const e = raw as { name?: unknown; label?: unknown; previousLabel?: unknown; host?: unknown; mqttPort?: unknown; adopt?: unknown; mqttWebsocket?: unknown };
         const at = `/customers/${i}`;
         const nameOk = typeof e.name === "string" && e.name.length >= 1 && e.name.length <= 80;
         const explicitOk = typeof e.label === "string" && e.label.length >= 1;
@@ -178,7 +186,9 @@ export function checkCustomers(doc: unknown, file: string, hosts: KnownHost[], l
             problems.push({ file, path: `${at}/adopt`, message: `adopt: true takes over a customer where it already runs, so it needs "host" and "mqttPort" pinned to what it has there; add ${[e.host === undefined ? "\"host\"" : "", e.mqttPort === undefined ? "\"mqttPort\"" : ""].filter(Boolean).join(" and ")}` });
         }
         entryIndex.push(i);
-        customers.push({ name, label, labelSource, ...(previousLabel !== undefined ? { previousLabel } : {}), host: hostName, mqttPort: port, adopt: e.adopt === true });
+        customers.push({ name, label, labelSource, ...(previousLabel !== undefined ? { previousLabel } : {}), host: hostName, mqttPort: port, adopt: e.adopt === true,
+            // A non-boolean is the schema's problem; the default follows adopt.
+            mqttWebsocket: typeof e.mqttWebsocket === "boolean" ? e.mqttWebsocket : e.adopt === true });
     });
     // A previous label still in use by another entry is not being given up, nor can two customers be it.
     const givenUp = new Map<string, number>();

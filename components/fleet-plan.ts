@@ -58,6 +58,7 @@ export function planFleet(a: FleetPlanArgs): FleetPlan {
         [label, { host: p.host, mqttPort: p.mqttPort, ...(locked[label] ? { name: locked[label].name } : {}) }]));
     const diff = diffFleet(deployed, a.customers.map((c) => ({
         label: c.label, name: c.name, ...placements[c.label], ...(c.previousLabel !== undefined ? { previousLabel: c.previousLabel } : {}),
+        mqttWebsocket: c.mqttWebsocket,
     })));
     const problems = maxDeletesProblems(diff, a.settings.maxDeletes, { customersFile: a.settings.customersFile, stackFile: a.stackFile });
     if (problems.length) throw new InputError(problems);

@@ -9,7 +9,19 @@ export function customerLabel(displayName: string): string {
     return displayName.trim().toLowerCase().replace(/\s+/g, "-");
 }
 
-/** The three public names of a customer, without trailing dot. */
+/**
+ * The one home of a customer's names: `<label><suffix>.<domain>` for each. `mqtt` (MQTT over
+ * WebSockets on 443) is declared only for customers with `mqttWebsocket`, but every customer
+ * owns it in the zone (zone-names.ts), so turning the option on never clashes. The playbooks
+ * hold the same suffixes (ansible/vars/osm.yml, pinned to these by test/unit/contract.test.ts).
+ */
+export const NAME_SUFFIXES = { grafana: "", influx: "-influx", chirpstack: "-chirpstack", mqtt: "-mqtt" } as const;
+
+/** The names served by the customer's own HTTP services (the fourth is Mosquitto's websockets). */
+export type HttpService = "grafana" | "influx" | "chirpstack";
+export const HTTP_SERVICES: readonly HttpService[] = ["grafana", "influx", "chirpstack"];
+
+/** The public names of a customer, without trailing dot. */
 export interface CustomerNames {
     /** Grafana: `<label>.<domain>` */
     grafana: string;
@@ -17,14 +29,22 @@ export interface CustomerNames {
     influx: string;
     /** ChirpStack: `<label>-chirpstack.<domain>` */
     chirpstack: string;
+    /** MQTT over WebSockets (NGINX on 443 -> Mosquitto's websockets listener): `<label>-mqtt.<domain>`, with `mqttWebsocket` only. */
+    mqtt?: string;
 }
 
-export function customerNames(label: string, domain: string): CustomerNames {
+/** The names a customer declares: the three HTTP ones, and `mqtt` when `mqttWebsocket` is on. */
+export function customerNames(label: string, domain: string, mqttWebsocket = false): CustomerNames {
+    const name = (key: keyof typeof NAME_SUFFIXES) => `${label}${NAME_SUFFIXES[key]}.${domain}`;
     return {
-        grafana: `${label}.${domain}`,
-        influx: `${label}-influx.${domain}`,
-        chirpstack: `${label}-chirpstack.${domain}`,
+        grafana: name("grafana"), influx: name("influx"), chirpstack: name("chirpstack"),
+        ...(mqttWebsocket ? { mqtt: name("mqtt") } : {}),
     };
+}
+
+/** Every declared name of a customer, in the order of NAME_SUFFIXES. */
+export function namesOf(names: CustomerNames): string[] {
+    return (Object.keys(NAME_SUFFIXES) as (keyof CustomerNames)[]).map((k) => names[k]).filter((n): n is string => n !== undefined);
 }
 
 /** A host's public name: `<host>.<domain>`. */

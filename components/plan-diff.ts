@@ -31,6 +31,8 @@ export interface PlannedCustomer extends Placement {
     name: string;
     /** A label change: the label it had until now (customers.json `previousLabel`). */
     previousLabel?: string;
+    /** customers.json `mqttWebsocket`: it has the fourth name. */
+    mqttWebsocket?: boolean;
 }
 
 /**
@@ -62,6 +64,8 @@ export interface Change {
     likelyRenameOf?: string;
     /** `delete`: the added customer that looks like this one renamed without a `label`. */
     likelyRenamedTo?: string;
+    /** `add`: with the fourth name, `<label>-mqtt` (customers.json `mqttWebsocket`). */
+    mqttWebsocket?: true;
 }
 
 export interface PlanDiff {
@@ -109,7 +113,7 @@ export function diffFleet(deployed: DeployedFleet, planned: PlannedCustomer[]): 
             continue;
         }
         if (!d) {
-            changes.push({ kind: "add", label: p.label, name: p.name, to });
+            changes.push({ kind: "add", label: p.label, name: p.name, to, ...(p.mqttWebsocket ? { mqttWebsocket: true as const } : {}) });
             continue;
         }
         const from: Placement = { host: d.host, mqttPort: d.mqttPort };

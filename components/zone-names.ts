@@ -4,7 +4,7 @@
  * rrset per name and type, and a CNAME cannot share its name with anything, so two owners of
  * one name would fail `pulumi up` halfway (or silently take each other's records). Pure.
  */
-import { absolute, customerNames, hostFqdn } from "./naming";
+import { absolute, hostFqdn, NAME_SUFFIXES } from "./naming";
 import { Problem } from "./problems";
 
 /** One name the stack would declare, and who declares it. */
@@ -32,9 +32,14 @@ export interface ZoneNamesInput {
     customersFile: string;
 }
 
-const SERVICE_NAMES: [keyof ReturnType<typeof customerNames>, string][] = [
-    ["grafana", "Grafana"], ["influx", "InfluxDB"], ["chirpstack", "ChirpStack"],
-];
+/**
+ * Every name of NAME_SUFFIXES, the MQTT-over-WebSocket one too whether or not the customer
+ * has `mqttWebsocket` on: the name is the customer's either way, so the option can be turned
+ * on later without a clash ("Acme Mqtt" beside "Acme" is refused from the start).
+ */
+const SERVICE_NAMES: Record<keyof typeof NAME_SUFFIXES, string> = {
+    grafana: "Grafana", influx: "InfluxDB", chirpstack: "ChirpStack", mqtt: "MQTT-over-WebSocket",
+};
 
 /** Every name the program would declare. */
 export function nameClaims(z: ZoneNamesInput): NameClaim[] {
@@ -43,11 +48,11 @@ export function nameClaims(z: ZoneNamesInput): NameClaim[] {
         file: z.stackFile, path: `/hosts/${i}/name`, fix: `rename host "${h.name}"`,
     }));
     z.customers.forEach((c, i) => {
-        const names = customerNames(c.label, z.domain);
         const explicit = c.labelSource === "label";
-        for (const [key, service] of SERVICE_NAMES) {
+        for (const [key, suffix] of Object.entries(NAME_SUFFIXES) as [keyof typeof NAME_SUFFIXES, string][]) {
+            const service = SERVICE_NAMES[key];
             claims.push({
-                name: absolute(names[key]), owner: `the ${service} name of customer ${JSON.stringify(c.name)}`,
+                name: absolute(`${c.label}${suffix}.${z.domain}`), owner: `the ${service} name of customer ${JSON.stringify(c.name)}`,
                 file: z.customersFile, path: `/customers/${i}/${explicit ? "label" : "name"}`,
                 // A label the lock fixed does not follow the name any more: only a "label" changes it.
                 fix: c.labelSource === undefined || c.labelSource === "name" ? `give customer ${JSON.stringify(c.name)} another name`

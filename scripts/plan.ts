@@ -160,7 +160,7 @@ async function main() {
         const rows = [["CUSTOMER", "HOST", "MQTT PORT", "NAME", "RECORD"]];
         for (const [label, p] of Object.entries(outputs.placements as Placements)) {
             const c = outputs.customers[label];
-            const names = [c.urls.grafana, c.urls.influx, c.urls.chirpstack].map((u: string) => `${new URL(u).hostname}.`);
+            const names = [c.urls.grafana, c.urls.influx, c.urls.chirpstack, c.urls.mqttWebsocket].filter(Boolean).map((u: string) => `${new URL(u).hostname}.`);
             names.forEach((n, i) => rows.push(i === 0 ? [label, p.host, String(p.mqttPort), n, target.get(n) ?? "?"] : ["", "", "", n, target.get(n) ?? "?"]));
         }
         console.log(table(rows));

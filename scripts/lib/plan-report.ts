@@ -4,6 +4,7 @@
  * the same for hosts (a warning when one is removed or its address changes); then each
  * host's load. Pure: the CLI prints it, the tests read it.
  */
+import { NAME_SUFFIXES } from "../../components/naming";
 import { HostCapacity, Placements } from "../../components/placement";
 import { Change, ChangeKind, DeployedFleet, HostChange, HostChangeKind, HostDiff, PlanDiff } from "../../components/plan-diff";
 
@@ -44,7 +45,7 @@ export function changeDetail(c: Change, domain: string): string {
     const renamed = c.previousName !== undefined && c.kind !== "rename" ? `; renamed from ${JSON.stringify(c.previousName)}` : "";
     switch (c.kind) {
         case "add":
-            return `new on ${where(c.to!)}: ${c.label}{,-influx,-chirpstack}.${domain}` + (c.likelyRenameOf
+            return `new on ${where(c.to!)}: ${c.label}{${Object.values(NAME_SUFFIXES).filter((x) => c.mqttWebsocket || x !== NAME_SUFFIXES.mqtt).join(",")}}.${domain}` + (c.likelyRenameOf
                 ? `; looks like "${c.likelyRenameOf}" renamed: to keep its container, data, port and credentials, add "label": "${c.likelyRenameOf}" to this entry`
                 : "");
         case "delete":

@@ -126,7 +126,9 @@ describe("end to end: the program carried out on lab hosts", function () {
         await stack.stop();
     });
 
-    const three: CustomersFileEntry[] = [{ name: "Alpha Dairy" }, { name: "Bravo Farms" }, { name: "Charlie Greenhouses" }];
+    // Alpha Dairy has the fourth name too (mqttWebsocket: MQTT over WebSockets on 443): verify
+    // checks its record, certificate and an MQTT session over wss://, also after its move.
+    const three: CustomersFileEntry[] = [{ name: "Alpha Dairy", mqttWebsocket: true }, { name: "Bravo Farms" }, { name: "Charlie Greenhouses" }];
     const labels = ["alpha-dairy", "bravo-farms", "charlie-greenhouses"];
 
     it("carries out every resource the program declares (records, bootstrap, ansible copy, setup, containers)", async () => {
@@ -156,6 +158,7 @@ describe("end to end: the program carried out on lab hosts", function () {
     it("answers each customer's three names over HTTPS through NGINX from that customer's container", async () => {
         needFirst();
         for (const l of labels) await assertAnswers(l);
+        assert.strictEqual(await stack.resolve(`alpha-dairy-mqtt.${DOMAIN}`), await stack.resolve(`alpha-dairy.${DOMAIN}`), "the fourth name leads to its host");
         await assertVerifies();
     });
 
@@ -360,6 +363,7 @@ describe("end to end: the program carried out on lab hosts", function () {
             [`${mover}-move-grant`]: "create",
             [`${mover}-container`]: "replace",
             [`${mover}-grafana`]: "update", [`${mover}-influx`]: "update", [`${mover}-chirpstack`]: "update",
+            ...(mover === "alpha-dairy" ? { [`${mover}-mqtt`]: "update" } : {}),
         });
         assert.strictEqual(plans.size, before.resources.length + 1, "every resource has its step");
         // In that order: the grant on the old host, the container on the new host (it pulls the

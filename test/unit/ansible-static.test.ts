@@ -164,11 +164,12 @@ describe("ansible/ static checks", function () {
 
         it("passes nginx -t for sample customers (HTTPS vhosts + MQTT stream servers)", async () => {
             const customers = [
-                { label: "acme", address: "10.118.0.2", port: 8901 },
-                { label: "blue-widget-co", address: "10.118.0.3", port: 8999 },
-                // The longest label (52 characters) makes the longest server_name.
-                { label: "a".repeat(25) + "-" + "b".repeat(26), address: "10.118.255.254", port: 65535 },
+                { label: "acme", address: "10.118.0.2", port: 8901, websocket: true },
+                { label: "blue-widget-co", address: "10.118.0.3", port: 8999, websocket: false },
+                // The longest label (52 characters) makes the longest server_name (its -mqtt name too).
+                { label: "a".repeat(25) + "-" + "b".repeat(26), address: "10.118.255.254", port: 65535, websocket: true },
             ];
+            const { osm_mqtt_websocket_suffix: wsSuffix, osm_mqtt_websocket_port: wsPort } = contract();
             const common = {
                 osm_nginx_dir: path.join(dir, "osm"),
                 osm_nginx_pidfile: path.join(dir, "nginx.pid"),
@@ -188,13 +189,18 @@ describe("ansible/ static checks", function () {
                 "-subj", "/CN=osm-test", "-keyout", path.join(live, "privkey.pem"), "-out", path.join(live, "fullchain.pem")]);
             assert.strictEqual(cert.code, 0, cert.stderr);
             for (const c of customers) {
-                const vars = { ...common, osm_wildcard_cert_name: "osm--wildcard", osm_customer: c.label, osm_address: c.address, osm_mqtt_port: c.port };
+                const vars = { ...common, osm_wildcard_cert_name: "osm--wildcard", osm_customer: c.label, osm_address: c.address, osm_mqtt_port: c.port,
+                    osm_mqtt_websocket: c.websocket, osm_mqtt_websocket_suffix: wsSuffix, osm_mqtt_websocket_port: wsPort };
                 const http = await render("customer-http.conf.j2", vars);
                 const stream = await render("customer-stream.conf.j2", vars);
                 for (const n of ["", "-chirpstack", "-influx"]) assert.match(http, new RegExp(`server_name ${c.label}${n}\\.${common.osm_domain.replace(/\./g, "\\.")};`));
                 assert.match(http, new RegExp(`location /api/live/ \\{\\s+proxy_pass http://${c.address.replace(/\./g, "\\.")}:3000;`));
                 assert.match(http, /proxy_pass http:\/\/[0-9.]+:8080;[^}]*Upgrade \$http_upgrade/);
                 assert.match(http, /proxy_pass http:\/\/[0-9.]+:8086;/);
+                // mqttWebsocket: <label>-mqtt.<domain> -> Mosquitto's websockets listener, upgraded; without it, no such vhost.
+                const ws = new RegExp(`server_name ${c.label}-mqtt\\.${common.osm_domain.replace(/\./g, "\\.")};[^}]*proxy_pass http://${c.address.replace(/\./g, "\\.")}:9001;[^}]*Upgrade \\$http_upgrade`);
+                if (c.websocket) assert.match(http, ws);
+                else assert.doesNotMatch(http, /-mqtt\.|:9001/);
                 assert.match(stream, new RegExp(`listen ${c.port} ssl;[^}]*proxy_pass ${c.address.replace(/\./g, "\\.")}:1883;`));
                 fs.writeFileSync(path.join(dir, "osm", "http", `${c.label}.conf`), http);
                 fs.writeFileSync(path.join(dir, "osm", "stream", `${c.label}.conf`), stream);
@@ -211,6 +217,27 @@ describe("ansible/ static checks", function () {
             assert.notStrictEqual(r.code, 0);
             assert.match(r.stderr, /ssl_certificate/);
         });
+    });
+
+    it("gives Mosquitto a websockets listener on the container's address with mqttWebsocket only (no other change of its config)", async () => {
+        const c = contract();
+        const vars = { osm_address: "10.118.0.2", osm_mqtt_websocket_port: c.osm_mqtt_websocket_port };
+        const off = await render("mosquitto-osm.conf.j2", { ...vars, osm_mqtt_websocket: false });
+        const on = await render("mosquitto-osm.conf.j2", { ...vars, osm_mqtt_websocket: true });
+        assert.doesNotMatch(off, /9001|websockets/);
+        assert.ok(on.startsWith(off), "the option only adds lines: customers without it keep their file (no restart)");
+        assert.match(on.slice(off.length), /^listener 9001 10\.118\.0\.2\nprotocol websockets\n$/m);
+        // Same users: one password file for every listener.
+        assert.match(on, /^per_listener_settings false$/m);
+        assert.match(on, /^allow_anonymous false$/m);
+        // A move forwards the fourth name too, when the customer has it.
+        const fwd = { osm_customer: "acme", osm_domain: "osm.example.test", osm_move_peer_address: "192.0.2.11", osm_letsencrypt_dir: "/etc/letsencrypt",
+            osm_wildcard_cert_name: "osm--wildcard", osm_site_suffixes: c.osm_site_suffixes, osm_mqtt_websocket_suffix: c.osm_mqtt_websocket_suffix };
+        const names = (t: string) => [...t.matchAll(/^\s*server_name (\S+);/gm)].map((m) => m[1]);
+        assert.deepStrictEqual(names(await render("customer-forward-http.conf.j2", { ...fwd, osm_mqtt_websocket: false })),
+            ["acme.osm.example.test", "acme-influx.osm.example.test", "acme-chirpstack.osm.example.test"]);
+        assert.deepStrictEqual(names(await render("customer-forward-http.conf.j2", { ...fwd, osm_mqtt_websocket: true })),
+            ["acme.osm.example.test", "acme-influx.osm.example.test", "acme-chirpstack.osm.example.test", "acme-mqtt.osm.example.test"]);
     });
 
     it("renders the LXC config with v2 limits on cgroup v2 hosts and v1 limits elsewhere", async () => {
@@ -408,6 +435,7 @@ describe("ansible/ static checks", function () {
                 OSM_MOVE_PEER_ADDRESS: ["192.0.2.11", "1.2.3", "::1"],
                 OSM_MOVE_PEER_KEY: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFVYVETxhueZb9M3kKYzqRziUCQzEcM0k8M51c9nTCT2", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFVYVETxhueZb9M3kKYzqRziUCQzEcM0k8M51c9nTCT2=", "ssh-rsa AAAAB3NzaC1yc2E", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFVYVETxhueZb9M3kKYzqRziUCQzEcM0k8M51c9nTCT2\n"],
                 OSM_DNS_TTL: ["30", "86400", "29", "86401", "030"],
+                OSM_MQTT_WEBSOCKET: ["yes", "no", "YES", "yes\n"],
             };
             assert.deepStrictEqual(Object.keys(table).sort(), [...names].sort(), "the table covers every rule");
             const py = [

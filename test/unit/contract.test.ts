@@ -12,9 +12,11 @@ import * as os from "os";
 import * as path from "path";
 import { readSettings } from "../../components/config";
 import { acceptsEnv, CONTRACT_FILE, hostContract, parseContract } from "../../components/contract";
+import { MQTT_WEBSOCKET_ON } from "../../components/customer";
 import { parseMoveKey } from "../../components/host";
 import { checkCustomers } from "../../components/customers";
-import { customerLabel, MAX_LABEL_LENGTH } from "../../components/naming";
+import * as yaml from "js-yaml";
+import { customerLabel, MAX_LABEL_LENGTH, NAME_SUFFIXES } from "../../components/naming";
 import { projectRoot } from "../../components/paths";
 import { InputError } from "../../components/problems";
 import { HOST_KEYS, lookupOf, TEST_SECRETS, testSettings } from "./support/fleet";
@@ -57,6 +59,7 @@ const TABLE: Record<string, [value: string, accepted: boolean][]> = {
     OSM_MOVE_FROM_HOST_KEY: [[HOST_KEYS.alpha.split(" ").slice(0, 2).join(" "), true], ["ssh-ed25519 AAAA;reboot", false], ["ssh-dss AAAAB3Nza", false], ["AAAAC3NzaC1lZDI1NTE5", false]],
     OSM_MOVE_PEER_ADDRESS: [["192.0.2.11", true], ["1.2.3", false], ["::1", false]],
     OSM_MOVE_PEER_KEY: [[ED25519_KEY, true], ["ssh-rsa AAAAB3NzaC1yc2E", false], ["ssh-ed25519 AAAA", false], [`${ED25519_KEY} osm-move@x`, false]],
+    OSM_MQTT_WEBSOCKET: [["yes", true], ["no", false], ["1", false], ["YES", false], ["yes;reboot", false]],
     OSM_DNS_TTL: [["30", true], ["300", true], ["86400", true], ["29", false], ["86401", false]],
 };
 
@@ -124,6 +127,9 @@ function programAccepts(name: string, value: string): boolean {
         // Made by the new host's host-setup.yml, never an input: the program takes it only in this shape (parseMoveKey).
         case "OSM_MOVE_PEER_KEY":
             return parseMoveKey(JSON.stringify({ moveKey: value })) === value;
+        // Sent only with customers.json mqttWebsocket on, always this one value (components/customer.ts).
+        case "OSM_MQTT_WEBSOCKET":
+            return value === MQTT_WEBSOCKET_ON;
         case "OSM_DNS_TTL":
             return accepts({ powerdns: { ...(settings.powerdns as object), ttl: Number(value) } });
         default:
@@ -227,6 +233,13 @@ describe("host contract: the program and every playbook accept exactly the same 
             assert.strictEqual(ok.code, 0, ok.out);
         });
     }
+
+    it("the playbooks' name suffixes are the program's (components/naming.ts NAME_SUFFIXES)", () => {
+        const vars = yaml.load(fs.readFileSync(path.join(ROOT, CONTRACT_FILE), "utf8")) as Record<string, unknown>;
+        const { mqtt, ...http } = NAME_SUFFIXES;
+        assert.deepStrictEqual(vars.osm_site_suffixes, Object.values(http));
+        assert.strictEqual(vars.osm_mqtt_websocket_suffix, mqtt);
+    });
 
     it("customers.schema.json (for editors) states the contract's MQTT port range", () => {
         const schema = JSON.parse(fs.readFileSync(path.join(ROOT, "customers.schema.json"), "utf8"));

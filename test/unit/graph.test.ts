@@ -59,24 +59,26 @@ describe("graph: the program under mocks", function () {
     });
     after(() => scratch.cleanup());
 
-    it("declares exactly: per host a component, A record, bootstrap, ansible copy, setup; per customer a component, 3 records, one command (container)", () => {
+    it("declares exactly: per host a component, A record, bootstrap, ansible copy, setup; per customer a component, 3 records (4 with mqttWebsocket), one command (container)", () => {
         const counts = new Map<string, number>();
         for (const r of ev.resources) counts.set(r.type, (counts.get(r.type) ?? 0) + 1);
         assert.deepStrictEqual(Object.fromEntries(counts), {
             "osm:hosting:Host": 3,
             "osm:hosting:Customer": 5,
-            [RECORD]: 3 + 5 * 3,
+            // The adopted customer has mqttWebsocket by default: its fourth name.
+            [RECORD]: 3 + 5 * 3 + 1,
             [COMMAND]: 3 * 2 + 5,
             "command:remote:CopyToRemote": 3,
         });
         assert.deepStrictEqual(ofType(ev, "osm:hosting:Customer").map((r) => r.name).sort(), [...LABELS].sort());
     });
 
-    it("each customer has exactly its three records: right names, CNAME to its host's FQDN with a trailing dot", () => {
+    it("each customer has exactly its three records (four with mqttWebsocket): right names, CNAME to its host's FQDN with a trailing dot", () => {
         for (const label of LABELS) {
             const component = byName(ev, label, "osm:hosting:Customer");
             const records = ev.resources.filter((r) => r.type === RECORD && r.parent === component.urn);
-            assert.deepStrictEqual(records.map((r) => r.name).sort(), SERVICES.map((s) => `${label}-${s}`).sort());
+            const extra = label === "harbour-cold-store" ? [`${label}-mqtt`] : [];
+            assert.deepStrictEqual(records.map((r) => r.name).sort(), [...SERVICES.map((s) => `${label}-${s}`), ...extra].sort());
             const host = ev.outputs.placements[label].host;
             for (const service of SERVICES) {
                 const i = unwrapSecrets(byName(ev, `${label}-${service}`).inputs);
@@ -97,6 +99,7 @@ describe("graph: the program under mocks", function () {
         const expected = [
             ...HOSTS.map((h) => ({ name: `${h.name}.${DOMAIN}.`, type: "A", content: h.address })),
             ...LABELS.flatMap((l) => SERVICES.map((s) => ({ name: serviceName(l, s), type: "CNAME", content: `${ev.outputs.placements[l].host}.${DOMAIN}.` }))),
+            { name: `harbour-cold-store-mqtt.${DOMAIN}.`, type: "CNAME", content: `beta.${DOMAIN}.` },
         ];
         const key = (r: { name: string }) => r.name;
         assert.deepStrictEqual([...records].sort((a, b) => key(a).localeCompare(key(b))), expected.sort((a, b) => key(a).localeCompare(key(b))));
@@ -115,6 +118,25 @@ describe("graph: the program under mocks", function () {
         const rewrite = await runProgram({ customersFile, settings: testSettings({ powerdns: { apiUrl: "http://127.0.0.1:8081", zone: "test.example", ttl: 120, keepAdoptedTtl: false } }) });
         const cname = unwrapSecrets(byName(rewrite, "harbour-cold-store-grafana").inputs);
         assert.deepStrictEqual([cname.adoptId !== undefined, cname.adoptTtl === true, cname.ttl], [true, false, 120]);
+    });
+
+    it("mqttWebsocket: 4 records when on (adopted ones adopt the fourth), 3 when off; the playbook is told only when on", async () => {
+        const container = (e: Evaluation<any>, label: string) => unwrapSecrets(byName(e, `${label}-container`, COMMAND).inputs).environment;
+        const mqtt = unwrapSecrets(byName(ev, "harbour-cold-store-mqtt", RECORD).inputs);
+        assert.deepStrictEqual([mqtt.name, mqtt.type, mqtt.records, mqtt.adoptId],
+            [`harbour-cold-store-mqtt.${DOMAIN}.`, "CNAME", [`beta.${DOMAIN}.`], `test.example/harbour-cold-store-mqtt.${DOMAIN}./CNAME`]);
+        assert.strictEqual(container(ev, "harbour-cold-store").OSM_MQTT_WEBSOCKET, "yes");
+        assert.strictEqual(container(ev, "acme").OSM_MQTT_WEBSOCKET, undefined);
+        assert.strictEqual(ev.outputs.customers["harbour-cold-store"].urls.mqttWebsocket, `wss://harbour-cold-store-mqtt.${DOMAIN}/`);
+        assert.strictEqual(ev.outputs.customers.acme.urls.mqttWebsocket, undefined);
+        const flipped = await runProgram({ customersFile: scratch.customers({ customers: CUSTOMERS.customers.map((c) =>
+            c.name === "Acme" ? { ...c, mqttWebsocket: true } : c.adopt ? { ...c, mqttWebsocket: false } : c) }) });
+        const recordsOf = (e: Evaluation<any>, label: string) => e.resources.filter((r) => r.type === RECORD && r.parent === byName(e, label, "osm:hosting:Customer").urn).map((r) => r.name).sort();
+        assert.deepStrictEqual(recordsOf(flipped, "acme"), ["acme-chirpstack", "acme-grafana", "acme-influx", "acme-mqtt"]);
+        assert.strictEqual(unwrapSecrets(byName(flipped, "acme-mqtt", RECORD).inputs).adoptId, undefined);
+        assert.strictEqual(container(flipped, "acme").OSM_MQTT_WEBSOCKET, "yes");
+        assert.deepStrictEqual(recordsOf(flipped, "harbour-cold-store"), ["harbour-cold-store-chirpstack", "harbour-cold-store-grafana", "harbour-cold-store-influx"]);
+        assert.strictEqual(container(flipped, "harbour-cold-store").OSM_MQTT_WEBSOCKET, undefined);
     });
 
     it("each host has its A record under its component", () => {
@@ -202,6 +224,8 @@ describe("graph: the program under mocks", function () {
             assert.deepStrictEqual(env, {
                 // No ACME settings: the host's certificate for *.<domain> serves it.
                 OSM_CUSTOMER: label, OSM_DOMAIN: DOMAIN, OSM_HOST_NAME: host, OSM_MQTT_PORT: port, OSM_CPUS: "3", OSM_MEMORY_MIB: "3072",
+                // mqttWebsocket (the adopted customer's default): its fourth name's vhost and listener.
+                ...(label === "harbour-cold-store" ? { OSM_MQTT_WEBSOCKET: "yes" } : {}),
             });
             // A move to another host replaces the container rather than updating it in place.
             assert.deepStrictEqual(container.triggers, [host]);
@@ -269,7 +293,7 @@ describe("graph: the program under mocks", function () {
         for (const l of ["blue-widget-co", "acme", "northfield-dairy"]) assert.notStrictEqual(placements[l].host, "gamma");
     });
 
-    it("outputs: per customer its host, MQTT endpoint and three URLs", () => {
+    it("outputs: per customer its host, MQTT endpoint and three URLs (four with mqttWebsocket)", () => {
         assert.deepStrictEqual(Object.keys(ev.outputs.customers), LABELS);
         for (const label of LABELS) {
             const c = ev.outputs.customers[label];
@@ -278,6 +302,7 @@ describe("graph: the program under mocks", function () {
             assert.strictEqual(c.mqttEndpoint, `${label}.${DOMAIN}:${p.mqttPort}`);
             assert.deepStrictEqual(c.urls, {
                 grafana: `https://${label}.${DOMAIN}/`, influx: `https://${label}-influx.${DOMAIN}/`, chirpstack: `https://${label}-chirpstack.${DOMAIN}/`,
+                ...(label === "harbour-cold-store" ? { mqttWebsocket: `wss://${label}-mqtt.${DOMAIN}/` } : {}),
             });
             assert.deepStrictEqual(Object.keys(c.credentials).sort(), ["grafanaAdminPassword", "influxToken", "mqttPassword", "mqttUsername"]);
         }
@@ -428,7 +453,8 @@ describe("graph: the example fleet (Pulumi.prod.yaml + customers.json) offline",
         const ev = await evaluateOffline({ stack: "prod" });
         assert.strictEqual(ofType(ev, "osm:hosting:Host").length, 4);
         assert.strictEqual(ofType(ev, "osm:hosting:Customer").length, 7);
-        assert.strictEqual(ev.resources.length, 4 * 5 + 7 * 5);
+        // The adopted Harbour Cold Store keeps its fourth name (mqttWebsocket by default).
+        assert.strictEqual(ev.resources.length, 4 * 5 + 7 * 5 + 1);
         assert.deepStrictEqual(ev.outputs.placements["harbour-cold-store"], { host: "osm2", mqttPort: 8901 });
         for (const p of Object.values<any>(ev.outputs.placements)) assert.notStrictEqual(p.host, "osm0");
         assert.strictEqual(ev.outputs.hosts.osm0.used, 0);

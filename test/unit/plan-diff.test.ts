@@ -92,6 +92,14 @@ describe("plan diff: against what is deployed", () => {
         assert.ok(!onlyAdd.some((l) => l.startsWith("WARNING")), onlyAdd.join("\n"));
     });
 
+    it("an added customer with mqttWebsocket lists its fourth name, <label>-mqtt", () => {
+        const added = diffFleet({}, [{ label: "a", name: "A", host: "osm1", mqttPort: 9000 }, { label: "b", name: "B", host: "osm1", mqttPort: 9001, mqttWebsocket: true }]);
+        assert.deepStrictEqual(added.changes.map((c) => [c.label, c.mqttWebsocket]), [["a", undefined], ["b", true]]);
+        const lines = formatDiff(added, DOMAIN);
+        assert.ok(lines.some((l) => l.endsWith(`new on osm1:9000: a{,-influx,-chirpstack}.${DOMAIN}`)), lines.join("\n"));
+        assert.ok(lines.some((l) => l.endsWith(`new on osm1:9001: b{,-influx,-chirpstack,-mqtt}.${DOMAIN}`)), lines.join("\n"));
+    });
+
     it("a name changed without a label is a delete and an add: both lines say so and give the label to keep it", () => {
         const renamed = diffFleet(deployed, [...Object.keys(deployed).filter((l) => l !== "acme").map(keep), { label: "acme-industries", name: "Acme Industries", host: "osm3", mqttPort: 9100 }]);
         const del = renamed.changes.find((c) => c.kind === "delete")!;

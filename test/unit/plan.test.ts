@@ -238,7 +238,9 @@ describe("plan: npm run plan, offline", function () {
         for (const p of Object.values<any>(out.placements)) assert.deepStrictEqual(Object.keys(p).sort(), ["host", "mqttPort"]);
         for (const r of out.records) assert.deepStrictEqual(Object.keys(r).sort(), ["content", "name", "type"]);
         assert.strictEqual(out.records.filter((r: any) => r.type === "A").length, HOSTS.length);
-        assert.strictEqual(out.records.filter((r: any) => r.type === "CNAME").length, LABELS.length * 3);
+        // Three names each, and the adopted Harbour Cold Store's fourth (mqttWebsocket by default).
+        assert.strictEqual(out.records.filter((r: any) => r.type === "CNAME").length, LABELS.length * 3 + 1);
+        assert.ok(out.records.some((r: any) => r.name === `harbour-cold-store-mqtt.${DOMAIN}.` && r.type === "CNAME"));
         for (const label of LABELS) {
             const target = `${out.placements[label].host}.${DOMAIN}.`;
             for (const name of [`${label}.${DOMAIN}.`, `${label}-influx.${DOMAIN}.`, `${label}-chirpstack.${DOMAIN}.`]) {

@@ -93,7 +93,7 @@ const customerCases: CustomersCase[] = [
     { title: "mqttPort pinned without host", doc: { customers: [{ name: "Acme", mqttPort: 9000 }] },
         expect: [{ path: "/customers/0/mqttPort", says: ["mqttPort is pinned but host is not", 'pin "host" too'] }] },
     { title: "unknown field hots in a customer", doc: { customers: [{ name: "Acme", hots: "osm1" }] },
-        expect: [{ path: "/customers/0/hots", says: ['unknown field "hots"', "remove it or correct its spelling", "(allowed: name, label, previousLabel, host, mqttPort, adopt)"] }] },
+        expect: [{ path: "/customers/0/hots", says: ['unknown field "hots"', "remove it or correct its spelling", "(allowed: name, label, previousLabel, host, mqttPort, adopt, mqttWebsocket)"] }] },
     { title: "unknown field at the top level", doc: { customers: [], hots: [] },
         expect: [{ path: "/hots", says: ['unknown field "hots"', "remove it or correct its spelling", "(allowed: $schema, customers)"] }] },
     { title: "customers missing", doc: { $schema: "./customers.schema.json" },
@@ -110,6 +110,8 @@ const customerCases: CustomersCase[] = [
         expect: [{ path: "/customers/0/name", says: ["must be a string", "(got 42)"] }] },
     { title: "adopt that is not a boolean", doc: { customers: [{ name: "Acme", adopt: "yes" }] },
         expect: [{ path: "/customers/0/adopt", says: ["must be a boolean", '(got "yes")'] }] },
+    { title: "mqttWebsocket that is not a boolean", doc: { customers: [{ name: "Acme", mqttWebsocket: "on" }] },
+        expect: [{ path: "/customers/0/mqttWebsocket", says: ["must be a boolean", '(got "on")'] }] },
     // Explicit labels: the same rules as a derived label, reported at /label with a fix for the label.
     { title: "an explicit label in upper case", doc: { customers: [{ name: "Acme", label: "Acme" }] },
         expect: [{ path: "/customers/0/label", says: ['label "Acme"', 'contains "A"', "use only lower-case letters a-z, digits and dashes"] }] },
@@ -288,6 +290,15 @@ describe("validation: customers.json", () => {
         assert.strictEqual(checkCustomers(doc, CUSTOMERS, HOSTS).customers[1].label, "acme");
     });
 
+    it("mqttWebsocket: off for a new customer, on for an adopted one, unless set", () => {
+        const doc = { customers: [
+            { name: "New" }, { name: "New On", mqttWebsocket: true },
+            { name: "Old", host: "osm1", mqttPort: 8900, adopt: true }, { name: "Old Off", host: "osm1", mqttPort: 8901, adopt: true, mqttWebsocket: false },
+        ] };
+        const { customers, problems } = checkCustomers(doc, CUSTOMERS, HOSTS);
+        assert.deepStrictEqual(problems, []);
+        assert.deepStrictEqual(customers.map((c) => [c.label, c.mqttWebsocket]), [["new", false], ["new-on", true], ["old", true], ["old-off", false]]);
+    });
     it('derives "Blue Widget Co" -> blue-widget-co and trims outer spaces', () => {
         const { customers, problems } = checkCustomers({ customers: [{ name: "Blue Widget Co" }, { name: "  Saxon\tMills " }] }, CUSTOMERS, HOSTS);
         assert.deepStrictEqual(problems, []);

@@ -80,6 +80,18 @@ describe("verify: drift between a host's osm-status and the stack", () => {
         assert.deepStrictEqual(customerDrift(f, f.customers[0], t).map((x) => x.problem), ["no NGINX site"]);
     });
 
+    it("mqttWebsocket: the site must hold the fourth name too (osm-status lists it as any other)", () => {
+        const f = fleet();
+        const on = { ...f.customers[0], names: customerNames("acme", DOMAIN, true) };
+        const s = goodStatus(f);
+        assert.deepStrictEqual(customerDrift(f, on, s).map((x) => x.problem), [`NGINX site lacks acme-mqtt.${DOMAIN}`, `no certificate for acme-mqtt.${DOMAIN}`]);
+        s.nginx!.sites[0].names = [...s.nginx!.sites[0].names, `acme-mqtt.${DOMAIN}`].sort();
+        // The status's certificates are per customer here: the fourth name needs one too.
+        assert.deepStrictEqual(customerDrift(f, on, s).map((x) => x.problem), [`no certificate for acme-mqtt.${DOMAIN}`]);
+        s.certificates = [{ lineage: "osm--wildcard", names: [`*.${DOMAIN}`], daysLeft: 80 }];
+        assert.deepStrictEqual(customerDrift(f, on, s), []);
+    });
+
     it("certificates are found by name, not by lineage: a per-host wildcard lineage serves every customer", () => {
         assert.ok(certNameCovers(`*.${DOMAIN}`, `acme-influx.${DOMAIN}`));
         assert.ok(certNameCovers(`ACME.${DOMAIN}.`, `acme.${DOMAIN}`));

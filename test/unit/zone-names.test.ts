@@ -10,12 +10,17 @@ const base: ZoneNamesInput = {
 const customers = (...names: string[]) => names.map((name) => ({ name, label: name.toLowerCase().replace(/\s+/g, "-") }));
 
 describe("zone names: every declared name has one owner", () => {
-    it("claims each host's name and each customer's three names", () => {
+    it("claims each host's name and each customer's four names (the MQTT-over-WebSocket one with the option off too)", () => {
         const claims = nameClaims({ ...base, customers: customers("Acme") });
         assert.deepStrictEqual(claims.map((c) => c.name), [
             "osm1.osm.example.org.", "osm2.osm.example.org.",
-            "acme.osm.example.org.", "acme-influx.osm.example.org.", "acme-chirpstack.osm.example.org.",
+            "acme.osm.example.org.", "acme-influx.osm.example.org.", "acme-chirpstack.osm.example.org.", "acme-mqtt.osm.example.org.",
         ]);
+    });
+    it("refuses \"Acme Mqtt\" beside \"Acme\", naming both owners", () => {
+        const problems = zoneNameProblems({ ...base, customers: customers("Acme", "Acme Mqtt") });
+        assert.deepStrictEqual(problems.map((p) => [p.file, p.path]), [["customers.json", "/customers/1/name"]]);
+        assert.match(problems[0].message, /acme-mqtt\.osm\.example\.org\. would be declared twice: as the MQTT-over-WebSocket name of customer "Acme" \(customers\.json \/customers\/0\/name\) and as the Grafana name of customer "Acme Mqtt"; give customer "Acme Mqtt" another name \(or give customer "Acme" another name\)/);
     });
     it("accepts a fleet whose names are all distinct", () => {
         assert.deepStrictEqual(zoneNameProblems({ ...base, customers: customers("Acme", "Northfield Dairy", "Acme Labs") }), []);

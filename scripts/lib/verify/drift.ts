@@ -6,6 +6,7 @@
  * Which certbot lineage covers a name is found by the names in the certificates (wildcards
  * too), not by the lineage's name: hosts may hold one lineage per customer or one per host.
  */
+import { namesOf } from "../../../components/naming";
 import { act } from "./actions";
 import { DeclaredCustomer, DeclaredFleet, DeclaredHost, Finding, HostStatus, StatusCertificate } from "./types";
 
@@ -27,8 +28,9 @@ export function certificatesFor(name: string, certs: StatusCertificate[]): Statu
     return certs.filter((c) => c.names.some((p) => certNameCovers(p, name))).sort((a, b) => (b.daysLeft ?? -1e9) - (a.daysLeft ?? -1e9));
 }
 
+/** Every name the customer declares (the fourth with mqttWebsocket): each needs its vhost and a certificate. */
 function allNames(c: DeclaredCustomer): string[] {
-    return [c.names.grafana, c.names.influx, c.names.chirpstack];
+    return namesOf(c.names);
 }
 
 /** What is wrong on its host with one declared customer (empty: all is there). */

@@ -37,6 +37,7 @@ export async function declaredFleet(src: FleetSource): Promise<DeclaredFleet> {
         stackReferenceOutputs: src.previous === undefined ? {} : { placements: src.previous },
     });
     const placements = ev.outputs.placements as Record<string, { host: string; mqttPort: number }>;
+    const customers = (ev.outputs.customers ?? {}) as Record<string, { urls?: { mqttWebsocket?: string } }>;
     return {
         stack: src.stack,
         domain: settings.domain,
@@ -44,7 +45,10 @@ export async function declaredFleet(src: FleetSource): Promise<DeclaredFleet> {
         zone: settings.powerdns.zone,
         powerdnsHost: new URL(settings.powerdns.apiUrl).hostname.replace(/^\[|\]$/g, ""),
         hosts: settings.hosts.map((h) => ({ name: h.name, fqdn: hostFqdn(h.name, settings.domain), address: h.address, sshPort: h.sshPort, hostKey: h.hostKey, drain: h.drain })),
-        customers: Object.entries(placements).map(([label, p]) => ({ label, host: p.host, mqttPort: p.mqttPort, names: customerNames(label, settings.domain) })),
+        // The fourth name where the program declares it (the customer's mqttWebsocket URL).
+        customers: Object.entries(placements).map(([label, p]) => ({
+            label, host: p.host, mqttPort: p.mqttPort, names: customerNames(label, settings.domain, customers[label]?.urls?.mqttWebsocket !== undefined),
+        })),
     };
 }
 

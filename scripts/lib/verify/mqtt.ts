@@ -1,11 +1,11 @@
 /**
  * Just enough MQTT 3.1.1 (OASIS, mqtt-v3.1.1) for verify: CONNECT with a user and password,
- * SUBSCRIBE, PUBLISH at QoS 0 and read it back, DISCONNECT; over a TLS socket opened and
- * judged by the caller. The password goes only into the CONNECT packet on a connection whose
+ * SUBSCRIBE, PUBLISH at QoS 0 and read it back, DISCONNECT; over a TLS socket (or a WebSocket
+ * in one, websocket.ts) opened and judged by the caller. The password goes only into the CONNECT packet on a connection whose
  * certificate was already found trusted and valid for the name: never to an unknown server.
  */
 import * as crypto from "crypto";
-import * as tls from "tls";
+import { Duplex } from "stream";
 
 /** CONNACK return codes (3.1.1 §3.2.2.3). */
 export const CONNACK_CODES: Record<number, string> = {
@@ -105,7 +105,7 @@ export interface MqttSession {
  * publishes to it and waits for the message. Ends the socket. Rejects on timeout or when the
  * broker closes the connection before answering.
  */
-export function mqttSession(socket: tls.TLSSocket, creds: { username: string; password: string }, roundTrip: boolean, timeoutMs: number): Promise<MqttSession> {
+export function mqttSession(socket: Duplex, creds: { username: string; password: string }, roundTrip: boolean, timeoutMs: number): Promise<MqttSession> {
     return new Promise((resolve, reject) => {
         const topic = `osm/verify/${crypto.randomBytes(6).toString("hex")}`;
         const payload = `verify-${crypto.randomBytes(6).toString("hex")}`;

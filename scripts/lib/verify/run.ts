@@ -11,6 +11,7 @@ import { CONNACK_CODES, mqttSession } from "./mqtt";
 import { ask, certificateProblem, DnsServer, httpsGet, judgeCertificate, netProblem, openTls, resolverFor } from "./net";
 import { SERVICES } from "./services";
 import { SshAuth, SshError, sshRun } from "./ssh";
+import { openWebSocket, UpgradeRefused } from "./websocket";
 import { CheckName, CheckResult, CUSTOMER_CHECKS, HOST_CHECKS, DeclaredCustomer, DeclaredFleet, DeclaredHost, Finding, HostStatus, MqttCredentials, Report } from "./types";
 
 export interface VerifyOptions {
@@ -173,6 +174,32 @@ export async function verifyFleet(o: VerifyOptions): Promise<Report> {
                 findings.push({ problem: p, action: /unrecognized name/.test(p) ? `NGINX on ${h.name} has no site for ${name}: ${act.reprovision(fleet.stack, c.label)}` : await connectivityAction(h, c) });
             }
         }));
+        // The fourth name (mqttWebsocket): its certificate, and a WebSocket for MQTT behind it.
+        const ws = c.names.mqtt;
+        if (ws) {
+            try {
+                const r = await onHost(h.name, async () => {
+                    const socket = await openTls({ address: h.address, port: 443, servername: ws, ca: o.ca, timeoutMs: o.timeoutMs });
+                    const certificate = judgeCertificate(socket, ws);
+                    const bad = certificateProblem(certificate, ws);
+                    if (bad) { socket.destroy(); return { certificate, bad }; }
+                    (await openWebSocket(socket, ws, "/", o.timeoutMs)).destroy();
+                    return { certificate };
+                }, `WebSocket ${ws}`);
+                days[ws] = r.certificate.daysLeft;
+                if (r.bad) findings.push({ problem: `${ws}: ${r.bad}`, action: r.certificate.nameOk ? act.renew(h.name, await lineageOf(h.name, ws)) : act.reprovision(fleet.stack, c.label) });
+                else if (r.certificate.daysLeft < CERT_MIN_DAYS) findings.push({ problem: `${ws}: certificate ${expiry(r.certificate.daysLeft)}`, action: act.renew(h.name, await lineageOf(h.name, ws)) });
+            } catch (e: any) {
+                if (e instanceof UpgradeRefused) {
+                    findings.push({ problem: `${ws}: ${e.message}`, action: e.status === 502 || e.status === 504
+                        ? `NGINX on ${h.name} cannot reach Mosquitto's websockets listener: see this customer's ON HOST column (is its container running?); if it runs, ${act.reprovision(fleet.stack, c.label)}`
+                        : `NGINX on ${h.name} does not send ${ws} to Mosquitto's websockets listener: ${act.reprovision(fleet.stack, c.label)}` });
+                } else {
+                    const p = netProblem(e, ws);
+                    findings.push({ problem: p, action: /unrecognized name/.test(p) ? `NGINX on ${h.name} has no site for ${ws}: ${act.reprovision(fleet.stack, c.label)}` : await connectivityAction(h, c) });
+                }
+            }
+        }
         return verdict(findings, { certDaysLeft: days });
     }
 
@@ -180,36 +207,45 @@ export async function verifyFleet(o: VerifyOptions): Promise<Report> {
         const creds = o.credentials?.[c.label];
         if (!o.credentials) return { status: "skip" as const, findings: [], note: "no --credentials" };
         if (!creds?.mqttUsername || !creds.mqttPassword) return verdict([{ problem: "no credentials in the file", action: act.mqttCredentials(fleet.stack) }]);
-        const name = c.names.grafana;
-        const target = { address: h.address, port: c.mqttPort, servername: name, ca: o.ca, timeoutMs: o.timeoutMs };
-        const where = `${name}:${c.mqttPort}`;
         const days: Record<string, number> = {};
-        const session = (password: string, roundTrip: boolean) => onHost(h.name, async () => {
-            const socket = await openTls(target);
-            const cert = judgeCertificate(socket, name);
-            days[where] = cert.daysLeft;
-            const bad = certificateProblem(cert, name);
-            if (bad) {
-                socket.destroy();
-                // Nothing was sent: the password goes only to a server that proved the name.
-                return { certProblem: bad, nameOk: cert.nameOk } as const;
-            }
-            return { session: await mqttSession(socket, { username: creds.mqttUsername, password }, roundTrip, o.timeoutMs), daysLeft: cert.daysLeft } as const;
-        }, `MQTT ${where}`);
         const findings: Finding[] = [];
-        try {
-            const r = await session(creds.mqttPassword, true);
-            if ("certProblem" in r) return verdict([{ problem: `${where}: ${r.certProblem}`, action: r.nameOk ? act.renew(h.name, await lineageOf(h.name, name)) : act.reprovision(fleet.stack, c.label) }], { certDaysLeft: days });
-            if (r.session.connack !== 0) findings.push({ problem: `login refused (${`${r.session.connack}: ${CONNACK_CODES[r.session.connack] ?? "refused"}`})`, action: act.mqttCredentials(fleet.stack) });
-            else if (r.daysLeft < CERT_MIN_DAYS) findings.push({ problem: `${where}: certificate ${expiry(r.daysLeft)}`, action: act.renew(h.name, await lineageOf(h.name, name)) });
-        } catch (e: any) {
-            return verdict([{ problem: netProblem(e, where), action: await connectivityAction(h, c) }], { certDaysLeft: days });
-        }
-        try {
-            const wrong = await session(`wrong-${crypto.randomBytes(9).toString("base64url")}`, false);
-            if ("session" in wrong && wrong.session?.connack === 0) findings.push({ problem: "a wrong password was let in", action: act.anonymous(fleet.stack, c.label) });
-        } catch {
-            // Closed without CONNACK: refused too.
+        // MQTT over TLS on the customer's port; and over a WebSocket on 443 with mqttWebsocket.
+        const transports = [
+            { name: c.names.grafana, port: c.mqttPort, where: `${c.names.grafana}:${c.mqttPort}`, websocket: false },
+            ...(c.names.mqtt ? [{ name: c.names.mqtt, port: 443, where: `wss://${c.names.mqtt}/`, websocket: true }] : []),
+        ];
+        for (const t of transports) {
+            const session = (password: string, roundTrip: boolean) => onHost(h.name, async () => {
+                const socket = await openTls({ address: h.address, port: t.port, servername: t.name, ca: o.ca, timeoutMs: o.timeoutMs });
+                const cert = judgeCertificate(socket, t.name);
+                days[t.where] = cert.daysLeft;
+                const bad = certificateProblem(cert, t.name);
+                if (bad) {
+                    socket.destroy();
+                    // Nothing was sent: the password goes only to a server that proved the name.
+                    return { certProblem: bad, nameOk: cert.nameOk } as const;
+                }
+                const stream = t.websocket ? await openWebSocket(socket, t.name, "/", o.timeoutMs) : socket;
+                return { session: await mqttSession(stream, { username: creds.mqttUsername, password }, roundTrip, o.timeoutMs), daysLeft: cert.daysLeft } as const;
+            }, `MQTT ${t.where}`);
+            try {
+                const r = await session(creds.mqttPassword, true);
+                if ("certProblem" in r) {
+                    findings.push({ problem: `${t.where}: ${r.certProblem}`, action: r.nameOk ? act.renew(h.name, await lineageOf(h.name, t.name)) : act.reprovision(fleet.stack, c.label) });
+                    continue;
+                }
+                if (r.session.connack !== 0) findings.push({ problem: `${t.websocket ? `${t.where}: ` : ""}login refused (${`${r.session.connack}: ${CONNACK_CODES[r.session.connack] ?? "refused"}`})`, action: act.mqttCredentials(fleet.stack) });
+                else if (r.daysLeft < CERT_MIN_DAYS) findings.push({ problem: `${t.where}: certificate ${expiry(r.daysLeft)}`, action: act.renew(h.name, await lineageOf(h.name, t.name)) });
+            } catch (e: any) {
+                findings.push({ problem: e instanceof UpgradeRefused ? `${t.where}: ${e.message}` : netProblem(e, t.where), action: await connectivityAction(h, c) });
+                continue;
+            }
+            try {
+                const wrong = await session(`wrong-${crypto.randomBytes(9).toString("base64url")}`, false);
+                if ("session" in wrong && wrong.session?.connack === 0) findings.push({ problem: `${t.websocket ? `${t.where}: ` : ""}a wrong password was let in`, action: act.anonymous(fleet.stack, c.label) });
+            } catch {
+                // Closed without CONNACK: refused too.
+            }
         }
         return verdict(findings, { certDaysLeft: days });
     }

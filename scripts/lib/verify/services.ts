@@ -3,7 +3,7 @@
  * one: the endpoint each vendor offers for health or login, and what its answer looks like.
  * Pure: the HTTPS probe fetches, these judge.
  */
-import { CustomerNames } from "../../../components/naming";
+import { HttpService } from "../../../components/naming";
 
 export interface ServiceProbe {
     /** Shown in messages. */
@@ -22,8 +22,8 @@ function json(body: string): any {
     }
 }
 
-/** By the key of `CustomerNames`. */
-export const SERVICES: Record<keyof CustomerNames, ServiceProbe> = {
+/** By the key of `CustomerNames` (the MQTT-over-WebSocket name is judged by its upgrade: run.ts). */
+export const SERVICES: Record<HttpService, ServiceProbe> = {
     // Grafana: GET /api/health -> {"database": "ok", "version": ...} (no login needed).
     grafana: {
         title: "Grafana",
