@@ -55,7 +55,8 @@ describe("DNS end to end: the example fleet's records through the provider again
     const hosts: { name: string; address: string }[] = setting("hosts");
     const fleet = JSON.parse(fs.readFileSync(path.join(ROOT, "customers.json"), "utf8"));
     const fqdn = (n: string) => `${n}.${domain}.`;
-    const namesOf = (label: string) => [fqdn(label), fqdn(`${label}-influx`), fqdn(`${label}-chirpstack`)];
+    /** A customer's names; `fourth`: with `<label>-mqtt` (mqttWebsocket, which adopted ones have by default). */
+    const namesOf = (label: string, fourth = false) => [fqdn(label), fqdn(`${label}-influx`), fqdn(`${label}-chirpstack`), ...(fourth ? [fqdn(`${label}-mqtt`)] : [])];
 
     function config(customersFile: string): Record<string, string> {
         const values: Record<string, unknown> = { ...stackConfig };
@@ -85,10 +86,10 @@ describe("DNS end to end: the example fleet's records through the provider again
     });
 
     it("resolves every customer's three names through the CNAME to its host, every host to its address; removing a customer removes exactly its names", async () => {
-        // Adopted customers' records exist already, as the old orchestrator left them.
+        // Adopted customers' records exist already, as the old orchestrator left them (four names).
         const adopted = fleet.customers.filter((c: any) => c.adopt && c.host);
         for (const c of adopted) {
-            for (const n of namesOf(customerLabel(c.name))) await lab.setRrset(n, "CNAME", 300, [fqdn(c.host)]);
+            for (const n of namesOf(customerLabel(c.name), true)) await lab.setRrset(n, "CNAME", 300, [fqdn(c.host)]);
         }
 
         const first = await carryOut(program, { config: config(writeCustomers("customers.json", fleet)), secretKeys, handlers, stack: "lab" });
@@ -96,15 +97,18 @@ describe("DNS end to end: the example fleet's records through the provider again
         const placements: Record<string, { host: string; mqttPort: number }> = first.outputs.placements;
         const labels = fleet.customers.map((c: any) => customerLabel(c.name));
         assert.deepStrictEqual(Object.keys(placements).sort(), [...labels].sort());
+        // The program's outputs say who has the fourth name; the example fleet's adopted customer does.
+        const fourth = (label: string) => first.outputs.customers[label].urls.mqttWebsocket !== undefined;
+        assert.ok(adopted.length > 0 && adopted.every((c: any) => fourth(customerLabel(c.name))), "adopted customers keep their -mqtt name");
         const records = first.resources.filter((r) => r.type === DYNAMIC_TYPE && r.outputs.type !== undefined);
-        assert.strictEqual(records.length, hosts.length + 3 * labels.length, "one A per host, three CNAMEs per customer");
+        assert.strictEqual(records.length, hosts.length + labels.reduce((n: number, l: string) => n + namesOf(l, fourth(l)).length, 0), "one A per host, the CNAMEs of each customer's names");
 
         const address = new Map(hosts.map((h) => [h.name, h.address]));
         const expected = new Map<string, DigAnswer>();
         for (const h of hosts) expected.set(fqdn(h.name), { status: "NOERROR", answers: [`A ${h.address}`] });
         for (const label of labels) {
             const host = placements[label].host;
-            for (const n of namesOf(label)) expected.set(n, { status: "NOERROR", answers: [`CNAME ${fqdn(host)}`, `A ${address.get(host)}`] });
+            for (const n of namesOf(label, fourth(label))) expected.set(n, { status: "NOERROR", answers: [`CNAME ${fqdn(host)}`, `A ${address.get(host)}`] });
         }
         const before = await lab.digMany([...expected.keys()]);
         assert.deepStrictEqual(Object.fromEntries(before), Object.fromEntries(expected));
