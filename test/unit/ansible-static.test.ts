@@ -231,8 +231,9 @@ describe("ansible/ static checks", function () {
         assert.match(on, /^per_listener_settings false$/m);
         assert.match(on, /^allow_anonymous false$/m);
         // A move forwards the fourth name too, when the customer has it.
-        const fwd = { osm_customer: "acme", osm_domain: "osm.example.test", osm_move_peer_address: "192.0.2.11", osm_letsencrypt_dir: "/etc/letsencrypt",
-            osm_wildcard_cert_name: "osm--wildcard", osm_site_suffixes: c.osm_site_suffixes, osm_mqtt_websocket_suffix: c.osm_mqtt_websocket_suffix };
+        // The contract's own values (osm_peer_ca_bundle, the suffixes...), then the per-run ones.
+        const fwd = { ...c, osm_customer: "acme", osm_domain: "osm.example.test", osm_move_peer_address: "192.0.2.11", osm_letsencrypt_dir: "/etc/letsencrypt",
+            osm_wildcard_cert_name: "osm--wildcard" };
         const names = (t: string) => [...t.matchAll(/^\s*server_name (\S+);/gm)].map((m) => m[1]);
         assert.deepStrictEqual(names(await render("customer-forward-http.conf.j2", { ...fwd, osm_mqtt_websocket: false })),
             ["acme.osm.example.test", "acme-influx.osm.example.test", "acme-chirpstack.osm.example.test"]);
