@@ -32,6 +32,14 @@ export interface HostContract {
     baseRootfs: string;
     /** Where the host's scripts keep their locks (and NGINX's reload generations). */
     locksDir: string;
+    /** The customers' containers (one folder each: LXC config, data, log). */
+    containersDir: string;
+    /** certbot's folder (live/<lineage>/...). */
+    letsencryptDir: string;
+    /** The project's NGINX folder (http/, stream/ with one file per customer). */
+    nginxDir: string;
+    /** The lineage of each host's one certificate, for *.<domain>. */
+    wildcardCertName: string;
     envRules: Readonly<Record<string, EnvRule>>;
     playbookEnv: Readonly<Record<string, PlaybookEnv>>;
 }
@@ -68,7 +76,11 @@ export function parseContract(text: string, file: string): HostContract {
         };
         playbookEnv[playbook] = { required: list("required"), optional: list("optional") };
     }
-    return { remoteRoot: str("osm_remote_root"), baseRootfs: str("osm_base_rootfs"), locksDir: str("osm_locks_dir"), envRules: rules, playbookEnv };
+    return {
+        remoteRoot: str("osm_remote_root"), baseRootfs: str("osm_base_rootfs"), locksDir: str("osm_locks_dir"),
+        containersDir: str("osm_containers_dir"), letsencryptDir: str("osm_letsencrypt_dir"), nginxDir: str("osm_nginx_dir"),
+        wildcardCertName: str("osm_wildcard_cert_name"), envRules: rules, playbookEnv,
+    };
 }
 
 let cached: HostContract | undefined;

@@ -93,18 +93,24 @@ export function isWrappedSecret(v: unknown): v is { value: unknown } {
 }
 
 /**
- * Removes every secret wrapper, recursively. Objects that are not plain data stay intact: the
- * SDK's FileArchive/FileAsset carry their `path` as a Promise, which a handler must still see.
+ * Rebuilds plain data (arrays, plain and null-prototype objects) with `onSecret` applied to each
+ * secret wrapper. Objects that are not plain data stay intact: the SDK's FileArchive/FileAsset
+ * carry their `path` as a Promise, which a handler must still see.
  */
-export function unwrapSecrets(v: any): any {
-    if (isWrappedSecret(v)) return unwrapSecrets((v as any).value);
-    if (Array.isArray(v)) return v.map(unwrapSecrets);
+export function mapSecrets(v: any, onSecret: (wrapped: { value: unknown }) => any): any {
+    if (isWrappedSecret(v)) return onSecret(v);
+    if (Array.isArray(v)) return v.map((x) => mapSecrets(x, onSecret));
     if (v && typeof v === "object" && [Object.prototype, null].includes(Object.getPrototypeOf(v))) {
         const out: Record<string, any> = {};
-        for (const [k, x] of Object.entries(v)) out[k] = unwrapSecrets(x);
+        for (const [k, x] of Object.entries(v)) out[k] = mapSecrets(x, onSecret);
         return out;
     }
     return v;
+}
+
+/** Removes every secret wrapper, recursively (a secret inside a secret too). */
+export function unwrapSecrets(v: any): any {
+    return mapSecrets(v, (s) => unwrapSecrets(s.value));
 }
 
 /** Resolves every Output inside `v` (objects and arrays walked). */

@@ -4,7 +4,7 @@
  * ciphertext), summed per customer (the resources under its Customer component) and over the
  * whole stack. The engine writes all of it back at every checkpoint of a `pulumi up`.
  */
-import { isWrappedSecret, Registered, SECRET_SIG, SECRET_VALUE } from "./engine";
+import { mapSecrets, Registered, SECRET_SIG, SECRET_VALUE } from "./engine";
 
 export const CUSTOMER_COMPONENT = "osm:hosting:Customer";
 
@@ -28,16 +28,11 @@ export interface StateSize {
  * plus 110 bytes.
  */
 export function asStored(v: any): any {
-    if (isWrappedSecret(v)) {
-        const plain = JSON.stringify(v.value ?? null);
+    return mapSecrets(v, (s) => {
+        const plain = JSON.stringify(s.value ?? null);
         const b64 = (n: number) => "x".repeat(4 * Math.ceil(n / 3));
         return { [SECRET_SIG]: SECRET_VALUE, ciphertext: `v1:${b64(12)}:${b64(Buffer.byteLength(plain) + 16)}` };
-    }
-    if (Array.isArray(v)) return v.map(asStored);
-    if (v && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
-        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, asStored(x)]));
-    }
-    return v;
+    });
 }
 
 const bytesOf = (v: unknown) => Buffer.byteLength(JSON.stringify(v ?? null) ?? "null");

@@ -2,12 +2,8 @@
  * What an operator runs to mend each kind of problem. The one home of those texts, so the
  * table, --json and the tests say the same. Paths on hosts come from the host contract.
  */
-import * as fs from "fs";
-import * as yaml from "js-yaml";
-import * as path from "path";
 import { PROJECT } from "../../../components/config";
-import { CONTRACT_FILE } from "../../../components/contract";
-import { projectRoot } from "../../../components/paths";
+import { hostContract } from "../../../components/contract";
 
 /** The host layout values verify names in its advice (ansible/vars/osm.yml). */
 export interface Layout {
@@ -19,19 +15,13 @@ export interface Layout {
     osm_wildcard_cert_name: string;
 }
 
-let cached: Layout | undefined;
-
-/** The layout from the host contract. */
+/** The layout from the host contract (parsed once, by components/contract.ts). */
 export function layout(): Layout {
-    if (!cached) {
-        const doc = yaml.load(fs.readFileSync(path.join(projectRoot(), CONTRACT_FILE), "utf8")) as Record<string, unknown>;
-        const str = (k: keyof Layout) => {
-            if (typeof doc[k] !== "string") throw new Error(`${CONTRACT_FILE} has no ${k}: verify needs it`);
-            return doc[k] as string;
-        };
-        cached = { osm_remote_root: str("osm_remote_root"), osm_containers_dir: str("osm_containers_dir"), osm_letsencrypt_dir: str("osm_letsencrypt_dir"), osm_nginx_dir: str("osm_nginx_dir"), osm_wildcard_cert_name: str("osm_wildcard_cert_name") };
-    }
-    return cached;
+    const c = hostContract();
+    return {
+        osm_remote_root: c.remoteRoot, osm_containers_dir: c.containersDir, osm_letsencrypt_dir: c.letsencryptDir,
+        osm_nginx_dir: c.nginxDir, osm_wildcard_cert_name: c.wildcardCertName,
+    };
 }
 
 /** The command that runs osm-status on a host (root; through python3: CopyToRemote drops modes). */
