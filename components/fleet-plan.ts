@@ -55,7 +55,7 @@ export function planFleet(a: FleetPlanArgs): FleetPlan {
     const hosts = new Set(a.settings.hosts.map((h) => h.name));
     const placements = placeOrReport(a.settings.hosts, a.customers.map((c) => request(c, known, hosts)), known, a.settings.customersFile);
     const deployed: DeployedFleet = Object.fromEntries(Object.entries(known).map(([label, p]) =>
-        [label, { host: p.host, mqttPort: p.mqttPort, ...(locked[label] ? { name: locked[label].name } : {}) }]));
+        [label, { host: p.host, mqttPort: p.mqttPort, ...(locked[label] ? { name: locked[label].name, mqttWebsocket: locked[label].mqttWebsocket === true } : {}) }]));
     const diff = diffFleet(deployed, a.customers.map((c) => ({
         label: c.label, name: c.name, ...placements[c.label], ...(c.previousLabel !== undefined ? { previousLabel: c.previousLabel } : {}),
         mqttWebsocket: c.mqttWebsocket,

@@ -20,6 +20,14 @@ export const LOCKFILE_VERSION = 2;
 /** One customer in the lock: where it runs, and the name it had when it was placed. */
 export interface LockedPlacement extends Placement {
     name: string;
+    /** Present (true) only when it has the fourth name, `<label>-mqtt` (customers.json `mqttWebsocket`). */
+    mqttWebsocket?: true;
+}
+
+/** What `withStack` records of a customer besides its placement. */
+export interface LockedCustomerFacts {
+    name: string;
+    mqttWebsocket?: boolean;
 }
 
 /** One host in the lock: what the stack config said of it when the lock was written. */
@@ -63,9 +71,9 @@ function checkCustomers(entries: unknown, at: string, file: string, problems: Pr
         return {};
     }
     for (const [label, p] of Object.entries(entries)) {
-        const e = p as { name?: unknown; host?: unknown; mqttPort?: unknown } | null;
-        if (typeof e?.name !== "string" || typeof e?.host !== "string" || !Number.isInteger(e?.mqttPort)) {
-            problems.push({ file, path: `${at}/${label}`, message: `must be {"name": "...", "host": "...", "mqttPort": <number>} (got ${JSON.stringify(p)}); ${RESTORE}` });
+        const e = p as { name?: unknown; host?: unknown; mqttPort?: unknown; mqttWebsocket?: unknown } | null;
+        if (typeof e?.name !== "string" || typeof e?.host !== "string" || !Number.isInteger(e?.mqttPort) || (e.mqttWebsocket !== undefined && e.mqttWebsocket !== true)) {
+            problems.push({ file, path: `${at}/${label}`, message: `must be {"name": "...", "host": "...", "mqttPort": <number>} and optionally "mqttWebsocket": true (got ${JSON.stringify(p)}); ${RESTORE}` });
         }
     }
     return entries as Record<string, LockedPlacement>;
@@ -153,14 +161,17 @@ export function lockedPlacements(lock: PlacementsLock, stack: string): Placement
  * The lock, as version 2, with one stack's hosts and customers replaced (each sorted by
  * name, each entry's keys in one order: the pull request's diff shows only what changed).
  */
-export function withStack(lock: PlacementsLock, stack: string, placements: Placements, names: Record<string, string>, hosts: HostRecord[]): PlacementsLock {
+export function withStack(lock: PlacementsLock, stack: string, placements: Placements, facts: Record<string, LockedCustomerFacts>, hosts: HostRecord[]): PlacementsLock {
     const hostEntries: Record<string, LockedHost> = {};
     for (const h of [...hosts].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
         hostEntries[h.name] = { address: h.address, capacity: h.capacity, drain: h.drain };
     }
     const customers: Record<string, LockedPlacement> = {};
     for (const label of Object.keys(placements).sort()) {
-        customers[label] = { name: names[label] ?? label, host: placements[label].host, mqttPort: placements[label].mqttPort };
+        customers[label] = {
+            name: facts[label]?.name ?? label, host: placements[label].host, mqttPort: placements[label].mqttPort,
+            ...(facts[label]?.mqttWebsocket ? { mqttWebsocket: true as const } : {}),
+        };
     }
     const stacks: PlacementsLock["stacks"] = {};
     for (const name of [...new Set([...Object.keys(lock.stacks), stack])].sort()) {

@@ -17,9 +17,11 @@ import { Placement, Placements } from "./placement";
 import { HostRecord, LockedHost } from "./placements-lock";
 import { Problem } from "./problems";
 
-/** A customer as deployed: its placement and, when the lock knows it, its display name. */
+/** A customer as deployed: its placement and, when the lock knows them, its display name and options. */
 export interface DeployedCustomer extends Placement {
     name?: string;
+    /** Whether it has the fourth name `<label>-mqtt`; unknown (absent) when only the stack's placements know it. */
+    mqttWebsocket?: boolean;
 }
 
 /** The deployed customers by label (the lock's and the stack's `placements`). */
@@ -38,12 +40,13 @@ export interface PlannedCustomer extends Placement {
 /**
  * What happens to one customer. `move`: another host (its data, credentials and port copied
  * there; the old host forwards for the DNS TTL, then archives its copy); `port`: another MQTT port on the same host; `rename`: only the display
- * name; `relabel`: an explicit label change (`previousLabel`): new names, container and port.
+ * name; `relabel`: an explicit label change (`previousLabel`): new names, container and port;
+ * `option`: only `mqttWebsocket` (the fourth name, its vhost and listener, added or removed in place).
  */
-export type ChangeKind = "delete" | "relabel" | "move" | "port" | "rename" | "add";
+export type ChangeKind = "delete" | "relabel" | "move" | "port" | "option" | "rename" | "add";
 
 /** The kinds in the order a plan lists them: what loses data or reaches devices first. */
-export const CHANGE_ORDER: readonly ChangeKind[] = ["delete", "relabel", "move", "port", "rename", "add"];
+export const CHANGE_ORDER: readonly ChangeKind[] = ["delete", "relabel", "move", "port", "option", "rename", "add"];
 
 /** One line of the plan: one customer. */
 export interface Change {
@@ -66,6 +69,8 @@ export interface Change {
     likelyRenamedTo?: string;
     /** `add`: with the fourth name, `<label>-mqtt` (customers.json `mqttWebsocket`). */
     mqttWebsocket?: true;
+    /** `option`, or with a move, port change or rename: the fourth name is added ("on") or removed ("off"). */
+    mqttWebsocketChange?: "on" | "off";
 }
 
 export interface PlanDiff {
@@ -118,9 +123,10 @@ export function diffFleet(deployed: DeployedFleet, planned: PlannedCustomer[]): 
         }
         const from: Placement = { host: d.host, mqttPort: d.mqttPort };
         const renamed = d.name !== undefined && d.name !== p.name;
-        const kind: ChangeKind | undefined = d.host !== p.host ? "move" : d.mqttPort !== p.mqttPort ? "port" : renamed ? "rename" : undefined;
+        const websocket = d.mqttWebsocket === undefined || d.mqttWebsocket === (p.mqttWebsocket === true) ? undefined : p.mqttWebsocket ? "on" as const : "off" as const;
+        const kind: ChangeKind | undefined = d.host !== p.host ? "move" : d.mqttPort !== p.mqttPort ? "port" : websocket ? "option" : renamed ? "rename" : undefined;
         if (!kind) { unchanged++; continue; }
-        changes.push({ kind, label: p.label, name: p.name, from, to, ...(renamed ? { previousName: d.name } : {}) });
+        changes.push({ kind, label: p.label, name: p.name, from, to, ...(renamed ? { previousName: d.name } : {}), ...(websocket ? { mqttWebsocketChange: websocket } : {}) });
     }
     for (const [label, d] of Object.entries(deployed)) {
         if (plannedLabels.has(label) || relabelled.has(label)) continue;

@@ -13,7 +13,7 @@ import { planFleet } from "../components/fleet-plan";
 import { loadInputs } from "../components/inputs";
 import { projectRoot } from "../components/paths";
 import { Placements } from "../components/placement";
-import { formatLock, HostRecord, lockedHosts, lockedPlacements, readLock, withStack } from "../components/placements-lock";
+import { formatLock, HostRecord, lockedCustomers, lockedHosts, lockedPlacements, readLock, withStack } from "../components/placements-lock";
 import { diffHosts } from "../components/plan-diff";
 import { formatProblem, InputError, jsonErrorAt } from "../components/problems";
 import { checkPlacements } from "../components/previous";
@@ -73,9 +73,9 @@ function lockStep(opts: { stack: string; write: boolean; check: boolean }, lockP
     const file = lockPath;
     const shown = path.relative(process.cwd(), lockPath).startsWith("..") ? lockPath : path.relative(process.cwd(), lockPath);
     const placements = outputs.placements as Placements;
-    const names = Object.fromEntries(Object.entries<any>(outputs.customers).map(([label, c]) => [label, c.name]));
+    const facts = Object.fromEntries(Object.entries<any>(outputs.customers).map(([label, c]) => [label, { name: c.name, mqttWebsocket: c.urls?.mqttWebsocket !== undefined }]));
     const old = readLock(file);
-    const next = withStack(old, opts.stack, placements, names, hosts);
+    const next = withStack(old, opts.stack, placements, facts, hosts);
     const text = formatLock(next);
     const current = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
     const before = lockedPlacements(old, opts.stack);
@@ -87,6 +87,8 @@ function lockStep(opts: { stack: string; write: boolean; check: boolean }, lockP
         ...Object.keys(before).filter((l) => !placements[l]).map((l) => `- ${l} (was on ${before[l].host}:${before[l].mqttPort})`),
         ...Object.keys(placements).filter((l) => before[l] && (before[l].host !== placements[l].host || before[l].mqttPort !== placements[l].mqttPort))
             .map((l) => `~ ${l} ${before[l].host}:${before[l].mqttPort} -> ${placements[l].host}:${placements[l].mqttPort}`),
+        ...Object.keys(placements).filter((l) => before[l] && (lockedCustomers(old, opts.stack)[l]?.mqttWebsocket === true) !== facts[l]?.mqttWebsocket)
+            .map((l) => `~ ${l} mqttWebsocket ${facts[l]?.mqttWebsocket ? "on" : "off"}`),
     ];
     const counted = `${Object.keys(placements).length} customers, ${hosts.length} hosts`;
     if (opts.check) {

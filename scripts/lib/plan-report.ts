@@ -37,12 +37,25 @@ export function table(rows: string[][]): string {
     return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd()).join("\n");
 }
 
-const SYMBOL: Record<ChangeKind, string> = { add: "+", delete: "-", relabel: "-/+", move: "~", port: "~", rename: "~" };
+const SYMBOL: Record<ChangeKind, string> = { add: "+", delete: "-", relabel: "-/+", move: "~", port: "~", option: "~", rename: "~" };
+/** The counts line's words for each kind. */
+const COUNTED: Record<ChangeKind, string> = {
+    add: "to add", delete: "to delete", move: "to move", relabel: "label change(s)", port: "port change(s)", option: "option change(s)", rename: "rename(s)",
+};
 const where = (p: { host: string; mqttPort: number }) => `${p.host}:${p.mqttPort}`;
+
+/** The fourth name added or removed (in place: container, data, port and credentials kept). */
+function websocketDetail(c: Change, domain: string): string {
+    const name = `${c.label}${NAME_SUFFIXES.mqtt}.${domain}`;
+    return c.mqttWebsocketChange === "on"
+        ? `mqttWebsocket on: adds ${name} (record, vhost, Mosquitto's WebSocket listener)`
+        : `mqttWebsocket off: removes ${name}; clients using MQTT over WebSockets there stop working`;
+}
 
 /** What a change does, in words: the DETAIL column. */
 export function changeDetail(c: Change, domain: string): string {
-    const renamed = c.previousName !== undefined && c.kind !== "rename" ? `; renamed from ${JSON.stringify(c.previousName)}` : "";
+    const renamed = (c.previousName !== undefined && c.kind !== "rename" ? `; renamed from ${JSON.stringify(c.previousName)}` : "") +
+        (c.mqttWebsocketChange && c.kind !== "option" ? `; ${websocketDetail(c, domain)}` : "");
     switch (c.kind) {
         case "add":
             return `new on ${where(c.to!)}: ${c.label}{${Object.values(NAME_SUFFIXES).filter((x) => c.mqttWebsocket || x !== NAME_SUFFIXES.mqtt).join(",")}}.${domain}` + (c.likelyRenameOf
@@ -57,6 +70,8 @@ export function changeDetail(c: Change, domain: string): string {
             return `move ${where(c.from!)} -> ${where(c.to!)}; data, credentials, port go along; ${c.from!.host} forwards, then archives${renamed}`;
         case "port":
             return `port ${c.from!.mqttPort} -> ${c.to!.mqttPort} on ${c.to!.host}; its devices must be reconfigured${renamed}`;
+        case "option":
+            return websocketDetail(c, domain) + (c.previousName !== undefined ? `; renamed from ${JSON.stringify(c.previousName)}` : "");
         case "rename":
             return `rename ${JSON.stringify(c.previousName)} -> ${JSON.stringify(c.name)} (label, names, container, port and credentials kept)`;
         case "relabel":
@@ -84,8 +99,8 @@ export function formatDiff(diff: PlanDiff, domain: string): string[] {
     if (of("move").length) risky.push(`moves ${customers(of("move").length)} (${someLabels(of("move"))})`);
     if (of("relabel").length) risky.push(`changes the label of ${customers(of("relabel").length)} (${someLabels(of("relabel"))})`);
     if (risky.length) lines.push(`WARNING: this plan ${risky.join(", ")}: their containers are replaced and the old ones archived; read the lines marked - and ~ below`);
-    const counts = (["add", "delete", "move", "relabel", "port", "rename"] as const).map((k) => [k, of(k).length] as const).filter(([, n]) => n > 0);
-    lines.push(`Plan: ${counts.length ? counts.map(([k, n]) => `${n} ${k === "add" ? "to add" : k === "delete" ? "to delete" : k === "move" ? "to move" : k === "relabel" ? "label change(s)" : k === "port" ? "port change(s)" : "rename(s)"}`).join(", ") : "no changes"}, ${diff.unchanged} unchanged`);
+    const counts = (["add", "delete", "move", "relabel", "port", "option", "rename"] as const).map((k) => [k, of(k).length] as const).filter(([, n]) => n > 0);
+    lines.push(`Plan: ${counts.length ? counts.map(([k, n]) => `${n} ${COUNTED[k]}`).join(", ") : "no changes"}, ${diff.unchanged} unchanged`);
     if (diff.changes.length) {
         lines.push(...table(diff.changes.map((c) => [
             `  ${SYMBOL[c.kind]}`, c.label, c.name !== undefined ? JSON.stringify(c.name) : "", changeDetail(c, domain),

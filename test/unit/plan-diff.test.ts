@@ -100,6 +100,30 @@ describe("plan diff: against what is deployed", () => {
         assert.ok(lines.some((l) => l.endsWith(`new on osm1:9001: b{,-influx,-chirpstack,-mqtt}.${DOMAIN}`)), lines.join("\n"));
     });
 
+    it("mqttWebsocket turned on or off is an option change (in place), also beside a move; unknown deployed options claim nothing", () => {
+        const was: DeployedFleet = {
+            a: { name: "A", host: "osm1", mqttPort: 9000, mqttWebsocket: false },
+            b: { name: "B", host: "osm1", mqttPort: 9001, mqttWebsocket: true },
+            c: { name: "C", host: "osm1", mqttPort: 9002, mqttWebsocket: false },
+            d: { name: "D", host: "osm1", mqttPort: 9003 },                      // only the stack's placements know it
+            e: { name: "E", host: "osm1", mqttPort: 9004, mqttWebsocket: true },
+        };
+        const diff = diffFleet(was, [
+            { label: "a", name: "A", host: "osm1", mqttPort: 9000, mqttWebsocket: true },
+            { label: "b", name: "B", host: "osm1", mqttPort: 9001 },
+            { label: "c", name: "C", host: "osm2", mqttPort: 9002, mqttWebsocket: true },
+            { label: "d", name: "D", host: "osm1", mqttPort: 9003, mqttWebsocket: true },
+            { label: "e", name: "E", host: "osm1", mqttPort: 9004, mqttWebsocket: true },
+        ]);
+        assert.deepStrictEqual(diff.changes.map((c) => [c.kind, c.label, c.mqttWebsocketChange]), [["move", "c", "on"], ["option", "a", "on"], ["option", "b", "off"]]);
+        assert.strictEqual(diff.unchanged, 2);
+        const lines = formatDiff(diff, DOMAIN);
+        assert.strictEqual(lines[1], "Plan: 1 to move, 2 option change(s), 2 unchanged");
+        assert.ok(lines.some((l) => /^ {2}~ +a +"A" +mqttWebsocket on: adds a-mqtt\.osm\.example\.org \(record, vhost/.test(l)), lines.join("\n"));
+        assert.ok(lines.some((l) => /^ {2}~ +b +"B" +mqttWebsocket off: removes b-mqtt\.osm\.example\.org; clients using MQTT over WebSockets there stop working$/.test(l)), lines.join("\n"));
+        assert.ok(lines.some((l) => /^ {2}~ +c +"C" +move osm1:9002 -> osm2:9002; .*; mqttWebsocket on: adds c-mqtt\./.test(l)), lines.join("\n"));
+    });
+
     it("a name changed without a label is a delete and an add: both lines say so and give the label to keep it", () => {
         const renamed = diffFleet(deployed, [...Object.keys(deployed).filter((l) => l !== "acme").map(keep), { label: "acme-industries", name: "Acme Industries", host: "osm3", mqttPort: 9100 }]);
         const del = renamed.changes.find((c) => c.kind === "delete")!;
@@ -259,7 +283,7 @@ describe("plan diff: the lock's versions (2 records hosts; 1 is still read)", ()
     });
 
     it("--write upgrades to version 2: hosts then customers, each sorted, keys in one order; another stack keeps its customers, its hosts unknown", () => {
-        const lock = withStack(readLock(scratch.json("v1.lock.json", v1)), "prod", { acme: { host: "osm1", mqttPort: 9000 } }, { acme: "Acme" }, hosts);
+        const lock = withStack(readLock(scratch.json("v1.lock.json", v1)), "prod", { acme: { host: "osm1", mqttPort: 9000 } }, { acme: { name: "Acme" } }, hosts);
         const text = formatLock(lock);
         assert.strictEqual(text, `${JSON.stringify({
             lockfileVersion: 2,
@@ -277,7 +301,17 @@ describe("plan diff: the lock's versions (2 records hosts; 1 is still read)", ()
         assert.deepStrictEqual(back, lock);
         assert.strictEqual(lockedHosts(back, "lab"), undefined, "a stack carried over from version 1 has no hosts until its own --write");
         assert.deepStrictEqual(lockedHosts(back, "new-stack"), {}, "a stack a version 2 lock does not hold has no hosts yet");
-        assert.strictEqual(formatLock(withStack(back, "prod", { acme: { host: "osm1", mqttPort: 9000 } }, { acme: "Acme" }, [...hosts].reverse())), text, "the config's host order does not matter");
+        assert.strictEqual(formatLock(withStack(back, "prod", { acme: { host: "osm1", mqttPort: 9000 } }, { acme: { name: "Acme" } }, [...hosts].reverse())), text, "the config's host order does not matter");
+    });
+
+    it("records mqttWebsocket only for customers that have it (the others' entries stay as they were), and reads it back", () => {
+        const lock = withStack(readLock(path.join(scratch.dir, "none.lock.json")), "prod",
+            { acme: { host: "osm1", mqttPort: 9000 }, zeta: { host: "osm1", mqttPort: 9001 } },
+            { acme: { name: "Acme", mqttWebsocket: true }, zeta: { name: "Zeta", mqttWebsocket: false } }, hosts);
+        assert.deepStrictEqual(lockedCustomers(lock, "prod"), {
+            acme: { name: "Acme", host: "osm1", mqttPort: 9000, mqttWebsocket: true }, zeta: { name: "Zeta", host: "osm1", mqttPort: 9001 },
+        });
+        assert.deepStrictEqual(readLock(scratch.json("ws.lock.json", JSON.parse(formatLock(lock)))), lock);
     });
 
     it("a malformed version 2 lock or an unknown version is refused, naming the file, the entry and the fix", () => {
@@ -291,6 +325,8 @@ describe("plan diff: the lock's versions (2 records hosts; 1 is still read)", ()
         refused({ lockfileVersion: 2, stacks: { prod: { hosts: { osm1: { address: "192.0.2.10", capacity: "40", drain: false } }, customers: {} } } },
             "/stacks/prod/hosts/osm1", /must be \{"address": "\.\.\.", "capacity": <number>, "drain": <boolean>\}/);
         refused({ lockfileVersion: 2, stacks: { prod: { customers: { acme: { host: "osm1" } } } } }, "/stacks/prod/customers/acme", /must be \{"name": "\.\.\.", "host": "\.\.\.", "mqttPort": <number>\}/);
+        refused({ lockfileVersion: 2, stacks: { prod: { customers: { acme: { name: "Acme", host: "osm1", mqttPort: 9000, mqttWebsocket: "yes" } } } } },
+            "/stacks/prod/customers/acme", /optionally "mqttWebsocket": true \(got/);
         // A version 1 body under version 2: its labels are not "hosts" or "customers".
         refused({ lockfileVersion: 2, stacks: v1.stacks }, "/stacks/prod", /has unknown key\(s\) "acme": only "hosts" and "customers"/);
         assert.ok(fs.existsSync(path.join(scratch.dir, "bad.lock.json")));
