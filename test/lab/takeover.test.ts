@@ -147,6 +147,10 @@ describe("taking over an upstream-built host (host set-up keeps its customers se
         for (const inc of ["/etc/nginx/osm/http/", "/etc/nginx/osm/stream/", "/etc/nginx/devtank/customers.http.d/", "/etc/nginx/devtank/services/",
             "/etc/nginx/devtank/customers.stream.d/"]) assert.ok(state.includes(`include ${inc}*.conf;`), `nginx.conf includes ${inc}: ${state}`);
         assert.match(state, /nginx-running/);
+        // The way back: upstream's own nginx.conf, kept before it was replaced.
+        const saved = await inHost("cat /etc/osm/upstream-nginx.conf");
+        assert.match(saved, /include \/etc\/nginx\/devtank\/customers\.stream\.d\/\*\.conf;/);
+        assert.doesNotMatch(saved, /\/etc\/nginx\/osm\//);
     });
 
     it("afterwards every upstream customer answers on its old port, credentials, certificate and four names, and its retained reading is still there", async () => {
@@ -197,5 +201,25 @@ describe("taking over an upstream-built host (host set-up keeps its customers se
     it("the network script run again changes nothing", async () => {
         const again = await inHost("bash /opt/osm/ansible/files/osm-net up");
         assert.strictEqual(again.trim(), "", `osm-net up changed something: ${again}`);
+    });
+
+    it("going back as README says (upstream's nginx.conf, the project's tables and bridge removed): every customer still answers", async () => {
+        await inHost(`
+            set -e
+            cp /etc/osm/upstream-nginx.conf /etc/nginx/nginx.conf
+            nginx -t -q && nginx -s reload
+            nft delete table inet osm
+            nft delete table bridge osm
+            kill "$(cat /run/osm-dnsmasq.pid)"
+            ip link del osmbr0`);
+        // The reload's old workers finish their connections; new ones load upstream's config.
+        await waitFor("NGINX without the project's includes", async () => !/\/etc\/nginx\/osm\//.test(await inHost("cat /etc/nginx/nginx.conf")), 5000, 100);
+        for (const c of upstream.customers) {
+            const r = await mosquitto("mosquitto_sub", mqtt(c), ["-t", `readings/${c.name}`, "-C", "1", "-W", "5"]);
+            assert.strictEqual(r.code, 0, `${c.name}: ${r.stderr}`);
+            assert.strictEqual(r.stdout.trim(), `before-${c.name}`);
+        }
+        const page = await httpsGet(`millbrook-influx.${DOMAIN}`, address, upstream.caFile);
+        assert.match(page.body, /influxdb stand-in for customer millbrook-svr/);
     });
 });
