@@ -28,9 +28,9 @@
  * - ufw's rules file (`/etc/ufw/user.rules`: SSH, 80, 443 and each MQTT port, `ufw allow`
  *   tuples). ufw itself is not installed in the lab: no ufw chains filter, only the file is
  *   there for host set-up to read;
- * - a WireGuard tunnel's configuration, `/etc/wireguard/wg0.conf` (ListenPort 51820), whose
- *   interface is a dummy `wg0` in the lab (the monitoring exporters, 9100 and 19999, are
- *   served over it upstream).
+ * - a WireGuard tunnel's configuration, `/etc/wireguard/wg0.conf` (ListenPort 51820); the lab
+ *   has no `wg0` interface (this kernel has no wireguard module), so what comes over the tunnel
+ *   (upstream: the monitoring exporters, 9100 and 19999) is checked in the ruleset, not sent.
  *
  * `passwords.json`'s keys are this fixture's own (`mqtt_user`, `mqtt_password`,
  * `grafana_admin_password`, `influx_token`): the notes name the file, not its fields.
@@ -308,7 +308,6 @@ done
 ip link show "$1" >/dev/null 2>&1 || ip link add "$1" type bridge
 ip -4 addr show dev "$1" | grep -q "inet $2/" || ip addr add "$2/24" dev "$1"
 ip link set "$1" up
-ip link show wg0 >/dev/null 2>&1 || { ip link add wg0 type dummy; ip addr add 10.250.0.2/24 dev wg0; ip link set wg0 up; }
 mkdir -p /var/lib/misc
 dnsmasq --conf-file=/etc/lxc/dnsmasq.conf --strict-order --bind-interfaces --pid-file=/run/lxc/dnsmasq.pid --listen-address "$2" \\
   --dhcp-range "10.0.3.2,10.0.3.254" --dhcp-lease-max=253 --dhcp-no-override --except-interface=lo --interface="$1" \\

@@ -161,9 +161,11 @@ describe("taking over an upstream-built host (host set-up keeps its customers se
             for (const n of upstreamNames()) {
                 const name = `${c.label}${n.suffix}.${DOMAIN}`;
                 if (n.port === 9001) {
-                    // Mosquitto's websockets listener: a plain GET is answered by the broker, not NGINX's 502.
-                    const r = await httpsGet(name, address, upstream.caFile).catch((e) => ({ status: -1, body: String(e) }));
-                    assert.ok(r.status !== 502 && r.status !== -1, `${name}: ${r.status} ${r.body}`);
+                    // MQTT over WebSockets: the upgrade for the mqtt subprotocol is answered by Mosquitto (101).
+                    const r = await run("curl", ["-sS", "-i", "--max-time", "1.5", "--http1.1", "--resolve", `${name}:443:${address}`, "--cacert", upstream.caFile,
+                        "-H", "Connection: Upgrade", "-H", "Upgrade: websocket", "-H", "Sec-WebSocket-Version: 13",
+                        "-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "-H", "Sec-WebSocket-Protocol: mqtt", `https://${name}/`], { allowFail: true });
+                    assert.match(r.stdout, /^HTTP\/1\.1 101 /m, `${name}: ${r.stdout} ${r.stderr}`);
                     continue;
                 }
                 const page = await httpsGet(name, address, upstream.caFile);
@@ -183,7 +185,7 @@ describe("taking over an upstream-built host (host set-up keeps its customers se
         const c = customer("millbrook");
         const inside = await inHost(`
             lxc-attach -n "$1" -- busybox udhcpc -i eth0 -n -q -f -s /bin/true 2>&1 | tail -3
-            lxc-attach -n "$1" -- busybox nslookup "$2" 10.0.3.1 2>&1 | tail -3`, c.container, customer("quayside").container);
+            lxc-attach -n "$1" -- busybox nslookup -type=a "$2" 10.0.3.1 2>&1`, c.container, customer("quayside").container);
         assert.match(inside, /lease of 10\.0\.3\.12 obtained|obtained.*10\.0\.3\.12/, `DHCP from lxcbr0's dnsmasq: ${inside}`);
         assert.match(inside, new RegExp(`Address:? .*${customer("quayside").address.replace(/\./g, "\\.")}`), `DNS: ${inside}`);
         // A stand-in node exporter on the host: not open to the lab network (only the tunnel may reach it).
