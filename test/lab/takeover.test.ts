@@ -127,12 +127,14 @@ describe("taking over an upstream-built host (host set-up keeps its customers se
         }
         const seconds = (Date.now() - t0) / 1000;
         await new Promise((r) => setTimeout(r, 1000));
-        const log = await device.stop();
+        // A device cut off by the set-up would retry for ever: give its message up after 10 s.
+        const log = await device.stop(10_000);
         browsing = false;
         await browser;
         assert.strictEqual(setup.code, 0, `host-setup.yml failed:\n${setup.stderr.slice(-3000)}`);
         timings.push(`host set-up on the upstream host: ${seconds.toFixed(1)} s; device: ${log.acked.length} messages acknowledged, ` +
             `${log.failures} failed attempts, longest gap ${log.longestGapMs} ms; browser: ${pages.ok} pages, ${pages.failed.length} failed`);
+        assert.strictEqual(log.abandoned, undefined, `the device was cut off: message ${log.abandoned} never got through after host set-up (${log.errors.join("; ")})`);
         assert.strictEqual(log.failures, 0, `the device saw failures during host set-up: ${log.errors.join("; ")}`);
         assert.ok(log.acked.length >= 10, `too few messages: ${log.acked.length}`);
         assert.ok(log.longestGapMs < 3000, `the device saw a gap of ${log.longestGapMs} ms`);
