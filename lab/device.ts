@@ -17,6 +17,8 @@ export interface DeviceLog {
     longestGapMs: number;
     /** Why the attempts failed, first few (for a test's message). */
     errors: string[];
+    /** The message given up when `stop(giveUpAfterMs)` ran out of time (never acknowledged). */
+    abandoned?: number;
 }
 
 export class DeviceSimulator {
@@ -39,10 +41,19 @@ export class DeviceSimulator {
         this.loop = this.run();
     }
 
-    /** Stops after the message in flight is acknowledged; returns the log. */
-    async stop(): Promise<DeviceLog> {
+    private giveUp = false;
+
+    /** Stops after the message in flight is acknowledged; returns the log. With `giveUpAfterMs`,
+     * a message still not acknowledged by then is given up (`abandoned`), so a test fails with
+     * the device's errors instead of waiting for a broker that does not answer any more. */
+    async stop(giveUpAfterMs?: number): Promise<DeviceLog> {
         this.running = false;
-        await this.loop;
+        const timer = giveUpAfterMs === undefined ? undefined : setTimeout(() => (this.giveUp = true), giveUpAfterMs);
+        try {
+            await this.loop;
+        } finally {
+            clearTimeout(timer);
+        }
         return this.log;
     }
 
@@ -62,6 +73,10 @@ export class DeviceSimulator {
                 }
                 this.log.failures++;
                 if (this.log.errors.length < 5) this.log.errors.push(`message ${n}: ${error}`);
+                if (this.giveUp) {
+                    this.log.abandoned = n;
+                    return;
+                }
                 await new Promise((r) => setTimeout(r, 100));
             }
             const now = Date.now();

@@ -31,6 +31,8 @@ with open(CONTRACT_FILE) as _f:
 #: playbooks' own and left out.
 layout = {k: str(v) for k, v in _contract.items()
           if k.startswith("osm_") and isinstance(v, (str, int)) and "{{" not in str(v)}
+#: The list values (the upstream host's files, the monitoring ports): name -> list.
+lists = {k: v for k, v in _contract.items() if k.startswith("osm_") and isinstance(v, list)}
 rules = _contract["osm_env_rules"]
 playbook_env = _contract["osm_playbook_env"]
 _DECIMAL = re.compile(r"(0|[1-9][0-9]*)")

@@ -58,7 +58,7 @@ const contract = (): Contract => yaml.load(fs.readFileSync(CONTRACT_FILE, "utf8"
  * given layout values instead, so a script can run against scratch paths: the scripts take
  * no path from anywhere else.
  */
-function scratchAnsible(dir: string, layout: Record<string, string>): string {
+function scratchAnsible(dir: string, layout: Record<string, string | string[]>): string {
     const copy = path.join(dir, "ansible");
     fs.cpSync(ANSIBLE, copy, { recursive: true });
     let text = fs.readFileSync(CONTRACT_FILE, "utf8");
@@ -208,6 +208,40 @@ describe("ansible/ static checks", function () {
             const r = await sh("nginx", ["-t", "-p", dir, "-c", path.join(dir, "nginx.conf")]);
             assert.strictEqual(r.code, 0, `nginx -t: ${r.stderr}`);
             assert.match(r.stderr, /test is successful/);
+        });
+
+        it("keeps the old orchestrator's includes while its directory exists (nginx -t with its vhost and MQTT port), and has none elsewhere", async () => {
+            const c = contract();
+            const upstreamDir = path.join(dir, "devtank");
+            const common = {
+                osm_nginx_dir: path.join(dir, "osm"), osm_nginx_pidfile: path.join(dir, "nginx.pid"), osm_nginx_log_dir: path.join(dir, "logs"),
+                osm_acme_webroot: path.join(dir, "acme"), osm_upstream_nginx_dir: upstreamDir,
+                osm_upstream_nginx_http_includes: c.osm_upstream_nginx_http_includes, osm_upstream_nginx_stream_includes: c.osm_upstream_nginx_stream_includes,
+            };
+            const plain = await render("nginx.conf.j2", { ...common, osm_upstream_nginx: false });
+            assert.doesNotMatch(plain, /devtank/);
+            const kept = await render("nginx.conf.j2", { ...common, osm_upstream_nginx: true });
+            for (const d of ["customers.http.d", "services"]) assert.match(kept, new RegExp(`http \\{[^]*include ${upstreamDir}/${d}/\\*\\.conf;[^]*\\n\\}\\n\\nstream`));
+            assert.match(kept, new RegExp(`stream \\{[^]*include ${upstreamDir}/customers\\.stream\\.d/\\*\\.conf;`));
+            // An upstream customer as the old orchestrator wrote it: its own certificate, its four names, its MQTT port.
+            for (const d of ["osm/http", "osm/stream", "logs", "acme", "devtank/customers.http.d", "devtank/customers.stream.d", "devtank/services", "up"]) {
+                fs.mkdirSync(path.join(dir, d), { recursive: true });
+            }
+            if (!fs.existsSync(path.join(dir, "modules"))) fs.symlinkSync("/usr/lib/nginx/modules", path.join(dir, "modules"));
+            const cert = await sh("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+                "-subj", "/CN=quayside.osm.example.test", "-keyout", path.join(dir, "up", "privkey.pem"), "-out", path.join(dir, "up", "fullchain.pem")]);
+            assert.strictEqual(cert.code, 0, cert.stderr);
+            const tls = `ssl_certificate ${dir}/up/fullchain.pem; ssl_certificate_key ${dir}/up/privkey.pem;`;
+            fs.writeFileSync(path.join(dir, "devtank", "customers.http.d", "quayside.conf"), ["", "-chirpstack", "-influx", "-mqtt"].map((n) =>
+                `server { listen 443 ssl; server_name quayside${n}.osm.example.test; ${tls} location / { proxy_pass http://127.0.0.1:3000; ` +
+                "proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection $connection_upgrade; } }\n").join("") +
+                "server { listen 80; server_name quayside.osm.example.test; return 301 https://$host$request_uri; }\n");
+            fs.writeFileSync(path.join(dir, "devtank", "customers.stream.d", "quayside.conf"), `server { listen 8931 ssl; ${tls} proxy_pass 127.0.0.1:1883; }\n`);
+            fs.writeFileSync(path.join(dir, "devtank", "services", "status.conf"), "server { listen 127.0.0.1:8099; location /nginx_status { stub_status; } }\n");
+            fs.writeFileSync(path.join(dir, "upstream.conf"), kept);
+            const r = await sh("nginx", ["-t", "-p", dir, "-c", path.join(dir, "upstream.conf")]);
+            assert.strictEqual(r.code, 0, `nginx -t: ${r.stderr}`);
+            fs.rmSync(upstreamDir, { recursive: true, force: true });
         });
 
         it("nginx -t catches a broken customer config (the check can fail)", async () => {
@@ -494,6 +528,9 @@ describe("ansible/ static checks", function () {
     function firewallScratch(dir: string): string {
         const copy = scratchAnsible(dir, {
             osm_locks_dir: path.join(dir, "locks"), osm_firewall_dir: path.join(dir, "firewall"), osm_nft_file: path.join(dir, "etc", "osm.nft"),
+            // Never this machine's: no old orchestrator's files (its tests are below).
+            osm_upstream_root: path.join(dir, "no-srv"), osm_wireguard_dir: path.join(dir, "no-wireguard"),
+            osm_upstream_ufw_rules: [path.join(dir, "no-user.rules"), path.join(dir, "no-user6.rules")],
         });
         fs.mkdirSync(path.join(dir, "firewall"));
         return copy;
@@ -568,6 +605,79 @@ describe("ansible/ static checks", function () {
                 assert.match(part("set"), /elements = \{ 8901, 8902 \}/);
                 // The ruleset file predates the add: the next apply renders and loads the same set.
                 assert.match(part("apply"), /changed: firewall ruleset loaded \(MQTT ports: 8901, 8902\)[^]*elements = \{ 8901, 8902 \}/);
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
+        });
+    });
+
+    describe("osm-firewall on a host the old orchestrator built (in a network namespace of its own)", () => {
+        /** A scratch copy whose upstream files (ufw's rules, WireGuard, the containers' tree) live under `dir`. */
+        function upstreamScratch(dir: string): string {
+            const copy = scratchAnsible(dir, {
+                osm_locks_dir: path.join(dir, "locks"), osm_firewall_dir: path.join(dir, "firewall"), osm_nft_file: path.join(dir, "etc", "osm.nft"),
+                osm_upstream_root: path.join(dir, "srv"), osm_wireguard_dir: path.join(dir, "wireguard"),
+                osm_upstream_ufw_rules: [path.join(dir, "user.rules"), path.join(dir, "user6.rules")],
+            });
+            for (const d of ["firewall", "wireguard"]) fs.mkdirSync(path.join(dir, d));
+            return copy;
+        }
+        const apply = (copy: string) => sh("unshare", ["-n", "bash", "-c", 'set -u; /usr/bin/python3 "$1" apply && echo "== loaded" && nft list table inet osm && ' +
+            'echo "== again" && /usr/bin/python3 "$1" apply', "-", path.join(copy, "files", "osm-firewall")]);
+
+        it("keeps ufw's allow rules, lxcbr0's DHCP and DNS, each WireGuard port and the monitoring ports on its tunnel only", async function () {
+            if (process.getuid?.() !== 0) this.skip();
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "osm-firewall-up-"));
+            try {
+                const copy = upstreamScratch(dir);
+                fs.mkdirSync(path.join(dir, "srv"));
+                fs.writeFileSync(path.join(dir, "firewall", "adopted.port"), "8950\n");
+                // ufw's own file format: each rule's tuple comment, then its iptables lines (ignored).
+                fs.writeFileSync(path.join(dir, "user.rules"), ["*filter", "### RULES ###",
+                    "### tuple ### allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in", "-A ufw-user-input -p tcp --dport 22 -j ACCEPT",
+                    "### tuple ### allow tcp 8931 0.0.0.0/0 any 0.0.0.0/0 in",
+                    "### tuple ### allow any 8962 0.0.0.0/0 any 0.0.0.0/0 in",
+                    "### tuple ### limit tcp 8000:8010,8020 0.0.0.0/0 any 10.8.0.0/24 in_eth1",
+                    "### tuple ### allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 OpenSSH - in",
+                    "### END RULES ###", "COMMIT", ""].join("\n"));
+                fs.writeFileSync(path.join(dir, "user6.rules"), "### tuple ### allow tcp 8931 ::/0 any ::/0 in\n");
+                fs.writeFileSync(path.join(dir, "wireguard", "wg0.conf"), "[Interface]\nPrivateKey = x\nListenPort = 51820\n");
+                fs.writeFileSync(path.join(dir, "wireguard", "wg1.conf"), "[Interface]\nPrivateKey = y\n");
+                const r = await apply(copy);
+                assert.strictEqual(r.code, 0, r.stderr);
+                const part = sections("== first\n" + r.stdout);
+                assert.strictEqual(part("first").trim(), "changed: firewall ruleset loaded (MQTT ports: 8950)");
+                assert.strictEqual(part("again").trim(), "", "nothing changes when nothing changed");
+                const loaded = part("loaded");
+                assert.match(loaded, /elements = \{ 8950 \}/, "the project's own ports stay in its set");
+                assert.match(loaded, /meta nfproto ipv4 tcp dport 8931 accept/);
+                assert.match(loaded, /meta nfproto ipv6 tcp dport 8931 accept/);
+                assert.match(loaded, /meta nfproto ipv4 meta l4proto \{ tcp, udp \} th dport 8962 accept/);
+                assert.match(loaded, /iifname "eth1" ip saddr 10\.8\.0\.0\/24 tcp dport \{ 8000-8010, 8020 \} accept/);
+                assert.strictEqual(loaded.match(/tcp dport 22 accept/g)?.length, 1, "a rule ufw holds twice (by port and by app) is rendered once");
+                assert.match(loaded, /iifname "lxcbr0" udp dport \{ 53, 67 \} accept/);
+                assert.match(loaded, /iifname "lxcbr0" tcp dport 53 accept/);
+                assert.match(loaded, /udp dport 51820 accept/);
+                assert.match(loaded, /iifname "wg0" tcp dport \{ 9100, 19999 \} accept/);
+                assert.match(loaded, /iifname "wg1" tcp dport \{ 9100, 19999 \} accept/);
+                assert.doesNotMatch(loaded, /^\s*tcp dport \{[^}]*9100/m, "the exporters are not open to the world");
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
+        });
+
+        it("renders nothing of that on a host without the old orchestrator's files, and refuses a ufw rule it cannot carry over", async function () {
+            if (process.getuid?.() !== 0) this.skip();
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "osm-firewall-up-"));
+            try {
+                const copy = upstreamScratch(dir);
+                const none = await apply(copy);
+                assert.strictEqual(none.code, 0, none.stderr);
+                assert.doesNotMatch(none.stdout, /lxcbr0|wg0|nfproto ipv4/);
+                fs.writeFileSync(path.join(dir, "user.rules"), "### tuple ### allow tcp 8931;drop 0.0.0.0/0 any 0.0.0.0/0 in\n");
+                const bad = await apply(copy);
+                assert.notStrictEqual(bad.code, 0);
+                assert.match(bad.stderr, /user\.rules:1: a ufw rule this script cannot carry over, nothing changed/);
             } finally {
                 fs.rmSync(dir, { recursive: true, force: true });
             }
