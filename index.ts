@@ -2,7 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { shipAnsible } from "./components/ansible-bundle";
-import { PROJECT } from "./components/config";
+import { backupEnvironment, PROJECT } from "./components/config";
 import { Customer } from "./components/customer";
 import { Host } from "./components/host";
 import { planFleet } from "./components/fleet-plan";
@@ -35,7 +35,7 @@ export = async () => {
     // 3. Hosts, then each customer on the host it was placed on.
     const hosts = new Map(settings.hosts.map((h) => [h.name, new Host(h.name, {
         host: h, domain: settings.domain, sshUser: settings.sshUser, sshPrivateKey, dns, acme: settings.acme, ansible,
-        acmeTsigSecret: pulumi.secret(secrets.acmeTsigSecret),
+        acmeTsigSecret: pulumi.secret(secrets.acmeTsigSecret), backupEnv: backupEnvironment(settings.backup, secrets),
     })]));
     const fleet = customers.map((c) => new Customer(c.label, {
         label: c.label, domain: settings.domain, host: hosts.get(placements[c.label].host)!, mqttPort: placements[c.label].mqttPort, adopt: c.adopt, mqttWebsocket: c.mqttWebsocket,

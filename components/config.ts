@@ -82,6 +82,23 @@ export interface MysqlSettings {
     userHost: string;
 }
 
+/** Backups (README.md, Backups): restic into one repository, on every host. */
+export interface BackupSettings {
+    /** restic repository: `sftp:USER@HOST:/PATH`, `sftp://USER@HOST:PORT//PATH` or `s3:https://ENDPOINT/BUCKET[/PATH]`. */
+    repository: string;
+    /** systemd OnCalendar expression of the nightly run (each host adds a random delay). */
+    schedule: string;
+    /** Retention per customer (`restic forget --prune`). */
+    keep: { daily: number; weekly: number; monthly: number };
+    /** For SFTP: the backup server's known_hosts line (pinned; StrictHostKeyChecking=yes). */
+    sftpKnownHosts?: string;
+    /** `verify` fails for a customer whose last snapshot is older than this (26 when not set). */
+    maxAgeHours: number;
+}
+
+/** The default of `backup.maxAgeHours`: a nightly run, plus its random delay and a margin. */
+export const DEFAULT_BACKUP_MAX_AGE_HOURS = 26;
+
 /** The fleet's settings, validated. Secret values are held apart (see `FleetSecrets`). */
 export interface FleetSettings {
     domain: string;
@@ -91,6 +108,8 @@ export interface FleetSettings {
     acme: AcmeSettings;
     containerLimits: { cpus: number; memoryMiB: number };
     powerdnsMysql?: MysqlSettings;
+    /** Backups; none when not set. */
+    backup?: BackupSettings;
     /** Path of customers.json. */
     customersFile: string;
     /** Path of the placements lock (placements.lock.json). */
@@ -123,6 +142,7 @@ interface StackDoc {
     acme: Omit<AcmeSettings, "dnsPort" | "tsigAlgorithm" | "propagationSeconds"> & { dnsPort?: number; tsigAlgorithm?: string; propagationSeconds?: number };
     containerLimits: { cpus: number; memoryMiB: number };
     powerdnsMysql?: Omit<MysqlSettings, "userHost"> & { userHost?: string };
+    backup?: Omit<BackupSettings, "maxAgeHours"> & { maxAgeHours?: number };
 }
 
 /** Secret settings, as plain strings: the program wraps them in `pulumi.secret` at once. */
@@ -132,6 +152,13 @@ export interface FleetSecrets {
     powerdnsMysqlAdminPassword?: string;
     /** The secret of the TSIG key `acme.tsigKey` (base64). */
     acmeTsigSecret: string;
+    /** The restic repository's password (with `backup`). */
+    backupPassword?: string;
+    /** The SFTP login's private key (with an `sftp:` repository). */
+    backupSftpKey?: string;
+    /** The S3 access key id and secret (with an `s3:` repository). */
+    backupS3AccessKeyId?: string;
+    backupS3SecretAccessKey?: string;
 }
 
 const hostnamePattern = "^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$";
@@ -206,6 +233,27 @@ const stackSchema = {
                 memoryMiB: schemaOf("OSM_MEMORY_MIB"),
             },
         },
+        backup: {
+            type: "object",
+            additionalProperties: false,
+            required: ["repository", "schedule", "keep"],
+            properties: {
+                repository: schemaOf("OSM_BACKUP_REPOSITORY"),
+                schedule: schemaOf("OSM_BACKUP_SCHEDULE"),
+                keep: {
+                    type: "object",
+                    additionalProperties: false,
+                    required: ["daily", "weekly", "monthly"],
+                    properties: {
+                        daily: schemaOf("OSM_BACKUP_KEEP_DAILY"),
+                        weekly: schemaOf("OSM_BACKUP_KEEP_WEEKLY"),
+                        monthly: schemaOf("OSM_BACKUP_KEEP_MONTHLY"),
+                    },
+                },
+                sftpKnownHosts: schemaOf("OSM_BACKUP_SFTP_KNOWN_HOSTS"),
+                maxAgeHours: { type: "integer", minimum: 1, maximum: 8760 },
+            },
+        },
         powerdnsMysql: {
             type: "object",
             additionalProperties: false,
@@ -223,11 +271,12 @@ const stackSchema = {
 const validateStack = compile(stackSchema);
 
 /** Keys whose values are objects or arrays (stored JSON-encoded by Pulumi). */
-const structured = ["hosts", "powerdns", "acme", "containerLimits", "powerdnsMysql"];
+const structured = ["hosts", "powerdns", "acme", "containerLimits", "powerdnsMysql", "backup"];
 const plain = ["domain", "sshUser", "customersFile", "placementsLock"];
 /** Keys whose values are numbers (Pulumi stores them as strings). */
 const numeric = ["maxDeletes"];
-export const SECRET_KEYS = ["sshPrivateKey", "powerdnsApiKey", "powerdnsMysqlAdminPassword", "acmeTsigSecret"] as const;
+export const SECRET_KEYS = ["sshPrivateKey", "powerdnsApiKey", "powerdnsMysqlAdminPassword", "acmeTsigSecret",
+    "backupPassword", "backupSftpKey", "backupS3AccessKeyId", "backupS3SecretAccessKey"] as const;
 
 /** Example values per setting (`hosts.capacity` stands for every `hosts[i].capacity`), for the fix commands. */
 const examples: Record<string, string | number | boolean> = {
@@ -264,6 +313,13 @@ const examples: Record<string, string | number | boolean> = {
     "powerdnsMysql.database": "pdns",
     "powerdnsMysql.user": "pdns",
     "powerdnsMysql.userHost": "localhost",
+    "backup.repository": "sftp:osmbackup@backup.example.org:/srv/restic/osm",
+    "backup.schedule": "*-*-* 02:30:00",
+    "backup.keep.daily": 7,
+    "backup.keep.weekly": 4,
+    "backup.keep.monthly": 6,
+    "backup.sftpKnownHosts": "backup.example.org ssh-ed25519 AAAA...",
+    "backup.maxAgeHours": 26,
 };
 
 /** A structured setting that is missing or empty is fixed by setting its first required field. */
@@ -273,6 +329,7 @@ const firstField: Record<string, string> = {
     acme: "/acme/server",
     containerLimits: "/containerLimits/cpus",
     powerdnsMysql: "/powerdnsMysql/endpoint",
+    backup: "/backup/repository",
 };
 
 /** `/hosts/0/capacity` -> `osm-hosting:hosts[0].capacity`, the form `pulumi config set --path` takes. */
@@ -357,6 +414,10 @@ export function readSettings(lookup: ConfigLookup, file: string, presentKeys: st
         powerdnsApiKey: lookup("powerdnsApiKey") ?? "",
         powerdnsMysqlAdminPassword: lookup("powerdnsMysqlAdminPassword"),
         acmeTsigSecret: lookup("acmeTsigSecret") ?? "",
+        backupPassword: lookup("backupPassword"),
+        backupSftpKey: lookup("backupSftpKey"),
+        backupS3AccessKeyId: lookup("backupS3AccessKeyId"),
+        backupS3SecretAccessKey: lookup("backupS3SecretAccessKey"),
     };
     const secretFix = (key: string, what: string) => `set it with: pulumi config set --secret ${PROJECT}:${key} < ${what}`;
     if (!secrets.sshPrivateKey) {
@@ -379,6 +440,7 @@ export function readSettings(lookup: ConfigLookup, file: string, presentKeys: st
     if (doc.powerdnsMysql !== undefined && !secrets.powerdnsMysqlAdminPassword) {
         problems.push({ file, path: `${PROJECT}:powerdnsMysqlAdminPassword`, message: `is missing while powerdnsMysql is set; ${secretFix("powerdnsMysqlAdminPassword", "mysql-admin-password.txt")}` });
     }
+    problems.push(...backupProblems(doc.backup, secrets, file, secretFix));
     // Checks across fields need a well-formed document, but not the absence of other problems.
     if (wellFormed) {
         const d = doc as unknown as StackDoc;
@@ -406,9 +468,84 @@ export function readSettings(lookup: ConfigLookup, file: string, presentKeys: st
         acme: { dnsPort: 53, tsigAlgorithm: "hmac-sha256", propagationSeconds: 5, ...d.acme },
         containerLimits: { ...d.containerLimits },
         powerdnsMysql: d.powerdnsMysql && { userHost: "localhost", ...d.powerdnsMysql },
+        backup: d.backup && { ...d.backup, keep: { ...d.backup.keep }, maxAgeHours: d.backup.maxAgeHours ?? DEFAULT_BACKUP_MAX_AGE_HOURS },
         customersFile: d.customersFile ?? "customers.json",
         placementsLock: d.placementsLock ?? "placements.lock.json",
         maxDeletes: d.maxDeletes ?? DEFAULT_MAX_DELETES,
     };
     return { settings, secrets };
 }
+
+/**
+ * The backup secrets against `backup` (whatever its shape): the password always, the SFTP key
+ * and a pinned host key for SFTP, the two S3 keys for S3; a backup secret without `backup` is
+ * a leftover. Values are never shown.
+ */
+function backupProblems(backup: unknown, secrets: FleetSecrets, file: string, secretFix: (key: string, what: string) => string): Problem[] {
+    const out: Problem[] = [];
+    const rules = hostContract().envRules;
+    const check = (key: keyof FleetSecrets, env: string, what: string, value: string | undefined, why: string) => {
+        if (!value) {
+            out.push({ file, path: `${PROJECT}:${key}`, message: `is missing while ${why}; ${secretFix(key, what)}` });
+        } else if (!new RegExp(rules[env].pattern!, "u").test(value)) {
+            out.push({ file, path: `${PROJECT}:${key}`, message: `is malformed (not shown): it must be ${rules[env].expect}; ${secretFix(key, what)}` });
+        }
+    };
+    const extra: (keyof FleetSecrets)[] = [];
+    if (backup === undefined) {
+        extra.push("backupPassword", "backupSftpKey", "backupS3AccessKeyId", "backupS3SecretAccessKey");
+    } else if (backup !== null && typeof backup === "object") {
+        const b = backup as Partial<BackupSettings>;
+        check("backupPassword", "OSM_BACKUP_PASSWORD", "restic-password.txt", secrets.backupPassword, "backup is set (the restic repository's password)");
+        const repo = typeof b.repository === "string" ? b.repository : "";
+        if (repo.startsWith("sftp:")) {
+            if (!secrets.backupSftpKey) {
+                out.push({ file, path: `${PROJECT}:backupSftpKey`, message: `is missing while backup.repository is an SFTP repository; ${secretFix("backupSftpKey", "~/.ssh/osm_backup_ed25519")} (the private key the backup server lets in)` });
+            } else if (!/^-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(secrets.backupSftpKey.trim())) {
+                out.push({ file, path: `${PROJECT}:backupSftpKey`, message: `is not a PEM/OpenSSH private key (it must start with "-----BEGIN ... PRIVATE KEY-----"); ${secretFix("backupSftpKey", "~/.ssh/osm_backup_ed25519")}` });
+            }
+            if (b.sftpKnownHosts === undefined) {
+                out.push({ file, path: `${PROJECT}:backup.sftpKnownHosts`, message: `is missing while backup.repository is an SFTP repository: the backup server's host key must be pinned; set it to its known_hosts line (ssh-keyscan, checked out of band) with: pulumi config set --path '${PROJECT}:backup.sftpKnownHosts' "HOST ssh-ed25519 AAAA..."` });
+            }
+            extra.push("backupS3AccessKeyId", "backupS3SecretAccessKey");
+        } else if (repo.startsWith("s3:")) {
+            check("backupS3AccessKeyId", "OSM_BACKUP_S3_ACCESS_KEY_ID", "s3-access-key-id.txt", secrets.backupS3AccessKeyId, "backup.repository is an S3 repository");
+            check("backupS3SecretAccessKey", "OSM_BACKUP_S3_SECRET_ACCESS_KEY", "s3-secret-access-key.txt", secrets.backupS3SecretAccessKey, "backup.repository is an S3 repository");
+            if (b.sftpKnownHosts !== undefined) {
+                out.push({ file, path: `${PROJECT}:backup.sftpKnownHosts`, message: `is for an SFTP repository, but backup.repository is S3; remove it with: pulumi config rm --path '${PROJECT}:backup.sftpKnownHosts'` });
+            }
+            extra.push("backupSftpKey");
+        }
+    }
+    for (const key of extra) {
+        if (secrets[key] !== undefined) {
+            out.push({ file, path: `${PROJECT}:${key}`, message: `is set but ${backup === undefined ? "no backup is configured (osm-hosting:backup)" : "the repository does not use it"}; remove it (pulumi config rm ${PROJECT}:${key}) or ${backup === undefined ? "set osm-hosting:backup" : "correct backup.repository"}` });
+        }
+    }
+    return out;
+}
+
+/** The OSM_BACKUP_* environment of host-setup.yml (secrets among them: the caller wraps them); {} without backup. */
+export function backupEnvironment(backup: BackupSettings | undefined, secrets: FleetSecrets): Record<string, string> {
+    if (!backup) return {};
+    const env: Record<string, string> = {
+        OSM_BACKUP_REPOSITORY: backup.repository,
+        OSM_BACKUP_SCHEDULE: backup.schedule,
+        OSM_BACKUP_KEEP_DAILY: String(backup.keep.daily),
+        OSM_BACKUP_KEEP_WEEKLY: String(backup.keep.weekly),
+        OSM_BACKUP_KEEP_MONTHLY: String(backup.keep.monthly),
+        OSM_BACKUP_PASSWORD: secrets.backupPassword ?? "",
+    };
+    if (backup.repository.startsWith("sftp:")) {
+        env.OSM_BACKUP_SFTP_KNOWN_HOSTS = backup.sftpKnownHosts ?? "";
+        // A key has newlines, which an environment value here may not: base64, decoded on the host.
+        env.OSM_BACKUP_SFTP_KEY = Buffer.from(`${(secrets.backupSftpKey ?? "").trim()}\n`).toString("base64");
+    } else {
+        env.OSM_BACKUP_S3_ACCESS_KEY_ID = secrets.backupS3AccessKeyId ?? "";
+        env.OSM_BACKUP_S3_SECRET_ACCESS_KEY = secrets.backupS3SecretAccessKey ?? "";
+    }
+    return env;
+}
+
+/** The backup variables whose values are secret (wrapped in pulumi.secret by the Host). */
+export const BACKUP_SECRET_ENV = ["OSM_BACKUP_PASSWORD", "OSM_BACKUP_SFTP_KEY", "OSM_BACKUP_S3_ACCESS_KEY_ID", "OSM_BACKUP_S3_SECRET_ACCESS_KEY"];

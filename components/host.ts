@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { AnsibleShipment } from "./ansible-bundle";
-import { AcmeSettings, HostSettings } from "./config";
+import { AcmeSettings, BACKUP_SECRET_ENV, HostSettings } from "./config";
 import { acceptsEnv } from "./contract";
 import { absolute, hostFqdn } from "./naming";
 import { DnsTarget } from "./dns";
@@ -23,6 +23,11 @@ export interface HostArgs {
     acme: AcmeSettings;
     /** The secret of the TSIG key that may update the ACME challenge zone (a secret). */
     acmeTsigSecret: pulumi.Input<string>;
+    /**
+     * The OSM_BACKUP_* variables (config.ts backupEnvironment; {} without backup): a change
+     * re-runs host set-up, so every host gets the new schedule. The secret ones stay secrets.
+     */
+    backupEnv?: Record<string, string>;
     /** The playbooks shipped to the host; a change of what host set-up runs re-runs it. */
     ansible: AnsibleShipment;
 }
@@ -116,6 +121,9 @@ export class Host extends pulumi.ComponentResource {
             OSM_PLAYBOOK_HASH: args.ansible.hashOf(HOST_SETUP),
         };
         if (args.acme.caBundle) environment.OSM_ACME_CA_BUNDLE = args.acme.caBundle;
+        for (const [k, v] of Object.entries(args.backupEnv ?? {})) {
+            environment[k] = BACKUP_SECRET_ENV.includes(k) ? pulumi.secret(v) : v;
+        }
         this.setup = new command.remote.Command(`${name}-setup`, {
             connection: this.connection,
             create: playbook(HOST_SETUP),

@@ -91,7 +91,7 @@ export function writeCliFiles(stack: LabStack, config: Record<string, string>, d
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const plain: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(config)) {
-        if (/:(sshPrivateKey|powerdnsApiKey|powerdnsMysqlAdminPassword)$/.test(k)) continue;
+        if (/:(sshPrivateKey|powerdnsApiKey|powerdnsMysqlAdminPassword|backupPassword|backupSftpKey|backupS3AccessKeyId|backupS3SecretAccessKey)$/.test(k)) continue;
         try {
             plain[k] = /^[[{]/.test(v) ? JSON.parse(v) : v;
         } catch {

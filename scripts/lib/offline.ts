@@ -17,7 +17,24 @@ const PLACEHOLDER_SECRETS: Record<string, string> = {
     powerdnsMysqlAdminPassword: "plan-placeholder",
     // Base64, as the TSIG secret's rule wants.
     acmeTsigSecret: "cGxhbi1wbGFjZWhvbGRlci10c2lnLXNlY3JldA==",
+    backupPassword: "plan-placeholder-restic-password",
+    backupSftpKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nplan-placeholder\n-----END OPENSSH PRIVATE KEY-----\n",
+    backupS3AccessKeyId: "plan-placeholder",
+    backupS3SecretAccessKey: "plan-placeholder-secret",
 };
+
+/** The backup secrets the stack's `backup` needs (none without it): a placeholder for any other would be a leftover. */
+function backupSecretsNeeded(config: Record<string, string>): string[] {
+    const raw = config[`${PROJECT}:backup`];
+    if (raw === undefined) return [];
+    let repo: string;
+    try {
+        repo = String((JSON.parse(raw) as { repository?: unknown })?.repository ?? "");
+    } catch {
+        return ["backupPassword"];
+    }
+    return ["backupPassword", ...(repo.startsWith("s3:") ? ["backupS3AccessKeyId", "backupS3SecretAccessKey"] : repo.startsWith("sftp:") ? ["backupSftpKey"] : [])];
+}
 
 /** `Pulumi.<stack>.yaml` as a Pulumi config map (objects JSON-encoded, keys namespaced). */
 export function readStackFile(file: string): Record<string, string> {
@@ -45,6 +62,7 @@ export function withPlaceholderSecrets(config: Record<string, string>): { config
     for (const key of SECRET_KEYS) {
         const full = `${PROJECT}:${key}`;
         if (key === "powerdnsMysqlAdminPassword" && out[`${PROJECT}:powerdnsMysql`] === undefined) continue;
+        if (key.startsWith("backup") && !backupSecretsNeeded(config).includes(key)) continue;
         // A value already here came in plain text: left unmarked, so the program refuses it.
         if (out[full] !== undefined) continue;
         out[full] = out[full] ?? PLACEHOLDER_SECRETS[key];

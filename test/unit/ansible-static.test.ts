@@ -388,7 +388,7 @@ describe("ansible/ static checks", function () {
 
         it("has rules of one kind each, in the dialect JavaScript and Python share", () => {
             for (const [n, rule] of Object.entries(c.osm_env_rules)) {
-                assert.match(n, /^OSM_[A-Z_]+$/);
+                assert.match(n, /^OSM_[A-Z0-9_]+$/);
                 assert.ok(typeof rule.expect === "string" && rule.expect.length > 10, `${n} has an expect text`);
                 assert.ok((rule.pattern === undefined) !== (rule.integer === undefined), `${n} has a pattern or an integer range`);
                 if (rule.pattern !== undefined) {
@@ -471,6 +471,19 @@ describe("ansible/ static checks", function () {
                 OSM_MOVE_PEER_KEY: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFVYVETxhueZb9M3kKYzqRziUCQzEcM0k8M51c9nTCT2", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFVYVETxhueZb9M3kKYzqRziUCQzEcM0k8M51c9nTCT2=", "ssh-rsa AAAAB3NzaC1yc2E", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFVYVETxhueZb9M3kKYzqRziUCQzEcM0k8M51c9nTCT2\n"],
                 OSM_DNS_TTL: ["30", "86400", "29", "86401", "030"],
                 OSM_MQTT_WEBSOCKET: ["yes", "no", "YES", "yes\n"],
+                OSM_BACKUP_REPOSITORY: ["sftp:osmbackup@backup.example.org:/srv/restic", "sftp://b@127.0.0.1:2222//srv/r", "s3:https://s3.example.org/bucket/osm",
+                    "sftp:b@h:rel", "s3:https://s3.example.org", "local:/srv", "sftp:b@h:/x y", "sftp:b@h:/x\n"],
+                OSM_BACKUP_SCHEDULE: ["daily", "*-*-* 02:30:00", "daily; reboot", "$(reboot)", "a".repeat(65)],
+                OSM_BACKUP_KEEP_DAILY: ["0", "3660", "3661", "07", "-1"],
+                OSM_BACKUP_KEEP_WEEKLY: ["0", "520", "521", "4w"],
+                OSM_BACKUP_KEEP_MONTHLY: ["0", "1200", "1201", "6.0"],
+                OSM_BACKUP_PASSWORD: ["correct-horse-battery", "!#$%&()*+,-./:;<=>?@[]^_{|}~", "short", "has a space in it", "tab\there-and-more"],
+                OSM_BACKUP_SFTP_KNOWN_HOSTS: ["backup.example.org ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFVYVETxhueZb9M3kKYzqRziUCQzEcM0k8M51c9nTCT2",
+                    "[127.0.0.1]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5", "h ssh-dss AAAAB3", "h ssh-ed25519 AAAA\n"],
+                OSM_BACKUP_SFTP_KEY: ["LS0tLS1CRUdJTiBPUEVOU1NIIFBSSVZBVEUgS0VZLS0tLS0KYjNCbGJuTnphQzFyWlhrdGRqRUFBQUFBQkc1dmJtVUFBQUFFYm05dVpRQUFBQUFBQUFBQgo=",
+                    "LS0tLS1CRUdJTg==", "not base64 at all, with spaces and more than forty characters"],
+                OSM_BACKUP_S3_ACCESS_KEY_ID: ["AKIAEXAMPLE123", "ab", "a b c"],
+                OSM_BACKUP_S3_SECRET_ACCESS_KEY: ["wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "short", "with spaces inside"],
             };
             assert.deepStrictEqual(Object.keys(table).sort(), [...names].sort(), "the table covers every rule");
             const py = [

@@ -10,7 +10,7 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { readSettings } from "../../components/config";
+import { backupEnvironment, readSettings } from "../../components/config";
 import { acceptsEnv, CONTRACT_FILE, hostContract, parseContract } from "../../components/contract";
 import { MQTT_WEBSOCKET_ON } from "../../components/customer";
 import { parseMoveKey } from "../../components/host";
@@ -19,7 +19,7 @@ import * as yaml from "js-yaml";
 import { customerLabel, MAX_LABEL_LENGTH, NAME_SUFFIXES } from "../../components/naming";
 import { projectRoot } from "../../components/paths";
 import { InputError } from "../../components/problems";
-import { HOST_KEYS, lookupOf, TEST_SECRETS, testSettings } from "./support/fleet";
+import { HOST_KEYS, lookupOf, SENTINEL_SSH_KEY, TEST_SECRETS, testSettings } from "./support/fleet";
 
 const ROOT = projectRoot();
 const ANSIBLE = path.join(ROOT, "ansible");
@@ -61,7 +61,27 @@ const TABLE: Record<string, [value: string, accepted: boolean][]> = {
     OSM_MOVE_PEER_KEY: [[ED25519_KEY, true], ["ssh-rsa AAAAB3NzaC1yc2E", false], ["ssh-ed25519 AAAA", false], [`${ED25519_KEY} osm-move@x`, false]],
     OSM_MQTT_WEBSOCKET: [["yes", true], ["no", false], ["1", false], ["YES", false], ["yes;reboot", false]],
     OSM_DNS_TTL: [["30", true], ["300", true], ["86400", true], ["29", false], ["86401", false]],
+    OSM_BACKUP_REPOSITORY: [["sftp:osmbackup@backup.example.org:/srv/restic/osm", true], ["sftp://osmbackup@127.0.0.1:2222//srv/restic", true],
+        ["s3:https://s3.example.org/osm-backups", true], ["sftp:osmbackup@backup.example.org:relative", false], ["/srv/restic", false],
+        ["sftp:u@h:/x;reboot", false], ["s3:https://s3.example.org", false], ["rest:http://backup.example.org/", false]],
+    OSM_BACKUP_SCHEDULE: [["*-*-* 02:30:00", true], ["daily", true], ["Mon..Fri 03:00", true], ["daily;reboot", false], ["02:30 && reboot", false]],
+    OSM_BACKUP_KEEP_DAILY: [["7", true], ["0", true], ["3660", true], ["3661", false], ["07", false]],
+    OSM_BACKUP_KEEP_WEEKLY: [["4", true], ["520", true], ["521", false]],
+    OSM_BACKUP_KEEP_MONTHLY: [["6", true], ["1200", true], ["1201", false]],
+    OSM_BACKUP_PASSWORD: [["correct-horse-battery", true], ["short", false], ["with a space here", false]],
+    OSM_BACKUP_SFTP_KNOWN_HOSTS: [[`backup.example.org ${HOST_KEYS.alpha.split(" ").slice(0, 2).join(" ")}`, true],
+        [`[127.0.0.1]:2222 ${HOST_KEYS.alpha.split(" ").slice(0, 2).join(" ")}`, true], [HOST_KEYS.alpha.split(" ").slice(0, 2).join(" "), false],
+        ["backup.example.org ssh-ed25519 AAAA;reboot", false]],
+    OSM_BACKUP_SFTP_KEY: [[Buffer.from(`${SENTINEL_SSH_KEY.trim()}\n`).toString("base64"), true]],
+    OSM_BACKUP_S3_ACCESS_KEY_ID: [["AKIAEXAMPLE123", true], ["a b", false]],
+    OSM_BACKUP_S3_SECRET_ACCESS_KEY: [["wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", true], ["short", false], ["with space inside", false]],
 };
+
+/** A good osm-hosting:backup (SFTP) and its secrets, for the verdicts on the backup variables. */
+const BACKUP = { repository: "sftp:osmbackup@backup.example.org:/srv/restic/osm", schedule: "*-*-* 02:30:00", keep: { daily: 7, weekly: 4, monthly: 6 },
+    sftpKnownHosts: `backup.example.org ${HOST_KEYS.alpha.split(" ").slice(0, 2).join(" ")}` };
+const BACKUP_SECRETS = { backupPassword: "correct-horse-battery", backupSftpKey: SENTINEL_SSH_KEY };
+const S3_SECRETS = { backupS3AccessKeyId: "AKIAEXAMPLE123", backupS3SecretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" };
 
 /** The program's verdict: does it accept an input that makes it send exactly `value` as `name`? */
 function programAccepts(name: string, value: string): boolean {
@@ -132,6 +152,32 @@ function programAccepts(name: string, value: string): boolean {
             return value === MQTT_WEBSOCKET_ON;
         case "OSM_DNS_TTL":
             return accepts({ powerdns: { ...(settings.powerdns as object), ttl: Number(value) } });
+        // Backups: the program sends osm-hosting:backup's values and its secrets as they are
+        // (the SFTP key base64-encoded by backupEnvironment, from a key that passed its check).
+        case "OSM_BACKUP_REPOSITORY": {
+            const s3 = value.startsWith("s3:");
+            return accepts({ backup: { ...BACKUP, repository: value, ...(s3 ? { sftpKnownHosts: undefined } : {}) }, ...BACKUP_SECRETS,
+                ...(s3 ? { backupSftpKey: undefined, ...S3_SECRETS } : {}) });
+        }
+        case "OSM_BACKUP_SCHEDULE":
+            return accepts({ backup: { ...BACKUP, schedule: value }, ...BACKUP_SECRETS });
+        case "OSM_BACKUP_KEEP_DAILY":
+        case "OSM_BACKUP_KEEP_WEEKLY":
+        case "OSM_BACKUP_KEEP_MONTHLY": {
+            const which = name.split("_").pop()!.toLowerCase();
+            if (!/^(0|[1-9][0-9]*)$/.test(value)) return false;  // the program sends String(number): never "07"
+            return accepts({ backup: { ...BACKUP, keep: { ...BACKUP.keep, [which]: Number(value) } }, ...BACKUP_SECRETS });
+        }
+        case "OSM_BACKUP_PASSWORD":
+            return accepts({ backup: BACKUP, ...BACKUP_SECRETS, backupPassword: value });
+        case "OSM_BACKUP_SFTP_KNOWN_HOSTS":
+            return accepts({ backup: { ...BACKUP, sftpKnownHosts: value }, ...BACKUP_SECRETS });
+        case "OSM_BACKUP_SFTP_KEY":
+            return backupEnvironment({ ...BACKUP, maxAgeHours: 26 }, { ...TEST_SECRETS, ...BACKUP_SECRETS } as any).OSM_BACKUP_SFTP_KEY === value;
+        case "OSM_BACKUP_S3_ACCESS_KEY_ID":
+        case "OSM_BACKUP_S3_SECRET_ACCESS_KEY":
+            return accepts({ backup: { ...BACKUP, repository: "s3:https://s3.example.org/osm", sftpKnownHosts: undefined }, ...BACKUP_SECRETS,
+                backupSftpKey: undefined, ...S3_SECRETS, [name === "OSM_BACKUP_S3_ACCESS_KEY_ID" ? "backupS3AccessKeyId" : "backupS3SecretAccessKey"]: value });
         default:
             throw new Error(`no program setting mapped to ${name}: add it to this test`);
     }

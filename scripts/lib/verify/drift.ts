@@ -7,8 +7,9 @@
  * too), not by the lineage's name: hosts may hold one lineage per customer or one per host.
  */
 import { namesOf } from "../../../components/naming";
-import { act } from "./actions";
+import { act, layout } from "./actions";
 import { DeclaredCustomer, DeclaredFleet, DeclaredHost, Finding, HostStatus, StatusCertificate } from "./types";
+
 
 /** Certificates expiring in fewer days than this are a problem (issue 10). */
 export const CERT_MIN_DAYS = 21;
@@ -103,4 +104,36 @@ export function hostDrift(fleet: DeclaredFleet, h: DeclaredHost, s: HostStatus):
 function dedupe(f: Finding[]): Finding[] {
     const seen = new Set<string>();
     return f.filter((x) => !seen.has(x.problem) && !!seen.add(x.problem));
+}
+
+/** A duration for people: minutes under 2 h, else hours. */
+function ago(seconds: number): string {
+    return seconds < 7200 ? `${Math.max(0, Math.round(seconds / 60))} min ago` : `${Math.round(seconds / 3600)} h ago`;
+}
+
+/**
+ * A customer's backup, pure: its latest snapshot in the repository (what osm-status lists) must
+ * exist and be younger than `backup.maxAgeHours`. The note gives its age; a failed last run of
+ * its host gives the reason.
+ */
+export function backupCheck(fleet: DeclaredFleet, c: DeclaredCustomer, s: HostStatus, nowMs: number): { findings: Finding[]; note?: string; ageSeconds?: number } {
+    const maxHours = fleet.backup?.maxAgeHours ?? 26;
+    const journal = `see the reason with journalctl -u osm-backup.service on ${c.host}; run one now with systemctl start osm-backup.service (or python3 ${layout().osm_remote_root}/ansible/files/osm-backup run)`;
+    const b = s.backups;
+    if (!b || !b.configured) {
+        return { findings: [{ problem: `no backup set up on ${c.host}`, action: `re-run host set-up (pulumi up -s ${fleet.stack}: host set-up writes osm-hosting:backup to every host)` }] };
+    }
+    const last = b.latest?.[c.label];
+    const run = b.lastRun?.customers?.[c.label];
+    const why = run && !run.ok && run.error ? `; its last run (${run.time}) failed: ${run.error}` : "";
+    if (!last) {
+        if (b.error) return { findings: [{ problem: "backup repository not readable", action: `${b.error}${why}; ${journal}` }] };
+        return { findings: [{ problem: "no backup snapshot", action: `no snapshot of ${c.label} in ${b.repository ?? "the repository"}${why}; ${journal}` }] };
+    }
+    const ageSeconds = (nowMs - Date.parse(last.time)) / 1000;
+    const note = `${ago(ageSeconds)}, ${last.id}`;
+    if (!(ageSeconds <= maxHours * 3600)) {
+        return { findings: [{ problem: `last backup ${ago(ageSeconds)} (over ${maxHours} h)`, action: `snapshot ${last.id} of ${last.time}${why}; ${journal}` }], note, ageSeconds };
+    }
+    return { findings: [], note, ageSeconds };
 }

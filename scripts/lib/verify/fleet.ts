@@ -49,6 +49,7 @@ export async function declaredFleet(src: FleetSource): Promise<DeclaredFleet> {
         customers: Object.entries(placements).map(([label, p]) => ({
             label, host: p.host, mqttPort: p.mqttPort, names: customerNames(label, settings.domain, customers[label]?.urls?.mqttWebsocket !== undefined),
         })),
+        ...(settings.backup ? { backup: { maxAgeHours: settings.backup.maxAgeHours } } : {}),
     };
 }
 

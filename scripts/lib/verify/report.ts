@@ -6,12 +6,12 @@
  */
 import { CheckName, CheckResult, CUSTOMER_CHECKS, HOST_CHECKS, Report } from "./types";
 
-const TITLES: Record<CheckName, string> = { dns: "DNS", https: "HTTPS", mqtt: "MQTT", host: "ON HOST", ssh: "SSH", status: "OSM-STATUS", drift: "DRIFT" };
+const TITLES: Record<CheckName, string> = { dns: "DNS", https: "HTTPS", mqtt: "MQTT", host: "ON HOST", backup: "BACKUP", ssh: "SSH", status: "OSM-STATUS", drift: "DRIFT" };
 const CELL_MAX = 46;
 
 function cell(r: CheckResult | undefined): string {
     if (!r) return "-";
-    if (r.status === "ok") return "ok";
+    if (r.status === "ok") return r.check === "backup" && r.note ? `ok (${r.note})` : "ok";
     if (r.status === "skip") return `skipped${r.note ? ` (${r.note})` : ""}`;
     const first = r.findings[0]?.problem ?? "failed";
     const more = r.findings.length > 1 ? ` (+${r.findings.length - 1})` : "";
@@ -41,8 +41,10 @@ export function formatReport(rep: Report): string {
     const hosts = by("host");
     const out: string[] = [];
     if (customers.size) {
-        const rows = [["CUSTOMER", "HOST", ...CUSTOMER_CHECKS.map((c) => TITLES[c]), "CERT DAYS"]];
-        for (const [name, rs] of customers) rows.push([name, rs[0].host, ...CUSTOMER_CHECKS.map((c) => cell(rs.find((r) => r.check === c))), minDays(rs)]);
+        // The backup column only for a stack with backups (verify checks them only then).
+        const checks = CUSTOMER_CHECKS.filter((c) => c !== "backup" || rep.results.some((r) => r.check === "backup"));
+        const rows = [["CUSTOMER", "HOST", ...checks.map((c) => TITLES[c]), "CERT DAYS"]];
+        for (const [name, rs] of customers) rows.push([name, rs[0].host, ...checks.map((c) => cell(rs.find((r) => r.check === c))), minDays(rs)]);
         out.push(table(rows), "");
     }
     const hrows = [["HOST", ...HOST_CHECKS.map((c) => TITLES[c])]];
@@ -88,6 +90,10 @@ export function prometheus(rep: Report): string {
         for (const [name, days] of Object.entries(r.certDaysLeft ?? {})) {
             lines.push(`osm_verify_certificate_days_left${labels({ customer: r.name, host: r.host, check: r.check, name })} ${days}`);
         }
+    }
+    lines.push("# HELP osm_verify_backup_age_seconds How old the customer's latest backup snapshot is.", "# TYPE osm_verify_backup_age_seconds gauge");
+    for (const r of rep.results) {
+        if (r.backupAgeSeconds !== undefined) lines.push(`osm_verify_backup_age_seconds${labels({ customer: r.name, host: r.host })} ${Math.round(r.backupAgeSeconds)}`);
     }
     lines.push(
         "# HELP osm_verify_last_run_timestamp_seconds When the last verify run started.", "# TYPE osm_verify_last_run_timestamp_seconds gauge",

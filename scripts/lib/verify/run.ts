@@ -5,7 +5,7 @@
  */
 import * as crypto from "crypto";
 import { act, statusCommand } from "./actions";
-import { CERT_MIN_DAYS, certificatesFor, customerDrift, expiry, hostDrift } from "./drift";
+import { backupCheck, CERT_MIN_DAYS, certificatesFor, customerDrift, expiry, hostDrift } from "./drift";
 import { KeyedLimiter, withTimeout } from "./limit";
 import { CONNACK_CODES, mqttSession } from "./mqtt";
 import { ask, certificateProblem, DnsServer, httpsGet, judgeCertificate, netProblem, openTls, resolverFor } from "./net";
@@ -262,6 +262,12 @@ export async function verifyFleet(o: VerifyOptions): Promise<Report> {
                 if (!("status" in s)) return { status: "skip", findings: [], note: `host ${h.name} not read` };
                 return verdict(customerDrift(fleet, c, s.status));
             }),
+            ...(fleet.backup ? [timed("customer", c.label, h.name, "backup", async () => {
+                const s = await statuses.get(h.name)!;
+                if (!("status" in s)) return { status: "skip", findings: [], note: `host ${h.name} not read` };
+                const b = backupCheck(fleet, c, s.status, Date.now());
+                return verdict(b.findings, { note: b.note, backupAgeSeconds: b.ageSeconds });
+            })] : []),
         ]);
     });
     await Promise.all([...hostChecks, ...hostDns, ...customerChecks]);

@@ -36,6 +36,8 @@ export interface DeclaredFleet {
     powerdnsHost: string;
     hosts: DeclaredHost[];
     customers: DeclaredCustomer[];
+    /** With osm-hosting:backup: each customer's last snapshot must be younger than this. */
+    backup?: { maxAgeHours: number };
 }
 
 /** A customer's MQTT credentials (from the stack's secret outputs). */
@@ -81,8 +83,22 @@ export interface HostStatus {
     firewall?: { loaded: boolean; mqttPorts: number[]; portFiles: Record<string, number | string> };
     certificates?: StatusCertificate[];
     archives?: { file: string; bytes: number; time: string }[];
+    /** Backups (files/osm-backup): the repository's latest snapshot per customer, and the last run's outcome. */
+    backups?: StatusBackups;
     /** Parts the host could not read. */
     errors: string[];
+}
+
+/** What `osm-status` reports of the host's backups. */
+export interface StatusBackups {
+    configured: boolean;
+    repository?: string;
+    /** Per customer label: its latest snapshot in the repository (any host's). */
+    latest?: Record<string, { time: string; id: string; host?: string }>;
+    /** The host's last run (osm_backup_state): per customer ok or its error. */
+    lastRun?: { time: string; customers: Record<string, { ok: boolean; time: string; error?: string }> };
+    /** Why the repository could not be listed. */
+    error?: string;
 }
 
 /** A problem found, in a few words, and what to do about it. */
@@ -92,7 +108,7 @@ export interface Finding {
 }
 
 /** The checks of a customer row. */
-export const CUSTOMER_CHECKS = ["dns", "https", "mqtt", "host"] as const;
+export const CUSTOMER_CHECKS = ["dns", "https", "mqtt", "host", "backup"] as const;
 /** The checks of a host row. */
 export const HOST_CHECKS = ["ssh", "dns", "status", "drift"] as const;
 export type CheckName = (typeof CUSTOMER_CHECKS)[number] | (typeof HOST_CHECKS)[number];
@@ -112,6 +128,8 @@ export interface CheckResult {
     note?: string;
     /** Days until the certificate each name presents expires (HTTPS and MQTT). */
     certDaysLeft?: Record<string, number>;
+    /** The backup check: how old the customer's latest snapshot is. */
+    backupAgeSeconds?: number;
     seconds: number;
 }
 
