@@ -46,6 +46,19 @@ if [ "$($SUDO cat "$conf" 2>/dev/null || true)" != "$want" ]; then
   echo "$want" | $SUDO tee "$conf" >/dev/null
   $SUDO /usr/sbin/sshd -t
   if [ -d /run/systemd/system ]; then $SUDO systemctl reload ssh; else $SUDO kill -HUP "$(cat /run/sshd.pid)"; fi
+  # sshd re-executes itself on the HUP: its listener is closed and opened again, and a
+  # connection made meanwhile is refused or reset. The next command connects as soon as this
+  # one ends, so wait here until sshd listens again (on the port this session came in on).
+  port=$(echo "\${SSH_CONNECTION:-}" | cut -d' ' -f4)
+  if [ -n "$port" ]; then
+    sleep 0.2
+    n=0
+    until ss -Hltn "sport = :$port" | grep -q .; do
+      n=$((n + 1))
+      [ "$n" -le 100 ] || { echo "osm bootstrap: sshd does not listen on port $port again 20 s after its reload: see journalctl -u ssh" >&2; exit 1; }
+      sleep 0.2
+    done
+  fi
   echo "osm bootstrap: sshd now accepts OSM_* variables" >&2
 fi
 if ! command -v ansible-playbook >/dev/null; then
