@@ -22,7 +22,7 @@ export = async () => {
     // Placements: the lock's and the deployed ones (which must agree), then new customers placed;
     // refused when the update would delete more customers than osm-hosting:maxDeletes allows.
     const deployed = await previousPlacements();
-    const { placements } = planFleet({
+    const { placements, restores } = planFleet({
         settings, customers, lock, lockFile, stack: pulumi.getStack(), stackFile,
         deployed, deployedSource: `the stack's "placements" output`,
     });
@@ -32,14 +32,16 @@ export = async () => {
     const dns = { ...settings.powerdns, apiKey: pulumi.secret(secrets.powerdnsApiKey) };
     const ansible = shipAnsible(path.join(root, "ansible"), path.join(root, "build", "ansible-bundle"));
 
-    // 3. Hosts, then each customer on the host it was placed on.
-    const hosts = new Map(settings.hosts.map((h) => [h.name, new Host(h.name, {
+    // 3. Hosts (a lost one has nothing left to run: its resources go), then each customer on the
+    // host it was placed on, restored from its backup where asked or where its host is lost.
+    const hosts = new Map(settings.hosts.filter((h) => !h.lost).map((h) => [h.name, new Host(h.name, {
         host: h, domain: settings.domain, sshUser: settings.sshUser, sshPrivateKey, dns, acme: settings.acme, ansible,
         acmeTsigSecret: pulumi.secret(secrets.acmeTsigSecret), backupEnv: backupEnvironment(settings.backup, secrets),
     })]));
     const fleet = customers.map((c) => new Customer(c.label, {
         label: c.label, domain: settings.domain, host: hosts.get(placements[c.label].host)!, mqttPort: placements[c.label].mqttPort, adopt: c.adopt, mqttWebsocket: c.mqttWebsocket,
         dns, limits: settings.containerLimits, ansible, movedFrom: movedFrom(deployed[c.label]?.host, placements[c.label].host, hosts),
+        restoreFrom: restores[c.label],
     }));
 
     // 4. PowerDNS's own MySQL database, when the stack manages it.

@@ -22,6 +22,12 @@ export interface HostSettings {
     sshPort: number;
     /** No new customers go to a draining host; the ones it has stay. */
     drain: boolean;
+    /**
+     * The machine is gone (a dead disk, a wiped server): nothing is run on it any more, its A
+     * record goes, and its customers are restored from their backups on the other hosts
+     * (README.md, Backups). Implies `drain`.
+     */
+    lost: boolean;
     /** The host already runs: take over its existing A record if it matches. */
     adopt: boolean;
     /**
@@ -137,7 +143,7 @@ interface StackDoc {
     customersFile?: string;
     placementsLock?: string;
     maxDeletes?: number;
-    hosts: (Omit<HostSettings, "sshPort" | "drain" | "adopt" | "reservedMqttPorts"> & { sshPort?: number; drain?: boolean; adopt?: boolean; reservedMqttPorts?: number[] })[];
+    hosts: (Omit<HostSettings, "sshPort" | "drain" | "lost" | "adopt" | "reservedMqttPorts"> & { sshPort?: number; drain?: boolean; lost?: boolean; adopt?: boolean; reservedMqttPorts?: number[] })[];
     powerdns: Omit<PowerDnsSettings, "ttl" | "keepAdoptedTtl" | "reservedNames"> & { ttl?: number; keepAdoptedTtl?: boolean; reservedNames?: string[] };
     acme: Omit<AcmeSettings, "dnsPort" | "tsigAlgorithm" | "propagationSeconds"> & { dnsPort?: number; tsigAlgorithm?: string; propagationSeconds?: number };
     containerLimits: { cpus: number; memoryMiB: number };
@@ -189,6 +195,7 @@ const stackSchema = {
                     hostKey: { type: "string", pattern: "^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( [^\\n]*)?$", description: "the host's public SSH key, one line as in /etc/ssh/ssh_host_ed25519_key.pub" },
                     sshPort: { type: "integer", minimum: 1, maximum: 65535 },
                     drain: { type: "boolean" },
+                    lost: { type: "boolean" },
                     adopt: { type: "boolean" },
                     reservedMqttPorts: { type: "array", uniqueItems: true, items: schemaOf("OSM_MQTT_PORT") },
                 },
@@ -291,6 +298,7 @@ const examples: Record<string, string | number | boolean> = {
     "hosts.hostKey": "ssh-ed25519 AAAA...",
     "hosts.sshPort": 22,
     "hosts.drain": true,
+    "hosts.lost": true,
     "hosts.adopt": true,
     "hosts.reservedMqttPorts": 8884,
     "powerdns.apiUrl": "https://ns1.example.org:8081",
@@ -451,7 +459,14 @@ export function readSettings(lookup: ConfigLookup, file: string, presentKeys: st
             names.set(h.name, i);
             if (addresses.has(h.address)) problems.push({ file, path: `${PROJECT}:hosts[${i}].address`, message: `address ${h.address} is also hosts[${addresses.get(h.address)}]; each host needs its own address` });
             addresses.set(h.address, i);
+            // Its customers come back from their backups: without a repository there are none.
+            if (h.lost === true && d.backup === undefined) {
+                problems.push({ file, path: `${PROJECT}:hosts[${i}].lost`, message: `host "${h.name}" is lost, but no osm-hosting:backup is configured, so its customers have no backups to be restored from; set osm-hosting:backup to the repository their backups are in, or remove lost` });
+            }
         });
+        if (d.hosts.length > 0 && d.hosts.every((h) => h.lost === true)) {
+            problems.push({ file, path: `${PROJECT}:hosts`, message: "every host is lost, so there is none to restore the customers on; add a host" });
+        }
         const zone = d.powerdns.zone;
         if (d.domain !== zone && !d.domain.endsWith(`.${zone}`)) {
             problems.push({ file, path: `${PROJECT}:powerdns.zone`, message: `zone "${zone}" does not contain the domain "${d.domain}"; set powerdns.zone to the domain or a parent of it` });
@@ -463,7 +478,9 @@ export function readSettings(lookup: ConfigLookup, file: string, presentKeys: st
     const settings: FleetSettings = {
         domain: d.domain,
         sshUser: d.sshUser,
-        hosts: d.hosts.map((h) => ({ name: h.name, address: h.address, capacity: h.capacity, hostKey: h.hostKey.trim(), sshPort: h.sshPort ?? 22, drain: h.drain ?? false, adopt: h.adopt ?? false, reservedMqttPorts: h.reservedMqttPorts ?? [] })),
+        hosts: d.hosts.map((h) => ({ name: h.name, address: h.address, capacity: h.capacity, hostKey: h.hostKey.trim(), sshPort: h.sshPort ?? 22,
+            // A lost host takes no customers and keeps none: it drains (placement, the lock).
+            drain: (h.drain ?? false) || (h.lost ?? false), lost: h.lost ?? false, adopt: h.adopt ?? false, reservedMqttPorts: h.reservedMqttPorts ?? [] })),
         powerdns: { apiUrl: d.powerdns.apiUrl.replace(/\/$/, ""), zone: d.powerdns.zone, ttl: d.powerdns.ttl ?? DEFAULT_DNS_TTL, keepAdoptedTtl: d.powerdns.keepAdoptedTtl ?? true, reservedNames: d.powerdns.reservedNames ?? [] },
         acme: { dnsPort: 53, tsigAlgorithm: "hmac-sha256", propagationSeconds: 5, ...d.acme },
         containerLimits: { ...d.containerLimits },

@@ -31,6 +31,11 @@ export interface CustomerArgs {
      * customer moves, with its data, credentials and port (README.md, "Moving a customer").
      */
     movedFrom?: Host;
+    /**
+     * Create it from its backup (`latest` or a snapshot id) instead of empty or moved: its data
+     * and credentials as backed up (README.md, Backups). The host refuses it over a running container.
+     */
+    restoreFrom?: string;
 }
 
 /** One playbook run per customer: container, services, NGINX, firewall (ansible/README.md). */
@@ -94,6 +99,8 @@ export class Customer extends pulumi.ComponentResource {
             OSM_MEMORY_MIB: String(args.limits.memoryMiB),
             // Only when on: customers without it keep the environment they had.
             ...(args.mqttWebsocket ? { OSM_MQTT_WEBSOCKET: MQTT_WEBSOCKET_ON } : {}),
+            // Only with a restore request: customers without one keep the environment they had.
+            ...(args.restoreFrom !== undefined ? { OSM_RESTORE_FROM: args.restoreFrom } : {}),
         };
         const from = args.movedFrom;
         if (from) {
@@ -116,7 +123,7 @@ export class Customer extends pulumi.ComponentResource {
                 },
                 addPreviousOutputInEnv: false,
                 logging: "stderr",
-            }, { parent: this, dependsOn: [from.setup, args.host.setup] });
+            }, { parent: this, dependsOn: [from.setup, args.host.setup], deletedWith: from.record });
             environment.OSM_MOVE_FROM_ADDRESS = from.address;
             environment.OSM_MOVE_FROM_SSH_PORT = String(from.sshPort);
             // Type and key only: the stack config may carry a comment after them.
@@ -129,6 +136,10 @@ export class Customer extends pulumi.ComponentResource {
         // `-provision` commands had no delete, so removing them changes nothing on the hosts.
         // A move to another host replaces it: the new one is created first (it pulls the data),
         // the names then point to it, and the old one's delete forwards for the TTL, then archives.
+        // deletedWith the host's A record: a lost host's resources leave the program, its record
+        // with them, and the delete of a container there (which could not reach the machine) is
+        // left to it, so its customers are restored elsewhere without waiting on a dead host.
+        // Planning refuses to delete a customer in the update that removes its (not lost) host.
         this.container = new command.remote.Command(`${name}-container`, {
             connection: args.host.connection,
             create: playbook(CUSTOMER_PLAYBOOK),
@@ -140,7 +151,7 @@ export class Customer extends pulumi.ComponentResource {
             addPreviousOutputInEnv: false,
             // stdout carries the credentials: secret, and never logged.
             logging: "stderr",
-        }, { parent: this, dependsOn: [args.host.setup, ...(this.moveGrant ? [this.moveGrant] : [])], additionalSecretOutputs: ["stdout"] });
+        }, { parent: this, dependsOn: [args.host.setup, ...(this.moveGrant ? [this.moveGrant] : [])], additionalSecretOutputs: ["stdout"], deletedWith: args.host.record });
 
         // The names come after the container: they point to a host once it serves the customer
         // (the host's wildcard certificate needs no name of the customer's), so a move re-points

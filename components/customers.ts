@@ -30,6 +30,8 @@ export interface CustomersFileEntry {
     adopt?: boolean;
     /** The fourth name `<label>-mqtt.<domain>`: MQTT over WebSockets on 443 (default: `adopt`). */
     mqttWebsocket?: boolean;
+    /** Create it from its backup: `latest` or a snapshot id (README: Backups, restoring). */
+    restore?: { from: string };
 }
 
 /** Where a customer's label comes from: its `label` field, the lock (placed earlier under this name), or its name. */
@@ -53,6 +55,8 @@ export interface CustomerEntry extends CustomerRequest {
      * every customer that name, and its devices or dashboards may use it), unless set false.
      */
     mqttWebsocket: boolean;
+    /** customers.json `restore.from`: `latest` or a snapshot id; absent without a restore request. */
+    restoreFrom?: string;
 }
 
 /** What validation needs to know of the hosts. */
@@ -110,7 +114,7 @@ export function checkCustomers(doc: unknown, file: string, hosts: KnownHost[], l
 
     entries.forEach((raw, i) => {
         if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return; // reported by the schema
-        const e = raw as { name?: unknown; label?: unknown; previousLabel?: unknown; host?: unknown; mqttPort?: unknown; adopt?: unknown; mqttWebsocket?: unknown };
+        const e = raw as { name?: unknown; label?: unknown; previousLabel?: unknown; host?: unknown; mqttPort?: unknown; adopt?: unknown; mqttWebsocket?: unknown; restore?: { from?: unknown } };
         const at = `/customers/${i}`;
         const nameOk = typeof e.name === "string" && e.name.length >= 1 && e.name.length <= 80;
         const explicitOk = typeof e.label === "string" && e.label.length >= 1;
@@ -185,10 +189,15 @@ export function checkCustomers(doc: unknown, file: string, hosts: KnownHost[], l
         if (e.adopt === true && (e.host === undefined || e.mqttPort === undefined)) {
             problems.push({ file, path: `${at}/adopt`, message: `adopt: true takes over a customer where it already runs, so it needs "host" and "mqttPort" pinned to what it has there; add ${[e.host === undefined ? "\"host\"" : "", e.mqttPort === undefined ? "\"mqttPort\"" : ""].filter(Boolean).join(" and ")}` });
         }
+        // A restore brings its data from the backup; adopting takes over what runs: not both.
+        const restoreFrom = typeof e.restore?.from === "string" && acceptsEnv("OSM_RESTORE_FROM", e.restore.from) ? e.restore.from : undefined;
+        if (e.restore !== undefined && e.adopt === true) {
+            problems.push({ file, path: `${at}/restore`, message: "restore and adopt: true exclude each other (adopting takes over the container where it runs, a restore creates it from its backup); remove one of them" });
+        }
         entryIndex.push(i);
         customers.push({ name, label, labelSource, ...(previousLabel !== undefined ? { previousLabel } : {}), host: hostName, mqttPort: port, adopt: e.adopt === true,
             // A non-boolean is the schema's problem; the default follows adopt.
-            mqttWebsocket: typeof e.mqttWebsocket === "boolean" ? e.mqttWebsocket : e.adopt === true });
+            mqttWebsocket: typeof e.mqttWebsocket === "boolean" ? e.mqttWebsocket : e.adopt === true, ...(restoreFrom !== undefined ? { restoreFrom } : {}) });
     });
     // A previous label still in use by another entry is not being given up, nor can two customers be it.
     const givenUp = new Map<string, number>();

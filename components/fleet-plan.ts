@@ -11,7 +11,7 @@ import { CustomerEntry } from "./customers";
 import { CustomerRequest, placeOrReport, Placements } from "./placement";
 import { DeployedFleet, diffFleet, diffHosts, HostDiff, maxDeletesProblems, PlanDiff } from "./plan-diff";
 import { knownPlacements, lockedCustomers, lockedHosts, lockedPlacements, PlacementsLock } from "./placements-lock";
-import { InputError } from "./problems";
+import { InputError, Problem } from "./problems";
 
 export interface FleetPlanArgs {
     settings: Pick<FleetSettings, "hosts" | "customersFile" | "maxDeletes">;
@@ -35,6 +35,8 @@ export interface FleetPlan {
     diff: PlanDiff;
     /** The stack config's hosts against the lock's (unknown for a version 1 lock). */
     hosts: HostDiff;
+    /** The customers this update creates from their backups: label -> `latest` or a snapshot id. */
+    restores: Record<string, string>;
 }
 
 /**
@@ -53,14 +55,54 @@ export function planFleet(a: FleetPlanArgs): FleetPlan {
     const locked = lockedCustomers(a.lock, a.stack);
     const known = knownPlacements(lockedPlacements(a.lock, a.stack), a.deployed, a.customers, a.lockFile, a.deployedSource);
     const hosts = new Set(a.settings.hosts.map((h) => h.name));
+    const lost = new Set(a.settings.hosts.filter((h) => h.lost).map((h) => h.name));
+    const pinnedToLost = a.customers.filter((c) => c.host !== undefined && lost.has(c.host)).map((c) => ({ file: a.settings.customersFile, path: "",
+        message: `customer "${c.label}" is pinned to host "${c.host}", which is lost (the stack config's lost: true); pin another host, or remove the pin so it is restored on the least used one` }));
+    if (pinnedToLost.length) throw new InputError(pinnedToLost);
     const placements = placeOrReport(a.settings.hosts, a.customers.map((c) => request(c, known, hosts)), known, a.settings.customersFile);
     const deployed: DeployedFleet = Object.fromEntries(Object.entries(known).map(([label, p]) =>
         [label, { host: p.host, mqttPort: p.mqttPort, ...(locked[label] ? { name: locked[label].name, mqttWebsocket: locked[label].mqttWebsocket === true } : {}) }]));
+    const restores = restoreRequests(a.customers, known, lost);
     const diff = diffFleet(deployed, a.customers.map((c) => ({
         label: c.label, name: c.name, ...placements[c.label], ...(c.previousLabel !== undefined ? { previousLabel: c.previousLabel } : {}),
-        mqttWebsocket: c.mqttWebsocket,
+        mqttWebsocket: c.mqttWebsocket, ...(restores[c.label] !== undefined ? { restoreFrom: restores[c.label] } : {}),
     })));
-    const problems = maxDeletesProblems(diff, a.settings.maxDeletes, { customersFile: a.settings.customersFile, stackFile: a.stackFile });
+    const problems = [
+        ...restoreProblems(a.customers, known, placements, lost, a.settings.customersFile),
+        ...orphanedDeletes(diff, hosts, lost, a.settings.customersFile),
+        ...maxDeletesProblems(diff, a.settings.maxDeletes, { customersFile: a.settings.customersFile, stackFile: a.stackFile }),
+    ];
     if (problems.length) throw new InputError(problems);
-    return { placements, deployed, diff, hosts: diffHosts(lockedHosts(a.lock, a.stack), a.settings.hosts, deployed, placements) };
+    return { placements, deployed, diff, hosts: diffHosts(lockedHosts(a.lock, a.stack), a.settings.hosts, deployed, placements), restores };
+}
+
+/**
+ * What each customer is created from: its `restore` request, else, when the host it runs on is
+ * lost, its latest backup (a lost host's customers cannot be moved: there is nothing to copy from).
+ */
+export function restoreRequests(customers: CustomerEntry[], known: Placements, lost: ReadonlySet<string>): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const c of customers) {
+        const from = c.restoreFrom ?? (known[c.label] !== undefined && lost.has(known[c.label].host) ? "latest" : undefined);
+        if (from !== undefined) out[c.label] = from;
+    }
+    return out;
+}
+
+/** A restore on another host while the customer still runs on its own (not lost) would give it two lives: refused. */
+function restoreProblems(customers: CustomerEntry[], known: Placements, placements: Placements, lost: ReadonlySet<string>, file: string): Problem[] {
+    return customers.filter((c) => c.restoreFrom !== undefined && known[c.label] !== undefined && known[c.label].host !== placements[c.label].host && !lost.has(known[c.label].host))
+        .map((c) => ({ file, path: "", message: `customer "${c.label}" has a restore request for host "${placements[c.label].host}" but runs on host "${known[c.label].host}", which is not lost: ` +
+            `a restore there would leave two copies taking its devices' data; to move it with all its data, remove "restore" (a move copies it); ` +
+            `to bring an earlier backup back, restore it in place (no "host" pin to another host) once its container is stopped; if "${known[c.label].host}" is gone, set lost: true on it in the stack config` }));
+}
+
+/**
+ * A customer deleted in the update that removes its host would not be archived (its container's
+ * delete goes with the host's: deletedWith), so the two are refused together, unless the host is lost.
+ */
+function orphanedDeletes(diff: PlanDiff, hosts: ReadonlySet<string>, lost: ReadonlySet<string>, file: string): Problem[] {
+    return diff.changes.filter((c) => c.kind === "delete" && !hosts.has(c.from!.host) && !lost.has(c.from!.host))
+        .map((c) => ({ file, path: "", message: `customer "${c.label}" would be deleted in the same update that removes its host "${c.from!.host}" from the stack config, so its data would not be archived; ` +
+            `keep the host until the delete has run (one pulumi up), or restore the customer's entry` }));
 }

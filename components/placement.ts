@@ -28,6 +28,8 @@ export interface HostCapacity {
     capacity: number;
     /** A draining host gets no new customers, and its customers move to the others. */
     drain?: boolean;
+    /** The machine is gone: drained (the config sets `drain` too), its customers restored elsewhere. */
+    lost?: boolean;
     /** The host's SSH port: never given to a customer. */
     sshPort?: number;
     /** MQTT ports never given to a customer here (the old orchestrator's deleted customers held them). */

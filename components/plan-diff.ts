@@ -35,18 +35,21 @@ export interface PlannedCustomer extends Placement {
     previousLabel?: string;
     /** customers.json `mqttWebsocket`: it has the fourth name. */
     mqttWebsocket?: boolean;
+    /** Created from its backup (`latest` or a snapshot id): customers.json `restore`, or its host is lost. */
+    restoreFrom?: string;
 }
 
 /**
  * What happens to one customer. `move`: another host (its data, credentials and port copied
  * there; the old host forwards for the DNS TTL, then archives its copy); `port`: another MQTT port on the same host; `rename`: only the display
  * name; `relabel`: an explicit label change (`previousLabel`): new names, container and port;
- * `option`: only `mqttWebsocket` (the fourth name, its vhost and listener, added or removed in place).
+ * `option`: only `mqttWebsocket` (the fourth name, its vhost and listener, added or removed in place);
+ * `restore`: created from its backup, on a new host (its own is lost) or in place (its data replaced).
  */
-export type ChangeKind = "delete" | "relabel" | "move" | "port" | "option" | "rename" | "add";
+export type ChangeKind = "delete" | "relabel" | "restore" | "move" | "port" | "option" | "rename" | "add";
 
 /** The kinds in the order a plan lists them: what loses data or reaches devices first. */
-export const CHANGE_ORDER: readonly ChangeKind[] = ["delete", "relabel", "move", "port", "option", "rename", "add"];
+export const CHANGE_ORDER: readonly ChangeKind[] = ["delete", "relabel", "restore", "move", "port", "option", "rename", "add"];
 
 /** One line of the plan: one customer. */
 export interface Change {
@@ -71,6 +74,8 @@ export interface Change {
     mqttWebsocket?: true;
     /** `option`, or with a move, port change or rename: the fourth name is added ("on") or removed ("off"). */
     mqttWebsocketChange?: "on" | "off";
+    /** `restore`: what it is restored from (`latest` or a snapshot id). */
+    restoreFrom?: string;
 }
 
 export interface PlanDiff {
@@ -115,6 +120,11 @@ export function diffFleet(deployed: DeployedFleet, planned: PlannedCustomer[]): 
                 kind: "relabel", label: p.label, name: p.name, previousLabel: p.previousLabel, from: { host: prev.host, mqttPort: prev.mqttPort }, to,
                 ...(prev.name !== undefined && prev.name !== p.name ? { previousName: prev.name } : {}),
             });
+            continue;
+        }
+        if (p.restoreFrom !== undefined) {
+            changes.push({ kind: "restore", label: p.label, name: p.name, to, restoreFrom: p.restoreFrom, ...(d ? { from: { host: d.host, mqttPort: d.mqttPort } } : {}),
+                ...(d?.name !== undefined && d.name !== p.name ? { previousName: d.name } : {}) });
             continue;
         }
         if (!d) {

@@ -20,6 +20,8 @@ export interface HostLoad {
     before: number;
     /** A draining host keeps its customers and gets no new ones. */
     drain: boolean;
+    /** The machine is gone: its customers are restored on the others. */
+    lost: boolean;
 }
 
 /** Each configured host's load, as deployed and as planned. */
@@ -27,7 +29,7 @@ export function hostLoads(hosts: HostCapacity[], planned: Placements, deployed: 
     const count = (ps: { host: string }[], host: string) => ps.filter((p) => p.host === host).length;
     return hosts.map((h) => {
         const used = count(Object.values(planned), h.name);
-        return { name: h.name, used, capacity: h.capacity, percent: Math.round((100 * used) / h.capacity), before: count(Object.values(deployed), h.name), drain: h.drain === true };
+        return { name: h.name, used, capacity: h.capacity, percent: Math.round((100 * used) / h.capacity), before: count(Object.values(deployed), h.name), drain: h.drain === true, lost: h.lost === true };
     });
 }
 
@@ -37,10 +39,10 @@ export function table(rows: string[][]): string {
     return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd()).join("\n");
 }
 
-const SYMBOL: Record<ChangeKind, string> = { add: "+", delete: "-", relabel: "-/+", move: "~", port: "~", option: "~", rename: "~" };
+const SYMBOL: Record<ChangeKind, string> = { add: "+", delete: "-", relabel: "-/+", restore: "<", move: "~", port: "~", option: "~", rename: "~" };
 /** The counts line's words for each kind. */
 const COUNTED: Record<ChangeKind, string> = {
-    add: "to add", delete: "to delete", move: "to move", relabel: "label change(s)", port: "port change(s)", option: "option change(s)", rename: "rename(s)",
+    add: "to add", delete: "to delete", move: "to move", relabel: "label change(s)", restore: "to restore", port: "port change(s)", option: "option change(s)", rename: "rename(s)",
 };
 const where = (p: { host: string; mqttPort: number }) => `${p.host}:${p.mqttPort}`;
 
@@ -74,6 +76,12 @@ export function changeDetail(c: Change, domain: string): string {
             return websocketDetail(c, domain) + (c.previousName !== undefined ? `; renamed from ${JSON.stringify(c.previousName)}` : "");
         case "rename":
             return `rename ${JSON.stringify(c.previousName)} -> ${JSON.stringify(c.name)} (label, names, container, port and credentials kept)`;
+        case "restore":
+            return c.from === undefined
+                ? `restore on ${where(c.to!)} from its backup (${c.restoreFrom}): data and credentials as backed up`
+                : c.from.host === c.to!.host
+                    ? `restore in place on ${where(c.to!)} from its backup (${c.restoreFrom}): its data now is replaced (kept in an archive on ${c.to!.host}); stop its container first (lxc-stop), or the host refuses`
+                    : `restore ${where(c.from)} -> ${where(c.to!)} from its backup (${c.restoreFrom}), ${c.from.host} being lost: data and credentials as backed up, port kept; what came after that backup is gone with the host${renamed}`;
         case "relabel":
             return `label change ${c.previousLabel} -> ${c.label}, ${where(c.from!)} -> ${where(c.to!)}: new names, container (empty, new credentials) and port; ` +
                 `the old one archived on ${c.from!.host}${renamed}`;
@@ -99,7 +107,8 @@ export function formatDiff(diff: PlanDiff, domain: string): string[] {
     if (of("move").length) risky.push(`moves ${customers(of("move").length)} (${someLabels(of("move"))})`);
     if (of("relabel").length) risky.push(`changes the label of ${customers(of("relabel").length)} (${someLabels(of("relabel"))})`);
     if (risky.length) lines.push(`WARNING: this plan ${risky.join(", ")}: their containers are replaced and the old ones archived; read the lines marked - and ~ below`);
-    const counts = (["add", "delete", "move", "relabel", "port", "option", "rename"] as const).map((k) => [k, of(k).length] as const).filter(([, n]) => n > 0);
+    if (of("restore").length) lines.push(`WARNING: this plan restores ${customers(of("restore").length)} (${someLabels(of("restore"))}) from backups: their data becomes what was backed up; read the lines marked < below`);
+    const counts = (["add", "delete", "restore", "move", "relabel", "port", "option", "rename"] as const).map((k) => [k, of(k).length] as const).filter(([, n]) => n > 0);
     lines.push(`Plan: ${counts.length ? counts.map(([k, n]) => `${n} ${COUNTED[k]}`).join(", ") : "no changes"}, ${diff.unchanged} unchanged`);
     if (diff.changes.length) {
         lines.push(...table(diff.changes.map((c) => [
@@ -118,7 +127,7 @@ export function formatHosts(loads: HostLoad[], aRecord: (host: string) => string
     const rows = [["HOST", "RECORD", "CUSTOMERS", "USE", "CHANGE", "STATE"]];
     for (const h of loads) {
         const delta = h.used - h.before;
-        rows.push([h.name, aRecord(h.name), `${h.used}/${h.capacity}`, `${h.percent}%`, delta === 0 ? "" : `${delta > 0 ? "+" : ""}${delta} (was ${h.before})`, h.drain ? "draining" : ""]);
+        rows.push([h.name, aRecord(h.name), `${h.used}/${h.capacity}`, `${h.percent}%`, delta === 0 ? "" : `${delta > 0 ? "+" : ""}${delta} (was ${h.before})`, h.lost ? "lost" : h.drain ? "draining" : ""]);
     }
     return table(rows);
 }

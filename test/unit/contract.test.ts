@@ -60,6 +60,8 @@ const TABLE: Record<string, [value: string, accepted: boolean][]> = {
     OSM_MOVE_PEER_ADDRESS: [["192.0.2.11", true], ["1.2.3", false], ["::1", false]],
     OSM_MOVE_PEER_KEY: [[ED25519_KEY, true], ["ssh-rsa AAAAB3NzaC1yc2E", false], ["ssh-ed25519 AAAA", false], [`${ED25519_KEY} osm-move@x`, false]],
     OSM_MQTT_WEBSOCKET: [["yes", true], ["no", false], ["1", false], ["YES", false], ["yes;reboot", false]],
+    OSM_RESTORE_FROM: [["latest", true], ["0a1b2c3d", true], ["0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9", true], ["0a1b2c3", false],
+        ["LATEST", false], ["0A1B2C3D", false], ["latest;reboot", false]],
     OSM_DNS_TTL: [["30", true], ["300", true], ["86400", true], ["29", false], ["86401", false]],
     OSM_BACKUP_REPOSITORY: [["sftp:osmbackup@backup.example.org:/srv/restic/osm", true], ["sftp://osmbackup@127.0.0.1:2222//srv/restic", true],
         ["s3:https://s3.example.org/osm-backups", true], ["sftp:osmbackup@backup.example.org:relative", false], ["/srv/restic", false],
@@ -150,6 +152,9 @@ function programAccepts(name: string, value: string): boolean {
         // Sent only with customers.json mqttWebsocket on, always this one value (components/customer.ts).
         case "OSM_MQTT_WEBSOCKET":
             return value === MQTT_WEBSOCKET_ON;
+        // customers.json restore.from, as the program sends it (or "latest" for a lost host's customers).
+        case "OSM_RESTORE_FROM":
+            return checkCustomers({ customers: [{ name: "Acme", restore: { from: value } }] }, "customers.json", [{ name: "alpha" }]).problems.length === 0;
         case "OSM_DNS_TTL":
             return accepts({ powerdns: { ...(settings.powerdns as object), ttl: Number(value) } });
         // Backups: the program sends osm-hosting:backup's values and its secrets as they are
@@ -291,6 +296,11 @@ describe("host contract: the program and every playbook accept exactly the same 
         const schema = JSON.parse(fs.readFileSync(path.join(ROOT, "customers.schema.json"), "utf8"));
         const port = schema.properties.customers.items.properties.mqttPort;
         assert.deepStrictEqual([port.minimum, port.maximum], contract.envRules.OSM_MQTT_PORT.integer);
+    });
+
+    it("customers.schema.json (for editors) states the contract's rule of restore.from", () => {
+        const schema = JSON.parse(fs.readFileSync(path.join(ROOT, "customers.schema.json"), "utf8"));
+        assert.strictEqual(schema.properties.customers.items.properties.restore.properties.from.pattern, contract.envRules.OSM_RESTORE_FROM.pattern);
     });
 
     it("a malformed contract is refused, naming the file and the key", () => {
