@@ -95,7 +95,8 @@ export interface BackupSettings {
     /** systemd OnCalendar expression of the nightly run (each host adds a random delay). */
     schedule: string;
     /** Retention per customer (`restic forget --prune`). */
-    keep: { daily: number; weekly: number; monthly: number };
+    /** Snapshots kept per customer: the latest of each of the last N days, weeks, months, and (`last`) the N latest whatever their day. */
+    keep: { daily: number; weekly: number; monthly: number; last?: number };
     /** For SFTP: the backup server's known_hosts line (pinned; StrictHostKeyChecking=yes). */
     sftpKnownHosts?: string;
     /** `verify` fails for a customer whose last snapshot is older than this (26 when not set). */
@@ -255,6 +256,7 @@ const stackSchema = {
                         daily: schemaOf("OSM_BACKUP_KEEP_DAILY"),
                         weekly: schemaOf("OSM_BACKUP_KEEP_WEEKLY"),
                         monthly: schemaOf("OSM_BACKUP_KEEP_MONTHLY"),
+                        last: schemaOf("OSM_BACKUP_KEEP_LAST"),
                     },
                 },
                 sftpKnownHosts: schemaOf("OSM_BACKUP_SFTP_KNOWN_HOSTS"),
@@ -326,6 +328,7 @@ const examples: Record<string, string | number | boolean> = {
     "backup.keep.daily": 7,
     "backup.keep.weekly": 4,
     "backup.keep.monthly": 6,
+    "backup.keep.last": 3,
     "backup.sftpKnownHosts": "backup.example.org ssh-ed25519 AAAA...",
     "backup.maxAgeHours": 26,
 };
@@ -551,6 +554,8 @@ export function backupEnvironment(backup: BackupSettings | undefined, secrets: F
         OSM_BACKUP_KEEP_DAILY: String(backup.keep.daily),
         OSM_BACKUP_KEEP_WEEKLY: String(backup.keep.weekly),
         OSM_BACKUP_KEEP_MONTHLY: String(backup.keep.monthly),
+        // Only when set: stacks without it keep the environment (and host set-up) they had.
+        ...(backup.keep.last !== undefined ? { OSM_BACKUP_KEEP_LAST: String(backup.keep.last) } : {}),
         OSM_BACKUP_PASSWORD: secrets.backupPassword ?? "",
     };
     if (backup.repository.startsWith("sftp:")) {

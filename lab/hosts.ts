@@ -221,6 +221,11 @@ export class Lab {
         saveState(this.state);
     }
 
+    /** Destroys one host outright (a dead machine); the others run on. */
+    destroy(hostName: string): void {
+        destroyHost(this.state, hostName);
+    }
+
     teardown(): void {
         teardownLab(this.state);
     }
@@ -391,7 +396,15 @@ function sleepSync(ms: number): void {
 }
 
 /** Removes everything a lab made. Synchronous, so it also works from a process 'exit' handler. */
-export function teardownLab(state: LabState): void {
+/** Destroys one host outright, as a dead machine (its containers, processes, network, files): the rest of the lab runs on. */
+export function destroyHost(state: LabState, name: string): void {
+    const h = state.hosts.find((x) => x.name === name);
+    if (!h) throw new Error(`no lab host ${name}`);
+    teardownLab({ ...state, hosts: [h], rootPids: [], bridge: undefined, blackhole: undefined }, { hostOnly: true });
+    fs.rmSync(path.join(state.dir, "hosts", h.name), { recursive: true, force: true });
+}
+
+export function teardownLab(state: LabState, opts: { hostOnly?: boolean } = {}): void {
     for (const r of state.rootPids ?? []) {
         try {
             process.kill(r.pid, "SIGKILL");
@@ -422,6 +435,7 @@ export function teardownLab(state: LabState): void {
         runSync("ip", ["netns", "del", h.netns]);
         runSync("ip", ["link", "del", h.veth]);
     }
+    if (opts.hostOnly) return;
     if (state.bridge) runSync("ip", ["link", "del", state.bridge]);
     if (state.blackhole) removeBlackhole(state.blackhole);
     restoreInotifyLimit();

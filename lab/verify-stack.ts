@@ -24,6 +24,8 @@ export interface LabHostSpec {
     drain?: boolean;
     /** Left out of the stack config (a host removed from the fleet). */
     removed?: boolean;
+    /** The machine is gone (hosts[].lost): its customers are restored on the others. */
+    lost?: boolean;
 }
 
 /** The stack config for `customers` on the lab's hosts with `specs` (capacity, drain). */
@@ -36,7 +38,7 @@ export function labStackConfig(stack: LabStack, customers: CustomersFileEntry[],
     const hosts = JSON.parse(config[`${PROJECT}:hosts`]) as any[];
     config[`${PROJECT}:hosts`] = JSON.stringify(hosts.filter((h) => !specs.find((x) => x.name === h.name)?.removed).map((h) => {
         const s = specs.find((x) => x.name === h.name);
-        return s ? { ...h, capacity: s.capacity, ...(s.drain ? { drain: true } : {}) } : h;
+        return s ? { ...h, capacity: s.capacity, ...(s.drain ? { drain: true } : {}), ...(s.lost ? { lost: true } : {}) } : h;
     }));
     return { config, secretKeys, customersFile };
 }

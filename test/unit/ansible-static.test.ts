@@ -478,6 +478,7 @@ describe("ansible/ static checks", function () {
                 OSM_BACKUP_KEEP_DAILY: ["0", "3660", "3661", "07", "-1"],
                 OSM_BACKUP_KEEP_WEEKLY: ["0", "520", "521", "4w"],
                 OSM_BACKUP_KEEP_MONTHLY: ["0", "1200", "1201", "6.0"],
+                OSM_BACKUP_KEEP_LAST: ["0", "1000", "1001", "3.0"],
                 OSM_BACKUP_PASSWORD: ["correct-horse-battery", "!#$%&()*+,-./:;<=>?@[]^_{|}~", "short", "has a space in it", "tab\there-and-more"],
                 OSM_BACKUP_SFTP_KNOWN_HOSTS: ["backup.example.org ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFVYVETxhueZb9M3kKYzqRziUCQzEcM0k8M51c9nTCT2",
                     "[127.0.0.1]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5", "h ssh-dss AAAAB3", "h ssh-ed25519 AAAA\n"],

@@ -70,6 +70,7 @@ const TABLE: Record<string, [value: string, accepted: boolean][]> = {
     OSM_BACKUP_KEEP_DAILY: [["7", true], ["0", true], ["3660", true], ["3661", false], ["07", false]],
     OSM_BACKUP_KEEP_WEEKLY: [["4", true], ["520", true], ["521", false]],
     OSM_BACKUP_KEEP_MONTHLY: [["6", true], ["1200", true], ["1201", false]],
+    OSM_BACKUP_KEEP_LAST: [["3", true], ["0", true], ["1000", true], ["1001", false], ["03", false]],
     OSM_BACKUP_PASSWORD: [["correct-horse-battery", true], ["short", false], ["with a space here", false]],
     OSM_BACKUP_SFTP_KNOWN_HOSTS: [[`backup.example.org ${HOST_KEYS.alpha.split(" ").slice(0, 2).join(" ")}`, true],
         [`[127.0.0.1]:2222 ${HOST_KEYS.alpha.split(" ").slice(0, 2).join(" ")}`, true], [HOST_KEYS.alpha.split(" ").slice(0, 2).join(" "), false],
@@ -168,7 +169,8 @@ function programAccepts(name: string, value: string): boolean {
             return accepts({ backup: { ...BACKUP, schedule: value }, ...BACKUP_SECRETS });
         case "OSM_BACKUP_KEEP_DAILY":
         case "OSM_BACKUP_KEEP_WEEKLY":
-        case "OSM_BACKUP_KEEP_MONTHLY": {
+        case "OSM_BACKUP_KEEP_MONTHLY":
+        case "OSM_BACKUP_KEEP_LAST": {
             const which = name.split("_").pop()!.toLowerCase();
             if (!/^(0|[1-9][0-9]*)$/.test(value)) return false;  // the program sends String(number): never "07"
             return accepts({ backup: { ...BACKUP, keep: { ...BACKUP.keep, [which]: Number(value) } }, ...BACKUP_SECRETS });

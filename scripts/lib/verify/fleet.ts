@@ -44,7 +44,8 @@ export async function declaredFleet(src: FleetSource): Promise<DeclaredFleet> {
         sshUser: settings.sshUser,
         zone: settings.powerdns.zone,
         powerdnsHost: new URL(settings.powerdns.apiUrl).hostname.replace(/^\[|\]$/g, ""),
-        hosts: settings.hosts.map((h) => ({ name: h.name, fqdn: hostFqdn(h.name, settings.domain), address: h.address, sshPort: h.sshPort, hostKey: h.hostKey, drain: h.drain })),
+        // A lost host is gone: nothing of it is declared, so there is nothing to check on it.
+        hosts: settings.hosts.filter((h) => !h.lost).map((h) => ({ name: h.name, fqdn: hostFqdn(h.name, settings.domain), address: h.address, sshPort: h.sshPort, hostKey: h.hostKey, drain: h.drain })),
         // The fourth name where the program declares it (the customer's mqttWebsocket URL).
         customers: Object.entries(placements).map(([label, p]) => ({
             label, host: p.host, mqttPort: p.mqttPort, names: customerNames(label, settings.domain, customers[label]?.urls?.mqttWebsocket !== undefined),
