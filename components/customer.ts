@@ -123,7 +123,7 @@ export class Customer extends pulumi.ComponentResource {
                 },
                 addPreviousOutputInEnv: false,
                 logging: "stderr",
-            }, { parent: this, dependsOn: [from.setup, args.host.setup], deletedWith: from.record });
+            }, { parent: this, dependsOn: [from.setup, args.host.setup] });
             environment.OSM_MOVE_FROM_ADDRESS = from.address;
             environment.OSM_MOVE_FROM_SSH_PORT = String(from.sshPort);
             // Type and key only: the stack config may carry a comment after them.

@@ -20,8 +20,8 @@ export interface HostLoad {
     before: number;
     /** A draining host keeps its customers and gets no new ones. */
     drain: boolean;
-    /** The machine is gone: its customers are restored on the others. */
-    lost: boolean;
+    /** The machine is gone: its customers are restored on the others (only when so). */
+    lost?: true;
 }
 
 /** Each configured host's load, as deployed and as planned. */
@@ -29,7 +29,7 @@ export function hostLoads(hosts: HostCapacity[], planned: Placements, deployed: 
     const count = (ps: { host: string }[], host: string) => ps.filter((p) => p.host === host).length;
     return hosts.map((h) => {
         const used = count(Object.values(planned), h.name);
-        return { name: h.name, used, capacity: h.capacity, percent: Math.round((100 * used) / h.capacity), before: count(Object.values(deployed), h.name), drain: h.drain === true, lost: h.lost === true };
+        return { name: h.name, used, capacity: h.capacity, percent: Math.round((100 * used) / h.capacity), before: count(Object.values(deployed), h.name), drain: h.drain === true, ...(h.lost ? { lost: true as const } : {}) };
     });
 }
 
