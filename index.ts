@@ -39,7 +39,7 @@ export = async () => {
         acmeTsigSecret: pulumi.secret(secrets.acmeTsigSecret), backupEnv: backupEnvironment(settings.backup, secrets),
     })]));
     const fleet = customers.map((c) => new Customer(c.label, {
-        label: c.label, domain: settings.domain, host: hosts.get(placements[c.label].host)!, mqttPort: placements[c.label].mqttPort, adopt: c.adopt, mqttWebsocket: c.mqttWebsocket,
+        label: c.label, domain: settings.domain, host: hosts.get(placements[c.label].host)!, mqttPort: placements[c.label].mqttPort, adopt: c.adopt, adoptContainer: c.upstreamContainer, mqttWebsocket: c.mqttWebsocket,
         dns, limits: settings.containerLimits, ansible, movedFrom: movedFrom(deployed[c.label]?.host, placements[c.label].host, hosts),
         restoreFrom: restores[c.label],
     }));

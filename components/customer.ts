@@ -16,8 +16,14 @@ export interface CustomerArgs {
     host: Host;
     /** The customer's MQTT-over-TLS port on its host. */
     mqttPort: number;
-    /** Already running elsewhere: take over its existing DNS records if they match. */
+    /** Already running: take over its existing DNS records if they match (and, with `adoptContainer`, its container). */
     adopt?: boolean;
+    /**
+     * The old orchestrator's container of this customer on `host` (`<name>-svr`): taken over in
+     * place, its data and credentials kept, nothing inside it rewritten (README.md, "Adopting a
+     * customer in place"; ansible/files/osm-adopt).
+     */
+    adoptContainer?: string;
     /** The fourth name, `<label>-mqtt.<domain>`: MQTT over WebSockets on 443 (record, vhost, listener). */
     mqttWebsocket?: boolean;
     /** Where its records go. */
@@ -101,6 +107,8 @@ export class Customer extends pulumi.ComponentResource {
             ...(args.mqttWebsocket ? { OSM_MQTT_WEBSOCKET: MQTT_WEBSOCKET_ON } : {}),
             // Only with a restore request: customers without one keep the environment they had.
             ...(args.restoreFrom !== undefined ? { OSM_RESTORE_FROM: args.restoreFrom } : {}),
+            // Only when adopted: other customers keep the environment they had.
+            ...(args.adoptContainer !== undefined ? { OSM_ADOPT_CONTAINER: args.adoptContainer } : {}),
         };
         const from = args.movedFrom;
         if (from) {

@@ -5,7 +5,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { acceptsEnv, expectOf } from "./contract";
-import { customerLabel, MAX_LABEL_LENGTH } from "./naming";
+import { customerLabel, MAX_LABEL_LENGTH, upstreamContainerName } from "./naming";
 import { projectRoot } from "./paths";
 import { CustomerRequest, reservedPorts } from "./placement";
 import { InputError, jsonErrorAt, Problem } from "./problems";
@@ -26,7 +26,10 @@ export interface CustomersFileEntry {
     host?: string;
     /** Pin to this MQTT port. */
     mqttPort?: number;
-    /** Already running: take over its existing DNS records if they match. */
+    /**
+     * Already running where the old orchestrator put it (pin `host` and `mqttPort`): taken over in
+     * place, its container `<name>-svr`, data and credentials kept, and its DNS records if they match.
+     */
     adopt?: boolean;
     /** The fourth name `<label>-mqtt.<domain>`: MQTT over WebSockets on 443 (default: `adopt`). */
     mqttWebsocket?: boolean;
@@ -47,8 +50,10 @@ export interface CustomerEntry extends CustomerRequest {
     labelSource: LabelSource;
     /** The label it had until now, for an explicit label change. */
     previousLabel?: string;
-    /** Already running: take over its existing DNS records if they match. */
+    /** Already running: taken over in place (its container, credentials, DNS records). */
     adopt: boolean;
+    /** With `adopt`: the old orchestrator's container of it on its host, `<name>-svr`. */
+    upstreamContainer?: string;
     /**
      * `<label>-mqtt.<domain>`: MQTT over WebSockets through NGINX on 443 to the container's
      * Mosquitto. Default off for a new customer, on for an adopted one (the old orchestrator gave
@@ -189,6 +194,11 @@ export function checkCustomers(doc: unknown, file: string, hosts: KnownHost[], l
         if (e.adopt === true && (e.host === undefined || e.mqttPort === undefined)) {
             problems.push({ file, path: `${at}/adopt`, message: `adopt: true takes over a customer where it already runs, so it needs "host" and "mqttPort" pinned to what it has there; add ${[e.host === undefined ? "\"host\"" : "", e.mqttPort === undefined ? "\"mqttPort\"" : ""].filter(Boolean).join(" and ")}` });
         }
+        const upstreamContainer = e.adopt === true ? upstreamContainerName(name) : undefined;
+        if (upstreamContainer !== undefined && !acceptsEnv("OSM_ADOPT_CONTAINER", upstreamContainer)) {
+            problems.push({ file, path: `${at}/name`, message: `adopt: true takes over the old orchestrator's container "${upstreamContainer}" (the name as it stored it, then -svr), ` +
+                `which is not ${expectOf("OSM_ADOPT_CONTAINER")}: give "name" exactly as the orchestrator stored it (npm run import writes it)` });
+        }
         // A restore brings its data from the backup; adopting takes over what runs: not both.
         const restoreFrom = typeof e.restore?.from === "string" && acceptsEnv("OSM_RESTORE_FROM", e.restore.from) ? e.restore.from : undefined;
         if (e.restore !== undefined && e.adopt === true) {
@@ -196,6 +206,7 @@ export function checkCustomers(doc: unknown, file: string, hosts: KnownHost[], l
         }
         entryIndex.push(i);
         customers.push({ name, label, labelSource, ...(previousLabel !== undefined ? { previousLabel } : {}), host: hostName, mqttPort: port, adopt: e.adopt === true,
+            ...(upstreamContainer !== undefined ? { upstreamContainer } : {}),
             // A non-boolean is the schema's problem; the default follows adopt.
             mqttWebsocket: typeof e.mqttWebsocket === "boolean" ? e.mqttWebsocket : e.adopt === true, ...(restoreFrom !== undefined ? { restoreFrom } : {}) });
     });

@@ -69,6 +69,7 @@ export function planFleet(a: FleetPlanArgs): FleetPlan {
     })));
     const problems = [
         ...restoreProblems(a.customers, known, placements, lost, a.settings.customersFile),
+        ...adoptionProblems(a.customers, known, placements, a.settings.customersFile),
         ...orphanedDeletes(diff, hosts, lost, a.settings.customersFile),
         ...maxDeletesProblems(diff, a.settings.maxDeletes, { customersFile: a.settings.customersFile, stackFile: a.stackFile }),
     ];
@@ -95,6 +96,29 @@ function restoreProblems(customers: CustomerEntry[], known: Placements, placemen
         .map((c) => ({ file, path: "", message: `customer "${c.label}" has a restore request for host "${placements[c.label].host}" but runs on host "${known[c.label].host}", which is not lost: ` +
             `a restore there would leave two copies taking its devices' data; to move it with all its data, remove "restore" (a move copies it); ` +
             `to bring an earlier backup back, restore it in place (no "host" pin to another host) once its container is stopped; if "${known[c.label].host}" is gone, set lost: true on it in the stack config` }));
+}
+
+/**
+ * An adopted customer runs in the old orchestrator's container, in its layout, where it is
+ * (README.md, "Adopting a customer in place"): moving it to another host, restoring it there
+ * (its host lost) or renaming it is not built for that layout yet, so each is refused before
+ * anything runs, never half done.
+ */
+function adoptionProblems(customers: CustomerEntry[], known: Placements, placements: Placements, file: string): Problem[] {
+    const out: Problem[] = [];
+    for (const c of customers.filter((x) => x.adopt)) {
+        const from = known[c.label];
+        if (from !== undefined && from.host !== placements[c.label].host) {
+            out.push({ file, path: "", message: `customer "${c.label}" is adopted (it runs in the old orchestrator's container ${c.upstreamContainer} on host "${from.host}"), ` +
+                `and moving or restoring an adopted customer on another host ("${placements[c.label].host}") is not supported yet: keep its "host" pin to "${from.host}" ` +
+                `(if that host is gone, restore it by hand from the old orchestrator's backup)` });
+        }
+        if (c.previousLabel !== undefined && known[c.previousLabel] !== undefined) {
+            out.push({ file, path: "", message: `customer "${c.label}" is adopted, and renaming it (from "${c.previousLabel}") is not supported yet: ` +
+                `the new label would take over the same container ${c.upstreamContainer} and the old one's delete would remove it; keep its label ("label": "${c.previousLabel}")` });
+        }
+    }
+    return out;
 }
 
 /**

@@ -47,6 +47,11 @@ export function namesOf(names: CustomerNames): string[] {
     return (Object.keys(NAME_SUFFIXES) as (keyof CustomerNames)[]).map((k) => names[k]).filter((n): n is string => n !== undefined);
 }
 
+/** `<name>-svr`: a customer's LXC container on a host the old orchestrator built (the name as it stored it). */
+export function upstreamContainerName(name: string): string {
+    return `${name}-svr`;
+}
+
 /** A host's public name: `<host>.<domain>`. */
 export function hostFqdn(host: string, domain: string): string {
     return `${host}.${domain}`;

@@ -32,8 +32,10 @@
  *   has no `wg0` interface (this kernel has no wireguard module), so what comes over the tunnel
  *   (upstream: the monitoring exporters, 9100 and 19999) is checked in the ruleset, not sent.
  *
- * `passwords.json`'s keys are this fixture's own (`mqtt_user`, `mqtt_password`,
- * `grafana_admin_password`, `influx_token`): the notes name the file, not its fields.
+ * `passwords.json` has the shape upstream's provisioning writes (read in its cleanup role, not
+ * copied): `{"Influx": {user: password}, "Influx Token", "Postgres": {...}, "Mosquitto":
+ * {<name>: password}, "Grafana Admin": {"admin": ...}, "Grafana Viewer": {"viewer": ...},
+ * "Chirpstack Admin": {"admin": ...}}` (`upstreamPasswordsFile`).
  */
 import * as crypto from "crypto";
 import * as fs from "fs";
@@ -78,6 +80,19 @@ export interface UpstreamHost {
 }
 
 const secret = () => crypto.randomBytes(18).toString("base64url");
+
+/** The container's plain /root/passwords.json, in upstream's shape, holding `p` and passwords of its own. */
+export function upstreamPasswordsFile(p: UpstreamPasswords): string {
+    return JSON.stringify({
+        "Influx": { devtank: secret(), customer: secret(), grafana: secret(), chirpstack: secret() },
+        "Influx Token": p.influx_token,
+        "Postgres": { chirpstack_as: secret(), chirpstack_ns: secret() },
+        "Mosquitto": { [p.mqtt_user]: p.mqtt_password },
+        "Grafana Admin": { admin: p.grafana_admin_password },
+        "Grafana Viewer": { viewer: secret() },
+        "Chirpstack Admin": { admin: secret() },
+    }, null, 4) + "\n";
+}
 
 /** Runs a script in the host; values go as positional args. Fails with its stderr. */
 async function sh(lab: Lab, host: string, what: string, script: string, ...args: string[]): Promise<string> {
@@ -271,7 +286,7 @@ mountpoint -q "$1/containers" || mount --bind "$4" "$1/containers"`, UPSTREAM_RO
         const layer = `${dir}/rootfs-layer`;
         await sh(lab, host, `laying out ${c.container}`, 'mkdir -p "$1/.snapshots" "$1/rootfs-layer/root" "$1/rootfs-layer/etc/mosquitto/conf.d"; chmod 0700 "$1/rootfs-layer/root"', dir);
         await put(lab, host, `${dir}/lxc.container.conf`, containerConf(c));
-        await put(lab, host, `${layer}/root/passwords.json`, JSON.stringify(c.passwords, null, 2) + "\n", "0600");
+        await put(lab, host, `${layer}/root/passwords.json`, upstreamPasswordsFile(c.passwords), "0600");
         await put(lab, host, `${layer}/etc/mosquitto/conf.d/upstream.conf`, mosquittoConf());
         await put(lab, host, `${layer}/etc/mosquitto/acl`, `user ${c.passwords.mqtt_user}\ntopic readwrite #\n`);
         // mosquitto_passwd -U hashes a plain user:password file in place (no password in argv).

@@ -64,6 +64,18 @@ def check(name, value):
     return value
 
 
+def adoption(customer):
+    """The record of an adopted customer (files/osm-adopt), or None for one of the project's own:
+    {"container": "<name>-svr", "dir": its folder, "config": its LXC config, "upper": its data,
+     "base": its OS base, "address", "mac", "adoptedAt"}."""
+    path = os.path.join(layout["osm_containers_dir"], customer, "adopted.json")
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+
+
 def _main(argv):
     if len(argv) >= 1 and argv[0] == "shell" and len(argv) % 2 == 1:
         pairs = list(zip(argv[1::2], argv[2::2]))

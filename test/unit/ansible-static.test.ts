@@ -472,6 +472,7 @@ describe("ansible/ static checks", function () {
                 OSM_DNS_TTL: ["30", "86400", "29", "86401", "030"],
                 OSM_MQTT_WEBSOCKET: ["yes", "no", "YES", "yes\n"],
                 OSM_RESTORE_FROM: ["latest", "0a1b2c3d", "0a1b2c3", "Latest", "latest\n"],
+                OSM_ADOPT_CONTAINER: ["quayside-svr", "Harbour Cold Store-svr", "quayside", "-svr", "a;b-svr", "quayside-svr\n"],
                 OSM_BACKUP_REPOSITORY: ["sftp:osmbackup@backup.example.org:/srv/restic", "sftp://b@127.0.0.1:2222//srv/r", "s3:https://s3.example.org/bucket/osm",
                     "sftp:b@h:rel", "s3:https://s3.example.org", "local:/srv", "sftp:b@h:/x y", "sftp:b@h:/x\n"],
                 OSM_BACKUP_SCHEDULE: ["daily", "*-*-* 02:30:00", "daily; reboot", "$(reboot)", "a".repeat(65)],

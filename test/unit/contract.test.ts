@@ -62,6 +62,7 @@ const TABLE: Record<string, [value: string, accepted: boolean][]> = {
     OSM_MQTT_WEBSOCKET: [["yes", true], ["no", false], ["1", false], ["YES", false], ["yes;reboot", false]],
     OSM_RESTORE_FROM: [["latest", true], ["0a1b2c3d", true], ["0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9", true], ["0a1b2c3", false],
         ["LATEST", false], ["0A1B2C3D", false], ["latest;reboot", false]],
+    OSM_ADOPT_CONTAINER: [["quayside-svr", true], ["Harbour Cold Store-svr", true], ["acme", false], ["-svr", false], ["acme-svr;reboot", false], ["a$(x)-svr", false]],
     OSM_DNS_TTL: [["30", true], ["300", true], ["86400", true], ["29", false], ["86401", false]],
     OSM_BACKUP_REPOSITORY: [["sftp:osmbackup@backup.example.org:/srv/restic/osm", true], ["sftp://osmbackup@127.0.0.1:2222//srv/restic", true],
         ["s3:https://s3.example.org/osm-backups", true], ["sftp:osmbackup@backup.example.org:relative", false], ["/srv/restic", false],
@@ -156,6 +157,10 @@ function programAccepts(name: string, value: string): boolean {
         // customers.json restore.from, as the program sends it (or "latest" for a lost host's customers).
         case "OSM_RESTORE_FROM":
             return checkCustomers({ customers: [{ name: "Acme", restore: { from: value } }] }, "customers.json", [{ name: "alpha" }]).problems.length === 0;
+        // customers.json adopt: <name>-svr of an entry that passes validation (components/naming.ts).
+        case "OSM_ADOPT_CONTAINER":
+            return value.endsWith("-svr") && checkCustomers({ customers: [{ name: value.slice(0, -4), host: "alpha", mqttPort: 30001, adopt: true }] },
+                "customers.json", [{ name: "alpha" }]).problems.length === 0;
         case "OSM_DNS_TTL":
             return accepts({ powerdns: { ...(settings.powerdns as object), ttl: Number(value) } });
         // Backups: the program sends osm-hosting:backup's values and its secrets as they are

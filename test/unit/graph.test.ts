@@ -226,6 +226,8 @@ describe("graph: the program under mocks", function () {
                 OSM_CUSTOMER: label, OSM_DOMAIN: DOMAIN, OSM_HOST_NAME: host, OSM_MQTT_PORT: port, OSM_CPUS: "3", OSM_MEMORY_MIB: "3072",
                 // mqttWebsocket (the adopted customer's default): its fourth name's vhost and listener.
                 ...(label === "harbour-cold-store" ? { OSM_MQTT_WEBSOCKET: "yes" } : {}),
+                // adopt: the old orchestrator's container, taken over in place.
+                ...(label === "harbour-cold-store" ? { OSM_ADOPT_CONTAINER: "Harbour Cold Store-svr" } : {}),
             });
             // A move to another host replaces the container rather than updating it in place.
             assert.deepStrictEqual(container.triggers, [host]);

@@ -11,7 +11,7 @@
  */
 import { acceptsEnv, expectOf } from "../../../components/contract";
 import { CustomersFileEntry, labelProblem } from "../../../components/customers";
-import { customerLabel, hostFqdn } from "../../../components/naming";
+import { customerLabel, hostFqdn, upstreamContainerName } from "../../../components/naming";
 import { reservedPorts } from "../../../components/placement";
 
 /** `osm_hosts` (orchestrator/schema.sql upstream). */
@@ -115,10 +115,8 @@ export const UPSTREAM_SUFFIXES = ["", "-chirpstack", "-influx", "-mqtt"] as cons
 /** Where a customer's container lives on an upstream host. */
 export const UPSTREAM_CONTAINERS_DIR = "/srv/osm-lxc/lxc/containers";
 
-/** `<name>-svr`: a customer's LXC container upstream. */
-export function containerName(name: string): string {
-    return `${name}-svr`;
-}
+/** `<name>-svr`: a customer's LXC container upstream (components/naming.ts). */
+export const containerName = upstreamContainerName;
 
 /** A DNS name as compared here: lower case, no trailing dot. */
 function dnsKey(name: string): string {

@@ -8,7 +8,7 @@
  */
 import { namesOf } from "../../../components/naming";
 import { act, layout } from "./actions";
-import { DeclaredCustomer, DeclaredFleet, DeclaredHost, Finding, HostStatus, StatusCertificate } from "./types";
+import { DeclaredCustomer, DeclaredFleet, DeclaredHost, Finding, HostStatus, StatusCertificate, StatusContainer } from "./types";
 
 
 /** Certificates expiring in fewer days than this are a problem (issue 10). */
@@ -34,14 +34,20 @@ function allNames(c: DeclaredCustomer): string[] {
     return namesOf(c.names);
 }
 
+/** The customer a container serves: an adopted one's (osm-status names it), else the one its name is. */
+function ownerOf(c: StatusContainer): string {
+    return c.customer ?? c.name;
+}
+
 /** What is wrong on its host with one declared customer (empty: all is there). */
 export function customerDrift(fleet: DeclaredFleet, c: DeclaredCustomer, s: HostStatus): Finding[] {
     const out: Finding[] = [];
     const { stack } = fleet;
-    const container = s.containers?.find((x) => x.name === c.label);
+    const container = s.containers?.find((x) => ownerOf(x) === c.label);
     if (s.containers) {
         if (!container) out.push({ problem: `no container on ${c.host}`, action: act.recreate(stack, c.label) });
-        else if (container.state !== "RUNNING") out.push({ problem: `container ${container.state.toLowerCase()}`, action: act.start(c.host, c.label) });
+        // An adopted one (the old orchestrator's) is started by its playbook, as that one starts it (lxc-start -f).
+        else if (container.state !== "RUNNING") out.push({ problem: `container ${container.state.toLowerCase()}`, action: container.adopted ? act.reprovision(stack, c.label) : act.start(c.host, c.label) });
     }
     if (s.nginx) {
         const site = s.nginx.sites.find((x) => x.customer === c.label);
@@ -83,7 +89,7 @@ export function hostDrift(fleet: DeclaredFleet, h: DeclaredHost, s: HostStatus):
     for (const e of s.errors ?? []) out.push({ problem: `osm-status: ${e}`, action: act.statusErrors(h.name) });
     if (s.nginx && !s.nginx.running) out.push({ problem: "NGINX not running", action: act.startNginx(h.name) });
     for (const c of s.containers ?? []) {
-        if (!mine.has(c.name)) out.push({ problem: `container ${c.name} (${c.state.toLowerCase()}) no customer owns`, action: act.unowned(h.name, c.name, elsewhere(c.name)) });
+        if (!mine.has(ownerOf(c))) out.push({ problem: `container ${c.name} (${c.state.toLowerCase()}) no customer owns`, action: act.unowned(h.name, ownerOf(c), elsewhere(ownerOf(c))) });
     }
     for (const site of s.nginx?.sites ?? []) {
         if (!mine.has(site.customer)) out.push({ problem: `NGINX site ${site.file} no customer owns`, action: act.unowned(h.name, site.customer, elsewhere(site.customer)) });

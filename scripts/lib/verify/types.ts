@@ -59,6 +59,9 @@ export interface StatusContainer {
     /** The overlay's lower dir (the OS base). */
     base?: string;
     autostart?: boolean;
+    /** An adopted container (the old orchestrator's `<name>-svr`): the customer it serves. */
+    customer?: string;
+    adopted?: boolean;
 }
 
 /** One certbot lineage as `osm-status` reports it. */
