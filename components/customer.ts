@@ -20,8 +20,8 @@ export interface CustomerArgs {
     adopt?: boolean;
     /**
      * The old orchestrator's container of this customer on `host` (`<name>-svr`): taken over in
-     * place, its data and credentials kept, nothing inside it rewritten (README.md, "Adopting a
-     * customer in place"; ansible/files/osm-adopt).
+     * place, its data and credentials kept, nothing inside it rewritten (README.md, "Taking over the old
+     * orchestrator's fleet", step 3; ansible/files/osm-adopt).
      */
     adoptContainer?: string;
     /** The fourth name, `<label>-mqtt.<domain>`: MQTT over WebSockets on 443 (record, vhost, listener). */

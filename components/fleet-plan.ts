@@ -100,7 +100,7 @@ function restoreProblems(customers: CustomerEntry[], known: Placements, placemen
 
 /**
  * An adopted customer runs in the old orchestrator's container, in its layout, where it is
- * (README.md, "Adopting a customer in place"): moving it to another host, restoring it there
+ * (README.md, "Taking over the old orchestrator's fleet", step 3): moving it to another host, restoring it there
  * (its host lost) or renaming it is not built for that layout yet, so each is refused before
  * anything runs, never half done.
  */
