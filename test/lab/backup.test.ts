@@ -10,13 +10,11 @@
  */
 import * as assert from "assert";
 import * as crypto from "crypto";
-import * as fs from "fs";
-import * as path from "path";
 import { CustomersFileEntry } from "../../components/customers";
 import { hostContract } from "../../components/contract";
 import { Deployment } from "../../lab/executor";
-import { run } from "../../lab/lab-exec";
 import { LabStack } from "../../lab/lab-stack";
+import { prepareBackupServer, runBackupService, withBackup } from "../../lab/backup-server";
 import { credentialsOf, deployConfig, labFleet, labStackConfig, labVerifyOptions } from "../../lab/verify-stack";
 import { formatReport } from "../../scripts/lib/verify/report";
 import { verifyFleet } from "../../scripts/lib/verify/run";
@@ -38,15 +36,7 @@ describe("backups in the lab: a nightly run into an SFTP repository on a backup 
     const markers = new Map<string, string>();
     const figures: string[] = [];
 
-    /** The unit's ExecStart, run as systemd runs it (the lab hosts have no systemd). */
-    async function runService(): Promise<{ code: number; stderr: string; seconds: number }> {
-        const unit = (await stack.lab.exec(H1, "cat", ["/etc/systemd/system/osm-backup.service"])).stdout;
-        const exec = unit.split("\n").find((l) => l.startsWith("ExecStart="))!.slice("ExecStart=".length);
-        const t = Date.now();
-        const r = await stack.lab.exec(H1, "sh", ["-c", `${exec}; echo "exit $?" >&2`]);
-        const code = Number(/exit (\d+)\s*$/.exec(r.stderr)![1]);
-        return { code, stderr: r.stderr, seconds: (Date.now() - t) / 1000 };
-    }
+    const runService = () => runBackupService(stack.lab, H1);
 
     /** The repository's snapshots, as restic lists them on the fleet host (read-only). */
     async function snapshots(tag: string): Promise<{ short_id: string; tags: string[]; time: string }[]> {
@@ -76,16 +66,7 @@ sys.stderr.write(err); print(out if rc == 0 else "null")
 
     async function deploy(customers: CustomersFileEntry[], opts: { deleteRemoved?: boolean } = {}): Promise<Deployment> {
         const c = labStackConfig(stack, customers, [{ name: H1, capacity: 10 }, { name: BK, capacity: 1, removed: true }]);
-        const bk = stack.lab.host(BK);
-        const hostKey = bk.hostKey.split(" ").slice(0, 2).join(" ");
-        const at = bk.sshPort === 22 ? bk.address : `[${bk.address}]:${bk.sshPort}`;
-        c.config["osm-hosting:backup"] = JSON.stringify({
-            repository: bk.sshPort === 22 ? `sftp:root@${bk.address}:/srv/restic/osm` : `sftp://root@${bk.address}:${bk.sshPort}//srv/restic/osm`,
-            schedule: "*-*-* 02:30:00", keep: { daily: 2, weekly: 1, monthly: 1 }, sftpKnownHosts: `${at} ${hostKey}`,
-        });
-        c.config["osm-hosting:backupPassword"] = password;
-        c.config["osm-hosting:backupSftpKey"] = fs.readFileSync(path.join(stack.lab.state.dir, "backup-key"), "utf8");
-        c.secretKeys.push("osm-hosting:backupPassword", "osm-hosting:backupSftpKey");
+        withBackup(stack, c, BK, password, { daily: 2, weekly: 1, monthly: 1 });
         current = await deployConfig(stack, program, c, current, opts);
         config = c.config;
         secretKeys = c.secretKeys;
@@ -95,12 +76,7 @@ sys.stderr.write(err); print(out if rc == 0 else "null")
     before(async function () {
         stack = await LabStack.start({ id: "backup", hostNames: [H1, BK] });
         // The backup server lets the fleet's backup key in (its own key, not the lab's).
-        const key = path.join(stack.lab.state.dir, "backup-key");
-        for (const f of [key, `${key}.pub`]) fs.rmSync(f, { force: true });
-        await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "osm-backup@lab", "-f", key]);
-        const pub = fs.readFileSync(`${key}.pub`, "utf8");
-        const r = await stack.lab.exec(BK, "sh", ["-c", "mkdir -p /root/.ssh /srv/restic && cat >> /root/.ssh/authorized_keys"], pub);
-        assert.strictEqual(r.code, 0, r.stderr);
+        await prepareBackupServer(stack.lab, BK);
     });
 
     after(async function () {

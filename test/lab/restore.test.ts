@@ -9,16 +9,16 @@
  */
 import * as assert from "assert";
 import * as crypto from "crypto";
-import * as fs from "fs";
-import * as path from "path";
 import { CustomersFileEntry } from "../../components/customers";
 import { CarryOutError, Deployment } from "../../lab/executor";
-import { run } from "../../lab/lab-exec";
 import { LabStack, LAB_DOMAIN } from "../../lab/lab-stack";
 import { mosquitto, MqttTarget } from "../../lab/outside";
+import { prepareBackupServer, runBackupService, withBackup } from "../../lab/backup-server";
 import { credentialsOf, deployConfig, labFleet, LabHostSpec, labStackConfig, labVerifyOptions } from "../../lab/verify-stack";
 import { formatReport } from "../../scripts/lib/verify/report";
 import { verifyFleet } from "../../scripts/lib/verify/run";
+import { unwrapSecrets } from "../../scripts/lib/engine";
+import { connect, execOn } from "../../lab/remote";
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- untyped CommonJS (SDK internals, a test double or a computed path)
 const program: () => Promise<any> = require("../../index");
 
@@ -48,15 +48,7 @@ describe("restore in the lab: a lost host's customers back from their backups on
 
     async function deploy(customers: CustomersFileEntry[], hosts: LabHostSpec[]): Promise<Deployment> {
         const c = labStackConfig(stack, customers, [...hosts, { name: BK, capacity: 1, removed: true }]);
-        const bk = stack.lab.host(BK);
-        const at = bk.sshPort === 22 ? bk.address : `[${bk.address}]:${bk.sshPort}`;
-        c.config["osm-hosting:backup"] = JSON.stringify({
-            repository: bk.sshPort === 22 ? `sftp:root@${bk.address}:/srv/restic/osm` : `sftp://root@${bk.address}:${bk.sshPort}//srv/restic/osm`,
-            schedule: "*-*-* 02:30:00", keep: { daily: 7, weekly: 4, monthly: 6, last: 3 }, sftpKnownHosts: `${at} ${bk.hostKey.split(" ").slice(0, 2).join(" ")}`,
-        });
-        c.config["osm-hosting:backupPassword"] = password;
-        c.config["osm-hosting:backupSftpKey"] = fs.readFileSync(path.join(stack.lab.state.dir, "backup-key"), "utf8");
-        c.secretKeys.push("osm-hosting:backupPassword", "osm-hosting:backupSftpKey");
+        withBackup(stack, c, BK, password, { daily: 7, weekly: 4, monthly: 6, last: 3 });
         current = await deployConfig(stack, program, c, current, { deleteRemoved: true });
         config = c.config;
         return current;
@@ -64,9 +56,7 @@ describe("restore in the lab: a lost host's customers back from their backups on
 
     /** The backup unit's ExecStart on `host`, run as systemd runs it (the lab hosts have no systemd). */
     async function runBackup(host: string): Promise<void> {
-        const unit = (await stack.lab.exec(host, "cat", ["/etc/systemd/system/osm-backup.service"])).stdout;
-        const exec = unit.split("\n").find((l) => l.startsWith("ExecStart="))!.slice("ExecStart=".length);
-        const r = await stack.lab.exec(host, "sh", ["-c", exec]);
+        const r = await runBackupService(stack.lab, host);
         assert.strictEqual(r.code, 0, `the backup run failed: ${r.stderr}`);
         const last = JSON.parse((await stack.lab.exec(host, "cat", ["/var/lib/osm/backup-last-run.json"])).stdout);
         for (const l of CUSTOMERS) {
@@ -94,11 +84,7 @@ describe("restore in the lab: a lost host's customers back from their backups on
 
     before(async function () {
         stack = await LabStack.start({ id: "restore", hostNames: [H1, H2, BK] });
-        const key = path.join(stack.lab.state.dir, "backup-key");
-        for (const f of [key, `${key}.pub`]) fs.rmSync(f, { force: true });
-        await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "osm-backup@lab", "-f", key]);
-        const r = await stack.lab.exec(BK, "sh", ["-c", "mkdir -p /root/.ssh /srv/restic && cat >> /root/.ssh/authorized_keys"], fs.readFileSync(`${key}.pub`, "utf8"));
-        assert.strictEqual(r.code, 0, r.stderr);
+        await prepareBackupServer(stack.lab, BK);
     });
 
     after(async function () {
@@ -184,5 +170,28 @@ describe("restore in the lab: a lost host's customers back from their backups on
         const archives = (await stack.lab.exec(H2, "sh", ["-c", "ls /var/lib/osm/archives"])).stdout;
         assert.match(archives, /^alder-farm-before-restore-\d{8}T\d{6}Z\.tar\.gz$/m, "its data of before the restore is kept");
         assert.strictEqual(await marker(H2, CUSTOMERS[1]), backups.get(CUSTOMERS[1])![1].marker, "the other customer is untouched");
+    });
+
+    it("its playbook run again with the same restore request (as a later playbook change re-runs it) restores nothing again", async () => {
+        const [alder] = CUSTOMERS;
+        // New data since the restore: a second restore would take it away.
+        const since = `since-${crypto.randomBytes(4).toString("hex")}`;
+        const w = await stack.lab.exec(H2, "sh", ["-c", 'cat > "$1"', "sh", `${upperOf(alder)}/${MARKER}`], since);
+        assert.strictEqual(w.code, 0, w.stderr);
+        const archives = async () => (await stack.lab.exec(H2, "sh", ["-c", "ls /var/lib/osm/archives"])).stdout;
+        const before = await archives();
+        const stored = current.resources.find((r) => r.name === `${alder}-container`)!;
+        const { environment, create } = unwrapSecrets(stored.inputs) as { environment: Record<string, string>; create: string };
+        assert.match(environment.OSM_RESTORE_FROM ?? "", /^[0-9a-f]{8,64}$/, "the request is still there");
+        const h = stack.lab.host(H2);
+        const client = await connect("customer.yml again", { host: h.address, port: h.sshPort, user: "root", privateKey: stack.lab.privateKey(), hostKey: h.hostKey });
+        try {
+            const again = await execOn(client, create, environment);
+            assert.strictEqual(again.code, 0, again.stderr.slice(-3000));
+        } finally {
+            client.end();
+        }
+        assert.strictEqual(await marker(H2, alder), since, "not restored a second time");
+        assert.strictEqual(await archives(), before, "no second archive of before a restore");
     });
 });
