@@ -86,6 +86,13 @@ export interface LabStackOptions {
     hostNames: string[];
     /** Capacity of each host in the stack config. */
     capacity?: number;
+    /** The hosting domain (default LAB_DOMAIN). */
+    domain?: string;
+    /**
+     * Starts the stack's PowerDNS for the lab just started, holding the zone `domain` (default:
+     * a fresh sqlite-backed server), e.g. one on the old orchestrator's MySQL database.
+     */
+    powerDns?: (lab: Lab) => Promise<PowerDnsLab>;
 }
 
 /** Everything a lab deployment needs; `stop()` tears all of it down. */
@@ -95,6 +102,7 @@ export class LabStack {
     readonly deletes: DeleteResult[] = [];
     readonly handlers: Handlers;
     readonly seconds: Record<string, number> = {};
+    readonly domain: string;
     private constructor(
         public readonly lab: Lab,
         public readonly pdns: PowerDnsLab,
@@ -103,6 +111,7 @@ export class LabStack {
         private readonly opts: LabStackOptions,
     ) {
         this.handlers = labHandlers(this.timings, this.deletes);
+        this.domain = opts.domain ?? LAB_DOMAIN;
     }
 
     static async start(opts: LabStackOptions): Promise<LabStack> {
@@ -113,8 +122,9 @@ export class LabStack {
         const lab = await Lab.start({ id: opts.id, hostNames: opts.hostNames, basePath: base.path, teardownOnExit: true });
         let pdns: PowerDnsLab | undefined;
         try {
-            pdns = await startPowerDns({ zone: LAB_DOMAIN, updatesOn: [lab.state.bridgeAddress] });
-            const acmeDns = await acmeChallengeZone(pdns, lab, LAB_DOMAIN);
+            const domain = opts.domain ?? LAB_DOMAIN;
+            pdns = opts.powerDns ? await opts.powerDns(lab) : await startPowerDns({ zone: domain, updatesOn: [lab.state.bridgeAddress] });
+            const acmeDns = await acmeChallengeZone(pdns, lab, domain);
             const pebble = await startPebble(lab, { dnsServer: `127.0.0.1:${pdns.dnsPort}` });
             const s = new LabStack(lab, pdns, pebble, acmeDns, opts);
             s.seconds.base = baseSeconds;
@@ -131,11 +141,11 @@ export class LabStack {
     config(customersFile: string): { config: Record<string, string>; secretKeys: string[] } {
         const { lab, pdns, pebble, acmeDns } = this;
         const config = configMap({
-            domain: LAB_DOMAIN,
+            domain: this.domain,
             sshUser: lab.state.sshUser,
             hosts: lab.hosts.map((h) => ({ name: h.name, address: h.address, sshPort: h.sshPort, capacity: this.opts.capacity ?? 20, hostKey: h.hostKey })),
             // The shortest TTL the stack accepts: a move's old host forwards this long.
-            powerdns: { apiUrl: pdns.apiUrl, zone: LAB_DOMAIN, ttl: 30 },
+            powerdns: { apiUrl: pdns.apiUrl, zone: this.domain, ttl: 30 },
             acme: {
                 server: pebble.directoryUrl, email: "hosting@example.org", caBundle: HOST_CA_BUNDLE_PATH,
                 dnsServer: acmeDns.dnsServer, dnsPort: acmeDns.dnsPort, tsigKey: acmeDns.tsigKey, tsigAlgorithm: acmeDns.tsigAlgorithm,

@@ -6,9 +6,11 @@
  * name with a space, a customer moved without its DNS (its CNAMEs still name its old host),
  * and two customers on one port of a host.
  */
+import { execFile } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import { projectRoot } from "../components/paths";
 import { CustomerRow, HostRow, RecordRow } from "../scripts/lib/import/model";
 import { ORCHESTRATOR_RECORD_TTL } from "../components/dns";
 import { POWERDNS_MYSQL_SCHEMA, ScratchMariaDb } from "./pdns-server";
@@ -191,4 +193,16 @@ export async function loadOrchestrator(db: ScratchMariaDb, dir: string, addresse
     const passwordFile = path.join(dir, "pdns-password");
     fs.writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
     return { user, password, configFile, passwordFile };
+}
+
+/** What a run of the import script gave. */
+export interface ImportRun { code: number; stdout: string; stderr: string }
+
+/** Runs `npm run import`'s compiled script as an operator runs it: `args`, and only PATH and `env` in its environment. */
+export function runImport(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ImportRun> {
+    return new Promise((resolve) => {
+        execFile(process.execPath, [path.join(projectRoot(), "build/scripts/import.js"), ...args], {
+            env: { PATH: process.env.PATH, ...env }, maxBuffer: 16 << 20,
+        }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code) : 0, stdout, stderr }));
+    });
 }

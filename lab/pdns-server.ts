@@ -256,6 +256,8 @@ export interface StartOptions {
      * 404 like every API path of that server.
      */
     api?: boolean;
+    /** false: the database holds the zone already (`mysql` loaded with it); default true. */
+    createZone?: boolean;
 }
 
 /** A TSIG key as PowerDNS made it. */
@@ -326,7 +328,7 @@ export async function startPowerDns(opts: StartOptions = {}): Promise<PowerDnsLa
             }
             const pids = [child.pid!, ...(mysql ? [mysql.pid] : [])];
             const lab = makeLab(backend, apiUrl, apiKey, dnsPort, zone, cleanup, pids, dir);
-            if (opts.api !== false) await lab.createZone(zone);
+            if (opts.api !== false && opts.createZone !== false) await lab.createZone(zone);
             return lab;
         }
     } catch (e) {

@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
 import { CustomersFileEntry } from "../components/customers";
-import { PROJECT } from "../components/config";
+import { PROJECT, SECRET_KEYS } from "../components/config";
 import { declaredFleet } from "../scripts/lib/verify/fleet";
 import { verifyFleet, VerifyOptions } from "../scripts/lib/verify/run";
 import { DeclaredFleet, MqttCredentials, Report } from "../scripts/lib/verify/types";
@@ -86,22 +86,30 @@ export function runVerify(o: VerifyOptions): Promise<Report> {
 }
 
 /**
- * Files for the CLI (`npm run verify`) against the lab: a stack file without secrets, the
- * stack outputs as `pulumi stack output --show-secrets --json` prints them, the CA and key.
+ * Writes `config` as a stack file (`Pulumi.<stack>.yaml`) without its secrets, as an operator's
+ * checkout holds it (the secrets are in the stack's encrypted config, not in the file).
  */
-export function writeCliFiles(stack: LabStack, config: Record<string, string>, d: Deployment, dir: string): { args: string[] } {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+export function writeStackFile(config: Record<string, string>, file: string): void {
     const plain: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(config)) {
-        if (/:(sshPrivateKey|powerdnsApiKey|powerdnsMysqlAdminPassword|backupPassword|backupSftpKey|backupS3AccessKeyId|backupS3SecretAccessKey)$/.test(k)) continue;
+        if ((SECRET_KEYS as readonly string[]).some((s) => k === `${PROJECT}:${s}`)) continue;
         try {
             plain[k] = /^[[{]/.test(v) ? JSON.parse(v) : v;
         } catch {
             plain[k] = v;
         }
     }
+    fs.writeFileSync(file, yaml.dump({ config: plain }));
+}
+
+/**
+ * Files for the CLI (`npm run verify`) against the lab: a stack file without secrets, the
+ * stack outputs as `pulumi stack output --show-secrets --json` prints them, the CA and key.
+ */
+export function writeCliFiles(stack: LabStack, config: Record<string, string>, d: Deployment, dir: string): { args: string[] } {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const stackFile = path.join(dir, "Pulumi.lab.yaml");
-    fs.writeFileSync(stackFile, yaml.dump({ config: plain }));
+    writeStackFile(config, stackFile);
     const outputs = path.join(dir, "outputs.json");
     fs.writeFileSync(outputs, JSON.stringify(d.outputs, null, 2), { mode: 0o600 });
     return {

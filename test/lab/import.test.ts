@@ -6,25 +6,13 @@
  * changes nothing. The databases are the same afterwards.
  */
 import * as assert from "assert";
-import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import {
-    FIXTURE_HOST_KEYS, fixtureKnownHosts, loadOrchestrator, LoadedOrchestrator, ORCHESTRATOR_DATABASE, ORCHESTRATOR_DOMAIN, POWERDNS_DATABASE,
+    FIXTURE_HOST_KEYS, fixtureKnownHosts, loadOrchestrator, LoadedOrchestrator, ORCHESTRATOR_DATABASE, ORCHESTRATOR_DOMAIN, POWERDNS_DATABASE, runImport,
 } from "../../lab/orchestrator-fixtures";
 import { ScratchMariaDb, startMariaDb } from "../../lab/pdns-server";
-import { projectRoot } from "../../components/paths";
-
-interface Run { code: number; stdout: string; stderr: string }
-
-function runImport(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-    return new Promise((resolve) => {
-        execFile(process.execPath, [path.join(projectRoot(), "build/scripts/import.js"), ...args], {
-            env: { PATH: process.env.PATH, ...env }, maxBuffer: 16 << 20,
-        }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code) : 0, stdout, stderr }));
-    });
-}
 
 describe("npm run import against the orchestrator's databases (MariaDB)", function () {
     this.timeout(120000);
