@@ -7,6 +7,7 @@ import * as path from "path";
 import { Lab } from "./hosts";
 import { run } from "./lab-exec";
 import { LabStack } from "./lab-stack";
+import { hostContract } from "../components/contract";
 
 /** The repository's path on the backup server. */
 const REPOSITORY_PATH = "/srv/restic/osm";
@@ -51,4 +52,24 @@ export async function runBackupService(lab: Lab, host: string): Promise<{ code: 
     const r = await lab.exec(host, "sh", ["-c", `${line.slice("ExecStart=".length)}; echo "exit $?" >&2`]);
     const code = Number(/exit (\d+)\s*$/.exec(r.stderr)![1]);
     return { code, stderr: r.stderr, seconds: (Date.now() - t) / 1000 };
+}
+
+/**
+ * restic run on fleet host `host` with the host's own backup settings (files/osm-backup's
+ * `restic`, so the repository, password and SFTP key are the ones the timer uses), read-only
+ * (`--no-lock`): e.g. `["snapshots", "--json"]`, `["ls", "--json", id]`, `["dump", id, file]`.
+ */
+export async function resticOnHost(lab: Lab, host: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    const files = `${hostContract().remoteRoot}/ansible/files`;
+    const r = await lab.exec(host, "sh", ["-c", `cd ${files} && /usr/bin/python3 -c '
+import json, sys
+sys.dont_write_bytecode = True
+import importlib.machinery, importlib.util
+loader = importlib.machinery.SourceFileLoader("osm_backup", "osm-backup")
+spec = importlib.util.spec_from_loader("osm_backup", loader)
+m = importlib.util.module_from_spec(spec); loader.exec_module(m)
+rc, out, err = m.restic(m.load_config(), "--no-lock", *json.loads(sys.stdin.read()))
+sys.stdout.write(out); sys.stderr.write(err); sys.exit(rc)
+'`], JSON.stringify(args));
+    return { code: r.code, stdout: r.stdout, stderr: r.stderr };
 }

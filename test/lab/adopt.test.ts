@@ -9,9 +9,11 @@
  * passwords.json, and connect; each adopted customer answers on its old port, four names and
  * credentials through the project's NGINX (the host's wildcard certificate), its reading retained
  * before still there; upstream's include files for it are taken away (kept for the way back); the
- * neighbour keeps its own; neither device nor browser sees a failure; verify passes for the adopted
- * customers and names the unadopted container on the host. A second run changes nothing. Deleting an
- * adopted customer archives its data from its upstream layout and removes its container.
+ * neighbour keeps its own; neither device nor browser sees a failure; the nightly backup (the stack
+ * has one, on a lab backup server) reads each adopted customer from its upstream layout, frozen;
+ * verify passes for the adopted customers and names the unadopted container on the host. A second
+ * run changes nothing. Deleting an adopted customer archives its data from its upstream layout
+ * (into the backup repository too) and removes its container.
  */
 import * as assert from "assert";
 import * as fs from "fs";
@@ -29,10 +31,13 @@ import { formatReport } from "../../scripts/lib/verify/report";
 import { verifyFleet } from "../../scripts/lib/verify/run";
 import { unwrapSecrets } from "../../scripts/lib/engine";
 import { connect, execOn } from "../../lab/remote";
+import { prepareBackupServer, resticOnHost, runBackupService, withBackup } from "../../lab/backup-server";
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- untyped CommonJS (the program)
 const program: () => Promise<any> = require("../../index");
 
 const HOST = "osm-ad1";
+/** The fleet's backup server (a lab host outside the stack's hosts). */
+const BK = "osm-adbk";
 const ADOPTED = ["quayside", "millbrook"];
 const NEIGHBOUR = "northfield";
 
@@ -54,7 +59,8 @@ describe("adopting the old orchestrator's customers in place (issue 12 item 2)",
     const inHost = async (script: string, ...args: string[]) => (await stack.lab.sh(HOST, script, ...args)).stdout;
 
     async function deploy(names: string[]): Promise<Deployment> {
-        const c = labStackConfig(stack, names.map(entry), [{ name: HOST, capacity: 10 }]);
+        const c = labStackConfig(stack, names.map(entry), [{ name: HOST, capacity: 10 }, { name: BK, capacity: 1, removed: true }]);
+        withBackup(stack, c, BK, "adopt-lab-repository-password", { daily: 2, weekly: 1, monthly: 1 });
         // The host as `npm run import` gives it: adopted (its A record), the neighbour's port reserved.
         const hosts = JSON.parse(c.config["osm-hosting:hosts"]) as Record<string, unknown>[];
         c.config["osm-hosting:hosts"] = JSON.stringify(hosts.map((h) => ({ ...h, adopt: true, reservedMqttPorts: [customer(NEIGHBOUR).mqttPort] })));
@@ -78,7 +84,8 @@ describe("adopting the old orchestrator's customers in place (issue 12 item 2)",
 
     before(async function () {
         const t0 = Date.now();
-        stack = await LabStack.start({ id: "test-adopt", hostNames: [HOST] });
+        stack = await LabStack.start({ id: "test-adopt", hostNames: [HOST, BK] });
+        await prepareBackupServer(stack.lab, BK);
         address = stack.lab.host(HOST).address;
         upstream = await buildUpstreamHost(stack.lab, HOST, {
             domain: LAB_DOMAIN, basePath: (await ensureBase()).path,
@@ -192,7 +199,29 @@ describe("adopting the old orchestrator's customers in place (issue 12 item 2)",
         assert.strictEqual(r.stdout.trim(), `before-${n.name}`, `${n.name} still on upstream's files: ${r.stderr}`);
     });
 
-    it("verify passes for the adopted customers and names the container the stack does not own yet", async () => {
+    it("the nightly backup reads an adopted customer from its upstream layout (its container frozen, running after), without snapper's snapshots", async () => {
+        const c = customer("quayside");
+        const dir = `/srv/osm-lxc/lxc/containers/${c.container}`;
+        // A snapper snapshot in its folder: a copy of its data, neither backed up nor archived.
+        await inHost('mkdir -p "$1/.snapshots/1" && echo copy > "$1/.snapshots/1/snapshot-copy"', dir);
+        const r = await runBackupService(stack.lab, HOST);
+        assert.strictEqual(r.code, 0, r.stderr);
+        for (const name of ADOPTED) assert.match(r.stderr, new RegExp(`^osm-backup: customer ${name}: snapshot [0-9a-f]{8} `, "m"), r.stderr);
+        assert.doesNotMatch(r.stderr, new RegExp(NEIGHBOUR), "a container no customer owns is not backed up");
+        const snaps = await resticOnHost(stack.lab, HOST, ["snapshots", "--json", "--tag", "osm-data,customer=quayside"]);
+        assert.strictEqual(snaps.code, 0, snaps.stderr);
+        const [snap] = JSON.parse(snaps.stdout);
+        const ls = await resticOnHost(stack.lab, HOST, ["ls", snap.short_id]);
+        assert.strictEqual(ls.code, 0, ls.stderr);
+        const files = new Set(ls.stdout.split("\n"));
+        for (const f of [`${dir}/rootfs-layer/root/passwords.json`, `${dir}/rootfs-layer/etc/mosquitto/passwd`, `${dir}/lxc.container.conf`, "/var/lib/osm/containers/quayside/credentials.json"]) {
+            assert.ok(files.has(f), `${f} in snapshot ${snap.short_id}`);
+        }
+        assert.ok(![...files].some((f) => f.startsWith(`${dir}/.snapshots/1`)), "snapper's snapshots are left out");
+        assert.strictEqual((await inHost('lxc-info -n "$1" -sH', c.container)).trim(), "RUNNING", "thawed after");
+    });
+
+    it("verify passes for the adopted customers (their backups too) and names the container the stack does not own yet", async () => {
         const creds = Object.fromEntries(ADOPTED.map((name) => [name, { mqttUsername: customer(name).passwords.mqtt_user, mqttPassword: customer(name).passwords.mqtt_password }]));
         const rep = await verifyFleet(labVerifyOptions(stack, await labFleet(config, current!), creds));
         const failed = rep.results.filter((r) => r.status === "fail");
@@ -233,6 +262,8 @@ describe("adopting the old orchestrator's customers in place (issue 12 item 2)",
         assert.match(listing, /^quayside-svr\/lxc\.container\.conf$/m);
         assert.match(listing, /^quayside\/credentials\.json$/m);
         assert.doesNotMatch(listing, /\.snapshots\/./);
+        const stored = await resticOnHost(stack.lab, HOST, ["snapshots", "--json", "--tag", "osm-archive,customer=quayside"]);
+        assert.strictEqual(JSON.parse(stored.stdout).length, 1, `its archive stored in the backup repository: ${stored.stderr}`);
         const gone = await inHost(`
             [ -e "/srv/osm-lxc/lxc/containers/$1" ] && echo dir-left
             grep -q "$1" /etc/hosts && echo hosts-left

@@ -14,7 +14,7 @@ import { CustomersFileEntry } from "../../components/customers";
 import { hostContract } from "../../components/contract";
 import { Deployment } from "../../lab/executor";
 import { LabStack } from "../../lab/lab-stack";
-import { prepareBackupServer, runBackupService, withBackup } from "../../lab/backup-server";
+import { prepareBackupServer, resticOnHost, runBackupService, withBackup } from "../../lab/backup-server";
 import { credentialsOf, deployConfig, labFleet, labStackConfig, labVerifyOptions } from "../../lab/verify-stack";
 import { formatReport } from "../../scripts/lib/verify/report";
 import { verifyFleet } from "../../scripts/lib/verify/run";
@@ -40,19 +40,10 @@ describe("backups in the lab: a nightly run into an SFTP repository on a backup 
 
     /** The repository's snapshots, as restic lists them on the fleet host (read-only). */
     async function snapshots(tag: string): Promise<{ short_id: string; tags: string[]; time: string }[]> {
-        const r = await stack.lab.exec(H1, "sh", ["-c", `cd ${REMOTE}/ansible/files && /usr/bin/python3 -c '
-import json, sys
-sys.dont_write_bytecode = True
-sys.argv = ["osm-backup"]
-import importlib.machinery, importlib.util
-loader = importlib.machinery.SourceFileLoader("osm_backup", "osm-backup")
-spec = importlib.util.spec_from_loader("osm_backup", loader)
-m = importlib.util.module_from_spec(spec); loader.exec_module(m)
-rc, out, err = m.restic(m.load_config(), "--no-lock", "snapshots", "--json", "--tag", sys.stdin.read().strip())
-sys.stderr.write(err); print(out if rc == 0 else "null")
-'`], tag);
+        const r = await resticOnHost(stack.lab, H1, ["snapshots", "--json", "--tag", tag]);
+        assert.strictEqual(r.code, 0, `restic snapshots failed: ${r.stderr}`);
         const doc = JSON.parse(r.stdout.trim() || "null");
-        assert.ok(Array.isArray(doc), `restic snapshots failed: ${r.stderr}`);
+        assert.ok(Array.isArray(doc), `restic snapshots gave no list: ${r.stdout.slice(0, 300)}`);
         return doc;
     }
 
@@ -118,22 +109,14 @@ sys.stderr.write(err); print(out if rc == 0 else "null")
         // The marker and the credentials are in the snapshot (restic dump, read back on the host).
         for (const l of CUSTOMERS) {
             const id = snaps.find((s) => s.tags.includes(`customer=${l}`))!.short_id;
-            const dump = await stack.lab.exec(H1, "sh", ["-c", `cd ${REMOTE}/ansible/files && /usr/bin/python3 -c '
-import sys
-sys.dont_write_bytecode = True
-import importlib.machinery, importlib.util
-loader = importlib.machinery.SourceFileLoader("osm_backup", "osm-backup")
-spec = importlib.util.spec_from_loader("osm_backup", loader)
-m = importlib.util.module_from_spec(spec); loader.exec_module(m)
-snap, label = sys.argv[1], sys.argv[2]
-cfg = m.load_config()
-for f in ["/var/lib/osm/containers/%s/upper/srv/osm-backup/marker" % label, "/var/lib/osm/containers/%s/credentials.json" % label]:
-    rc, out, err = m.restic(cfg, "--no-lock", "dump", snap, f)
-    print(out.strip() if rc == 0 else "FAILED " + err.strip())
-' "$0" "$1"`, id, l]);
-            const [marker, ...rest] = dump.stdout.split("\n");
-            const credentials = rest.join("\n");
-            assert.strictEqual(marker, markers.get(l), `${l}'s marker in snapshot ${id}: ${dump.stdout}${dump.stderr}`);
+            const dump = async (file: string) => {
+                const r = await resticOnHost(stack.lab, H1, ["dump", id, file]);
+                assert.strictEqual(r.code, 0, `restic dump ${id} ${file}: ${r.stderr}`);
+                return r.stdout;
+            };
+            const marker = (await dump(`/var/lib/osm/containers/${l}/upper/srv/osm-backup/marker`)).trim();
+            const credentials = await dump(`/var/lib/osm/containers/${l}/credentials.json`);
+            assert.strictEqual(marker, markers.get(l), `${l}'s marker in snapshot ${id}`);
             assert.strictEqual(JSON.parse(credentials).mqttPassword, current.outputs.customers[l].credentials.mqttPassword, `${l}'s credentials in snapshot ${id}`);
         }
         figures.push(`first run, two customers: ${r.seconds.toFixed(1)} s; ${CUSTOMERS.map((l) => `${l} ${first.customers[l].bytesAdded} bytes added, frozen ${first.customers[l].frozenSeconds} s`).join("; ")}`);
@@ -163,19 +146,11 @@ for f in ["/var/lib/osm/containers/%s/upper/srv/osm-backup/marker" % label, "/va
         const b = (await lastRun()).customers[l];
         const id = (await snapshots("osm-data")).find((s) => s.tags.includes(`customer=${l}`))!.short_id;
         const t = Date.now();
-        const r = await stack.lab.exec(H1, "sh", ["-c", `cd ${REMOTE}/ansible/files && /usr/bin/python3 -c '
-import sys
-sys.dont_write_bytecode = True
-import importlib.machinery, importlib.util
-loader = importlib.machinery.SourceFileLoader("osm_backup", "osm-backup")
-spec = importlib.util.spec_from_loader("osm_backup", loader)
-m = importlib.util.module_from_spec(spec); loader.exec_module(m)
-rc, out, err = m.restic(m.load_config(), "restore", sys.argv[1], "--target", "/srv/restore-test")
-print(rc, err[-300:])
-' "$0"; du -sb /srv/restore-test | cut -f1; rm -rf /srv/restore-test`, id]);
+        const r = await resticOnHost(stack.lab, H1, ["restore", id, "--target", "/srv/restore-test"]);
+        const size = await stack.lab.exec(H1, "sh", ["-c", "du -sb /srv/restore-test | cut -f1; rm -rf /srv/restore-test"]);
         const restoreSeconds = (Date.now() - t) / 1000;
-        assert.match(r.stdout, /^0 /, r.stdout + r.stderr);
-        const restored = Number(r.stdout.trim().split("\n").pop());
+        assert.strictEqual(r.code, 0, r.stderr.slice(-300));
+        const restored = Number(size.stdout.trim());
         assert.ok(restored > 1073741824, `restored ${restored} bytes`);
         figures.push(`1 GiB customer ${l}: first backup ${a.seconds} s, ${a.bytesAdded} bytes added, frozen ${a.frozenSeconds} s; ` +
             `unchanged second ${b.seconds} s, ${b.bytesAdded} bytes added; restic restore of its snapshot (${restored} bytes) ${restoreSeconds.toFixed(1)} s`);
