@@ -70,6 +70,6 @@ spec = importlib.util.spec_from_loader("osm_backup", loader)
 m = importlib.util.module_from_spec(spec); loader.exec_module(m)
 rc, out, err = m.restic(m.load_config(), "--no-lock", *json.loads(sys.stdin.read()))
 sys.stdout.write(out); sys.stderr.write(err); sys.exit(rc)
-'`], JSON.stringify(args));
+'`], JSON.stringify(args), { allowFail: true });
     return { code: r.code, stdout: r.stdout, stderr: r.stderr };
 }

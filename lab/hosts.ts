@@ -201,9 +201,9 @@ export class Lab {
         return h;
     }
 
-    /** Runs a program inside a host (root, its namespaces). */
-    exec(hostName: string, cmd: string, args: string[], input?: string) {
-        return runInHost(this.host(hostName).anchorPid!, cmd, args, { input });
+    /** Runs a program inside a host (root, its namespaces); rejects when it fails, unless `allowFail`. */
+    exec(hostName: string, cmd: string, args: string[], input?: string, opts: { allowFail?: boolean } = {}) {
+        return runInHost(this.host(hostName).anchorPid!, cmd, args, { input, allowFail: opts.allowFail });
     }
 
     /** Runs a shell script inside a host; values go as positional args, never spliced in. */

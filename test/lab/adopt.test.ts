@@ -12,7 +12,8 @@
  * neighbour keeps its own; neither device nor browser sees a failure; the nightly backup (the stack
  * has one, on a lab backup server) reads each adopted customer from its upstream layout, frozen;
  * verify passes for the adopted customers and names the unadopted container on the host. A second
- * run changes nothing. Deleting an adopted customer archives its data from its upstream layout
+ * run changes nothing. A label with the project's own container beside the old one is refused,
+ * naming both; one with only its own is left to it. Deleting an adopted customer archives its data from its upstream layout
  * (into the backup repository too) and removes its container.
  */
 import * as assert from "assert";
@@ -31,6 +32,7 @@ import { formatReport } from "../../scripts/lib/verify/report";
 import { verifyFleet } from "../../scripts/lib/verify/run";
 import { unwrapSecrets } from "../../scripts/lib/engine";
 import { connect, execOn } from "../../lab/remote";
+import { hostContract } from "../../components/contract";
 import { prepareBackupServer, resticOnHost, runBackupService, withBackup } from "../../lab/backup-server";
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- untyped CommonJS (the program)
 const program: () => Promise<any> = require("../../index");
@@ -249,6 +251,34 @@ describe("adopting the old orchestrator's customers in place (issue 12 item 2)",
             client.end();
         }
         assert.strictEqual(await inHost("find /var/lib/osm/containers/quayside /etc/nginx/osm /etc/osm/upstream-nginx-adopted -type f -printf '%p %s %T@\\n' | sort"), before);
+    });
+
+    it("osm-adopt refuses a customer with the project's own container beside the old orchestrator's, naming both, and leaves one served by its own to it", async () => {
+        const n = customer(NEIGHBOUR);
+        const adopt = (label: string, container: string) => stack.lab.exec(HOST, "/usr/bin/python3", [`${hostContract().remoteRoot}/ansible/files/osm-adopt`, "take", label, container], undefined, { allowFail: true });
+        const made: string[] = [];
+        // A container config of the project's own for a label (as a release before adoption in place made one).
+        const own = async (label: string) => {
+            made.push(label);
+            await inHost('mkdir -p "/var/lib/lxc/$1" && printf "lxc.uts.name = %s\\n" "$1" > "/var/lib/lxc/$1/config"', label);
+        };
+        const traces = (label: string) => inHost('ls -d "/var/lib/osm/containers/$1" 2>/dev/null || true', label);
+        try {
+            await own(n.label);
+            const both = await adopt(n.label, n.container);
+            assert.notStrictEqual(both.code, 0, both.stdout);
+            assert.match(both.stderr, new RegExp(`customer ${n.label} has a container of this project's own \\(/var/lib/lxc/${n.label}\\) and the old orchestrator's ${n.container} \\(/srv/osm-lxc/lxc/containers/${n.container}\\)`), both.stderr);
+            assert.strictEqual((await traces(n.label)).trim(), "", "nothing imported or recorded");
+            await own("ownco");
+            const mine = await adopt("ownco", "ownco-svr");
+            assert.strictEqual(mine.code, 0, mine.stderr);
+            assert.deepStrictEqual(JSON.parse(mine.stdout.trim().split("\n").pop()!), { adopted: false }, "its own container keeps serving it");
+            assert.strictEqual((await traces("ownco")).trim(), "");
+        } finally {
+            for (const label of made) await inHost('rm -rf "/var/lib/lxc/$1"', label);
+        }
+        const r = await mosquitto("mosquitto_sub", mqtt(n, upstream.caFile), ["-t", `readings/${n.name}`, "-C", "1", "-W", "5"]);
+        assert.strictEqual(r.stdout.trim(), `before-${n.name}`, `${n.name} untouched: ${r.stderr}`);
     });
 
     it("deleting an adopted customer archives its data from its upstream layout and removes its container; the others keep answering", async () => {
