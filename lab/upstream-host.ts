@@ -218,6 +218,24 @@ function customerStream(c: UpstreamCustomer, domain: string): string {
 `;
 }
 
+/** certbot's renewal config of a lineage made by `certbot certonly --nginx`. */
+function renewalConf(lineage: string): string {
+    return `# renew_before_expiry = 30 days
+version = 2.1.0
+archive_dir = /etc/letsencrypt/archive/${lineage}
+cert = /etc/letsencrypt/live/${lineage}/cert.pem
+privkey = /etc/letsencrypt/live/${lineage}/privkey.pem
+chain = /etc/letsencrypt/live/${lineage}/chain.pem
+fullchain = /etc/letsencrypt/live/${lineage}/fullchain.pem
+
+[renewalparams]
+account = 0123456789abcdef0123456789abcdef
+authenticator = nginx
+installer = None
+server = https://acme-v02.api.letsencrypt.org/directory
+`;
+}
+
 function ufwRules(ports: number[]): string {
     const rule = (port: number, proto = "tcp") => `### tuple ### allow ${proto} ${port} 0.0.0.0/0 any 0.0.0.0/0 in\n-A ufw-user-input -p ${proto} --dport ${port} -j ACCEPT\n\n`;
     return `*filter
@@ -293,10 +311,16 @@ mountpoint -q "$1/containers" || mount --bind "$4" "$1/containers"`, UPSTREAM_RO
         await put(lab, host, `${layer}/etc/mosquitto/passwd`, `${c.passwords.mqtt_user}:${c.passwords.mqtt_password}\n`, "0600");
         await sh(lab, host, `hashing ${c.container}'s MQTT password`, `mosquitto_passwd -U "$1" && chown "$(stat -c %u:%g "$2/var/lib/mosquitto")" "$1"`,
             `${layer}/etc/mosquitto/passwd`, UPSTREAM_OS_BASE);
+        // certbot's lineage as `certonly --nginx` leaves it: archive/ files, live/ symlinks, its renewal config.
         const pki = certs.get(c.label)!;
-        const live = `/etc/letsencrypt/live/${c.label}.${opts.domain}`;
-        await put(lab, host, `${live}/fullchain.pem`, pki.cert);
-        await put(lab, host, `${live}/privkey.pem`, pki.key, "0600");
+        const lineage = `${c.label}.${opts.domain}`;
+        const archive = `/etc/letsencrypt/archive/${lineage}`;
+        for (const f of ["fullchain", "cert", "chain"]) await put(lab, host, `${archive}/${f}1.pem`, pki.cert);
+        await put(lab, host, `${archive}/privkey1.pem`, pki.key, "0600");
+        await sh(lab, host, `linking ${lineage}'s live files`, `
+mkdir -p "/etc/letsencrypt/live/$1"
+for f in fullchain privkey cert chain; do ln -sfn "../../archive/$1/\${f}1.pem" "/etc/letsencrypt/live/$1/$f.pem"; done`, lineage);
+        await put(lab, host, `/etc/letsencrypt/renewal/${lineage}.conf`, renewalConf(lineage));
         await put(lab, host, `/etc/nginx/devtank/customers.http.d/${c.label}.conf`, customerHttp(c, opts.domain));
         await put(lab, host, `/etc/nginx/devtank/customers.stream.d/${c.label}.conf`, customerStream(c, opts.domain));
     }

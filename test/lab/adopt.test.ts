@@ -81,6 +81,7 @@ describe("adopting the old orchestrator's customers in place (issue 12 item 2)",
         return Object.fromEntries([...planOf(d.steps!)].filter(([, p]) => p !== "same").map(([urn, p]) => [name(urn), p]));
     }
 
+    const exists = async (file: string) => (await inHost('[ -e "$1" ] && echo yes || echo no', file)).trim() === "yes";
     /** lxc-ls's names on the host. */
     const containers = async () => (await inHost("lxc-ls -1")).split(/\s+/).filter(Boolean).sort();
 
@@ -156,12 +157,18 @@ describe("adopting the old orchestrator's customers in place (issue 12 item 2)",
 
     it("no second container; the stack's credentials are each container's passwords.json", async () => {
         assert.deepStrictEqual(await containers(), ["millbrook-svr", "northfield-svr", "quayside-svr"]);
+        assert.ok(await exists(`/etc/letsencrypt/renewal/${NEIGHBOUR}.${LAB_DOMAIN}.conf`), "the neighbour's renewal untouched");
         for (const name of ADOPTED) {
             const c = customer(name);
             assert.deepStrictEqual(current!.outputs.customers[c.label].credentials, {
                 mqttUsername: c.passwords.mqtt_user, mqttPassword: c.passwords.mqtt_password,
                 grafanaAdminPassword: c.passwords.grafana_admin_password, influxToken: c.passwords.influx_token,
             }, `${name}'s credentials in the stack's outputs`);
+            // certbot no longer renews its old lineage (kept for the way back); its certificate stays.
+            const lineage = `${c.label}.${LAB_DOMAIN}`;
+            assert.ok(!(await exists(`/etc/letsencrypt/renewal/${lineage}.conf`)), `certbot still renews ${lineage}`);
+            assert.ok(await exists(`/var/lib/osm/containers/${c.label}/upstream-certbot/${lineage}.conf`), `${lineage}'s renewal config kept`);
+            assert.ok(await exists(`/etc/letsencrypt/live/${lineage}/fullchain.pem`), `${lineage}'s certificate kept`);
             const record = JSON.parse(await inHost('cat "/var/lib/osm/containers/$1/adopted.json"', c.label));
             assert.strictEqual(record.container, c.container);
             assert.strictEqual(record.address, c.address);
@@ -305,6 +312,10 @@ describe("adopting the old orchestrator's customers in place (issue 12 item 2)",
             true`, c.container, c.label, c.mac);
         assert.strictEqual(gone.trim(), "");
         assert.deepStrictEqual(await containers(), ["millbrook-svr", "northfield-svr"]);
+        for (const part of ["live", "archive"]) {
+            assert.ok(!(await exists(`/etc/letsencrypt/${part}/quayside.${LAB_DOMAIN}`)), `its old lineage's ${part}/ removed`);
+            assert.ok(await exists(`/etc/letsencrypt/${part}/millbrook.${LAB_DOMAIN}`), `millbrook's ${part}/ kept`);
+        }
         for (const name of ["millbrook", NEIGHBOUR]) {
             const o = customer(name);
             const r = await mosquitto("mosquitto_sub", mqtt(o, bothCas), ["-t", `readings/${o.name}`, "-C", "1", "-W", "5"]);
