@@ -9,7 +9,8 @@
  * running. Then: `npm run import` with the lab's known_hosts and each host's container listing,
  * its report reviewed, the fixes it names made (the stale CNAMEs re-pointed in SQL; the two
  * customers that cannot be taken over skipped), its output written, the program carried out for
- * it, and `verify`. Devices publish to every customer and a browser loads a Grafana from before
+ * it (upstream2 unreachable over SSH for the first update, which must fail naming it and change
+ * nothing there; the next one completes), and `verify`. Devices publish to every customer and a browser loads a Grafana from before
  * the program runs to after it, each re-resolving its name through that PowerDNS. Proves: no
  * device or page fails; every customer answers on its old names, port and credentials; a reading
  * retained before is still in its broker's store; no second container; the orchestrator's tables
@@ -174,7 +175,7 @@ describe("the takeover in one sequence: import, review, the program, verify (iss
         config[`${PROJECT}:hosts`] = JSON.stringify(stackHosts);
     });
 
-    it("the program takes both hosts and three customers over in place while every device and a browser see no failure", async () => {
+    it("the program takes both hosts and three customers over in place, upstream2 unreachable over SSH at first, while every device and a browser see no failure", async () => {
         assert.strictEqual(await stack.resolve(`harbour.${DOMAIN}`), stack.lab.host("upstream2").address, "harbour's name, re-pointed, finds its host");
         const devices = [...TAKEN_OVER, "oldco"].map((name) => {
             const c = customer(name);
@@ -196,8 +197,24 @@ describe("the takeover in one sequence: import, review, the program, verify (iss
         })();
         for (const d of devices) d.sim.start();
         await new Promise((r) => setTimeout(r, 1000));
-        const t0 = Date.now();
+        // A fault first: upstream2's SSH refuses connections (the machine serves its customers, the
+        // program cannot reach it). The update fails naming it and changes nothing there; once it is
+        // reachable again, the next update completes the takeover.
+        const unreachable = "upstream2";
+        const configOf = async () => inHost(unreachable, "cat /etc/nginx/nginx.conf; ls /opt");
+        const before = await configOf();
+        await inHost(unreachable, "nft add table inet labfault && nft add chain inet labfault input '{ type filter hook input priority -50; }' && nft add rule inet labfault input tcp dport 22 reject with tcp reset");
+        let faulted: unknown;
         let failure: unknown;
+        try {
+            const t1 = Date.now();
+            await deploy().then(() => { faulted = "it succeeded"; }, (e) => { faulted = e; });
+            figures.push(`the update with upstream2 unreachable: ${((Date.now() - t1) / 1000).toFixed(1)} s, failed as it must`);
+        } finally {
+            await inHost(unreachable, "nft delete table inet labfault");
+        }
+        const untouched = await configOf();
+        const t0 = Date.now();
         await deploy().catch((e) => { failure = e; });
         const seconds = (Date.now() - t0) / 1000;
         await new Promise((r) => setTimeout(r, 1000));
@@ -205,8 +222,11 @@ describe("the takeover in one sequence: import, review, the program, verify (iss
         for (const d of devices) logs.push([d.c.name, await d.sim.stop(10_000)]);
         browsing = false;
         await browser;
+        assert.ok(faulted instanceof Error, `the update with upstream2 unreachable: ${String(faulted)}`);
+        assert.match(faulted.message, /upstream2[^\n]*could not connect after \d+ attempt/, faulted.message.slice(0, 3000));
+        assert.strictEqual(untouched, before, "nothing changed on upstream2 while it was unreachable");
         if (failure) throw failure;
-        figures.push(`the update that takes 2 hosts and 3 customers over: ${seconds.toFixed(1)} s; browser: ${pages.ok} pages, ${pages.failed.length} failed`);
+        figures.push(`the update after it (the rest of the takeover): ${seconds.toFixed(1)} s; browser: ${pages.ok} pages, ${pages.failed.length} failed`);
         for (const [name, log] of logs) {
             figures.push(`device of ${name}: ${log.acked.length} messages acknowledged, ${log.failures} failed attempts, longest gap ${log.longestGapMs} ms`);
             assert.strictEqual(log.abandoned, undefined, `${name}'s device was cut off: message ${log.abandoned} never got through (${log.errors.join("; ")})`);
