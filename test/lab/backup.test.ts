@@ -106,7 +106,6 @@ describe("backups in the lab: a nightly run into an SFTP repository on a backup 
         }
         const first = await lastRun();
         for (const l of CUSTOMERS) assert.ok(first.customers[l].ok, JSON.stringify(first.customers[l]));
-        for (const l of CUSTOMERS) assert.strictEqual(first.customers[l].brokerStore, "written", `${l}'s broker wrote its store before the frozen pass`);
         // The marker and the credentials are in the snapshot (restic dump, read back on the host).
         for (const l of CUSTOMERS) {
             const id = snaps.find((s) => s.tags.includes(`customer=${l}`))!.short_id;

@@ -101,7 +101,9 @@ describe("restore in the lab: a lost host's customers back from their backups on
             readings.set(l, reading);
             const pub = await mosquitto("mosquitto_pub", await target(l), ["-t", "osm/restore/reading", "-m", reading, "-r", "-q", "1"]);
             assert.strictEqual(pub.code, 0, pub.stderr);
-            // The broker keeps running: the backup has it write its store first (no stop, no 30-minute autosave to wait for).
+            // A clean stop writes the broker's store (its autosave would, within 30 minutes).
+            const stop = await stack.lab.exec(H1, "lxc-stop", ["-n", l, "-t", "30"]);
+            assert.strictEqual(stop.code, 0, stop.stderr);
             await writeMarker(H1, l);
         }
         await runBackup(H1);
