@@ -6,7 +6,7 @@
  * then). Afterwards it reports what was acknowledged and the longest time without any
  * acknowledged message: the outage a device saw.
  */
-import { MqttTarget, mosquitto } from "./outside";
+import { httpsGet, MqttTarget, mosquitto } from "./outside";
 
 export interface DeviceLog {
     /** Numbers of the messages the broker acknowledged, in order. */
@@ -83,6 +83,58 @@ export class DeviceSimulator {
             this.log.longestGapMs = Math.max(this.log.longestGapMs, now - last);
             last = now;
             this.log.acked.push(n);
+            await new Promise((r) => setTimeout(r, this.intervalMs));
+        }
+    }
+}
+
+/** Where a browser loads its page: the name (SNI and Host), the address it resolves to now, the CA it trusts. */
+export interface PageTarget {
+    name: string;
+    address: string;
+    caFile: string;
+}
+
+/** What a browser saw: pages that loaded as expected, and why the others did not. */
+export interface BrowserLog {
+    ok: number;
+    failed: string[];
+}
+
+/**
+ * A browser from outside: loads a page over HTTPS again and again (`target` resolved for each
+ * load), until stopped; a page counts when it answers 200 with a body matching `expect`.
+ */
+export class BrowserSimulator {
+    private running = false;
+    private loop?: Promise<void>;
+    private readonly log: BrowserLog = { ok: 0, failed: [] };
+
+    constructor(private readonly target: () => Promise<PageTarget>, private readonly expect: RegExp, private readonly intervalMs = 100) {}
+
+    start(): void {
+        if (this.running) throw new Error("the browser simulator is already running");
+        this.running = true;
+        this.loop = this.run();
+    }
+
+    /** Stops after the page in flight; returns the log. */
+    async stop(): Promise<BrowserLog> {
+        this.running = false;
+        await this.loop;
+        return this.log;
+    }
+
+    private async run(): Promise<void> {
+        while (this.running) {
+            try {
+                const t = await this.target();
+                const r = await httpsGet(t.name, t.address, t.caFile);
+                if (r.status === 200 && this.expect.test(r.body)) this.log.ok++;
+                else this.log.failed.push(`HTTP ${r.status}`);
+            } catch (e) {
+                this.log.failed.push(e instanceof Error ? e.message : String(e));
+            }
             await new Promise((r) => setTimeout(r, this.intervalMs));
         }
     }

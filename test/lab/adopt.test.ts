@@ -20,7 +20,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { CustomersFileEntry } from "../../components/customers";
-import { DeviceLog, DeviceSimulator } from "../../lab/device";
+import { BrowserSimulator, DeviceLog, DeviceSimulator } from "../../lab/device";
 import { CarryOutError, Deployment, planOf } from "../../lab/executor";
 import { run } from "../../lab/lab-exec";
 import { LAB_DOMAIN, LabStack } from "../../lab/lab-stack";
@@ -117,20 +117,8 @@ describe("adopting the old orchestrator's customers in place (issue 12 item 2)",
     it("one update adopts two customers in place while a device and a browser see no failure, the neighbour's device neither", async () => {
         const devices = [customer("quayside"), customer(NEIGHBOUR)].map((c) =>
             ({ c, sim: new DeviceSimulator(async () => mqtt(c, bothCas), `readings/${c.name}/live`, `adopt-device-${c.name}`, 100) }));
-        let browsing = true;
-        const pages = { ok: 0, failed: [] as string[] };
-        const browser = (async () => {
-            while (browsing) {
-                try {
-                    const r = await httpsGet(`quayside.${LAB_DOMAIN}`, address, bothCas);
-                    if (r.status === 200 && /grafana stand-in for customer quayside-svr/.test(r.body)) pages.ok++;
-                    else pages.failed.push(`HTTP ${r.status}`);
-                } catch (e) {
-                    pages.failed.push(e instanceof Error ? e.message : String(e));
-                }
-                await new Promise((r) => setTimeout(r, 100));
-            }
-        })();
+        const browser = new BrowserSimulator(async () => ({ name: `quayside.${LAB_DOMAIN}`, address: address, caFile: bothCas }), /grafana stand-in for customer quayside-svr/);
+        browser.start();
         for (const d of devices) d.sim.start();
         await new Promise((r) => setTimeout(r, 1000));
         const t0 = Date.now();
@@ -140,8 +128,7 @@ describe("adopting the old orchestrator's customers in place (issue 12 item 2)",
         await new Promise((r) => setTimeout(r, 1000));
         const logs: [string, DeviceLog][] = [];
         for (const d of devices) logs.push([d.c.name, await d.sim.stop(10_000)]);
-        browsing = false;
-        await browser;
+        const pages = await browser.stop();
         if (failure) throw failure;
         figures.push(`the update that adopts 2 customers (host set-up included): ${seconds.toFixed(1)} s; browser: ${pages.ok} pages, ${pages.failed.length} failed`);
         for (const [name, log] of logs) {

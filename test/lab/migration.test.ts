@@ -21,7 +21,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { PROJECT } from "../../components/config";
 import { ensureBase } from "../../lab/base";
-import { DeviceLog, DeviceSimulator } from "../../lab/device";
+import { BrowserSimulator, DeviceLog, DeviceSimulator } from "../../lab/device";
 import { CarryOutError, Deployment, planOf } from "../../lab/executor";
 import { LabStack } from "../../lab/lab-stack";
 import {
@@ -181,20 +181,8 @@ describe("the takeover in one sequence: import, review, the program, verify (iss
             const c = customer(name);
             return { c, sim: new DeviceSimulator(() => target(c, allCas), `readings/${name}/live`, `migration-device-${name}`, 100) };
         });
-        let browsing = true;
-        const pages = { ok: 0, failed: [] as string[] };
-        const browser = (async () => {
-            while (browsing) {
-                try {
-                    const r = await httpsGet(`acme.${DOMAIN}`, await stack.resolve(`acme.${DOMAIN}`), allCas);
-                    if (r.status === 200 && /grafana stand-in for customer acme-svr/.test(r.body)) pages.ok++;
-                    else pages.failed.push(`HTTP ${r.status}`);
-                } catch (e) {
-                    pages.failed.push(e instanceof Error ? e.message : String(e));
-                }
-                await new Promise((r) => setTimeout(r, 100));
-            }
-        })();
+        const browser = new BrowserSimulator(async () => ({ name: `acme.${DOMAIN}`, address: await stack.resolve(`acme.${DOMAIN}`), caFile: allCas }), /grafana stand-in for customer acme-svr/);
+        browser.start();
         for (const d of devices) d.sim.start();
         await new Promise((r) => setTimeout(r, 1000));
         // A fault first: upstream2's SSH refuses connections (the machine serves its customers, the
@@ -220,8 +208,7 @@ describe("the takeover in one sequence: import, review, the program, verify (iss
         await new Promise((r) => setTimeout(r, 1000));
         const logs: [string, DeviceLog][] = [];
         for (const d of devices) logs.push([d.c.name, await d.sim.stop(10_000)]);
-        browsing = false;
-        await browser;
+        const pages = await browser.stop();
         assert.ok(faulted instanceof Error, `the update with upstream2 unreachable: ${String(faulted)}`);
         assert.match(faulted.message, /upstream2[^\n]*could not connect after \d+ attempt/, faulted.message.slice(0, 3000));
         assert.strictEqual(untouched, before, "nothing changed on upstream2 while it was unreachable");

@@ -17,7 +17,7 @@ import * as path from "path";
 import { BOOTSTRAP_SCRIPT } from "../../components/host";
 import { playbook as playbookCommand } from "../../components/remote";
 import { ensureBase } from "../../lab/base";
-import { DeviceSimulator } from "../../lab/device";
+import { BrowserSimulator, DeviceSimulator } from "../../lab/device";
 import { Lab, REPO_ROOT, stopLab } from "../../lab/hosts";
 import { run, waitFor } from "../../lab/lab-exec";
 import { httpsGet, mosquitto, MqttTarget } from "../../lab/outside";
@@ -101,20 +101,8 @@ describe("taking over an upstream-built host (host set-up keeps its customers se
     it("host set-up keeps every upstream customer served: a device and a browser see no failure throughout", async () => {
         const neighbour = customer("northfield");
         const device = new DeviceSimulator(async () => mqtt(neighbour), `readings/${neighbour.name}/live`, "takeover-device", 100);
-        let browsing = true;
-        const pages = { ok: 0, failed: [] as string[] };
-        const browser = (async () => {
-            while (browsing) {
-                try {
-                    const r = await httpsGet(`${neighbour.label}.${DOMAIN}`, address, upstream.caFile);
-                    if (r.status === 200 && /grafana stand-in/.test(r.body)) pages.ok++;
-                    else pages.failed.push(`HTTP ${r.status}`);
-                } catch (e) {
-                    pages.failed.push(e instanceof Error ? e.message : String(e));
-                }
-                await new Promise((r) => setTimeout(r, 100));
-            }
-        })();
+        const browser = new BrowserSimulator(async () => ({ name: `${neighbour.label}.${DOMAIN}`, address: address, caFile: upstream.caFile }), /grafana stand-in/);
+        browser.start();
         device.start();
         await new Promise((r) => setTimeout(r, 1000));
         const t0 = Date.now();
@@ -129,8 +117,7 @@ describe("taking over an upstream-built host (host set-up keeps its customers se
         await new Promise((r) => setTimeout(r, 1000));
         // A device cut off by the set-up would retry for ever: give its message up after 10 s.
         const log = await device.stop(10_000);
-        browsing = false;
-        await browser;
+        const pages = await browser.stop();
         assert.strictEqual(setup.code, 0, `host-setup.yml failed:\n${setup.stderr.slice(-3000)}`);
         timings.push(`host set-up on the upstream host: ${seconds.toFixed(1)} s; device: ${log.acked.length} messages acknowledged, ` +
             `${log.failures} failed attempts, longest gap ${log.longestGapMs} ms; browser: ${pages.ok} pages, ${pages.failed.length} failed`);
