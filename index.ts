@@ -41,7 +41,7 @@ export = async () => {
     const fleet = customers.map((c) => new Customer(c.label, {
         label: c.label, domain: settings.domain, host: hosts.get(placements[c.label].host)!, mqttPort: placements[c.label].mqttPort, adopt: c.adopt, adoptContainer: c.upstreamContainer, mqttWebsocket: c.mqttWebsocket,
         dns, limits: settings.containerLimits, ansible, movedFrom: movedFrom(deployed[c.label]?.host, placements[c.label].host, hosts),
-        restoreFrom: restores[c.label],
+        restoreFrom: restores[c.label], grafanaPlugins: c.grafanaPlugins, grafanaPluginSource: settings.grafanaPluginSource,
     }));
 
     // 4. PowerDNS's own MySQL database, when the stack manages it.

@@ -126,10 +126,19 @@ export interface FleetSettings {
      * customers.json must not wipe the fleet. Raised for one update when deletions are meant.
      */
     maxDeletes: number;
+    /**
+     * Where hosts fetch customers' Grafana plugins (customers.json grafanaPlugins), as
+     * `<source>/<id>/versions/<version>/download`: grafana.com's API by default, or a local mirror
+     * laid out the same (http(s):// or file:// on the hosts).
+     */
+    grafanaPluginSource: string;
 }
 
 /** The highest `maxDeletes` the stack takes (read-only tools evaluate with it). */
 export const MAX_DELETES_CEILING = 100000;
+
+/** The default of `grafanaPluginSource`: grafana.com's plugin API (what grafana-cli fetches from). */
+export const DEFAULT_GRAFANA_PLUGIN_SOURCE = "https://grafana.com/api/plugins";
 
 /** The default of `maxDeletes`. */
 export const DEFAULT_MAX_DELETES = 1;
@@ -144,6 +153,7 @@ interface StackDoc {
     customersFile?: string;
     placementsLock?: string;
     maxDeletes?: number;
+    grafanaPluginSource?: string;
     hosts: (Omit<HostSettings, "sshPort" | "drain" | "lost" | "adopt" | "reservedMqttPorts"> & { sshPort?: number; drain?: boolean; lost?: boolean; adopt?: boolean; reservedMqttPorts?: number[] })[];
     powerdns: Omit<PowerDnsSettings, "ttl" | "keepAdoptedTtl" | "reservedNames"> & { ttl?: number; keepAdoptedTtl?: boolean; reservedNames?: string[] };
     acme: Omit<AcmeSettings, "dnsPort" | "tsigAlgorithm" | "propagationSeconds"> & { dnsPort?: number; tsigAlgorithm?: string; propagationSeconds?: number };
@@ -182,6 +192,7 @@ const stackSchema = {
         customersFile: { type: "string", minLength: 1 },
         placementsLock: { type: "string", minLength: 1 },
         maxDeletes: { type: "integer", minimum: 0, maximum: MAX_DELETES_CEILING },
+        grafanaPluginSource: schemaOf("OSM_GRAFANA_PLUGIN_SOURCE"),
         hosts: {
             type: "array",
             minItems: 1,
@@ -281,7 +292,7 @@ const validateStack = compile(stackSchema);
 
 /** Keys whose values are objects or arrays (stored JSON-encoded by Pulumi). */
 const structured = ["hosts", "powerdns", "acme", "containerLimits", "powerdnsMysql", "backup"];
-const plain = ["domain", "sshUser", "customersFile", "placementsLock"];
+const plain = ["domain", "sshUser", "customersFile", "placementsLock", "grafanaPluginSource"];
 /** Keys whose values are numbers (Pulumi stores them as strings). */
 const numeric = ["maxDeletes"];
 export const SECRET_KEYS = ["sshPrivateKey", "powerdnsApiKey", "powerdnsMysqlAdminPassword", "acmeTsigSecret",
@@ -294,6 +305,7 @@ const examples: Record<string, string | number | boolean> = {
     customersFile: "customers.json",
     placementsLock: "placements.lock.json",
     maxDeletes: 3,
+    grafanaPluginSource: DEFAULT_GRAFANA_PLUGIN_SOURCE,
     "hosts.name": "osm1",
     "hosts.address": "203.0.113.10",
     "hosts.capacity": 40,
@@ -492,6 +504,7 @@ export function readSettings(lookup: ConfigLookup, file: string, presentKeys: st
         customersFile: d.customersFile ?? "customers.json",
         placementsLock: d.placementsLock ?? "placements.lock.json",
         maxDeletes: d.maxDeletes ?? DEFAULT_MAX_DELETES,
+        grafanaPluginSource: (d.grafanaPluginSource ?? DEFAULT_GRAFANA_PLUGIN_SOURCE).replace(/\/+$/, ""),
     };
     return { settings, secrets };
 }

@@ -2,6 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { AnsibleShipment } from "./ansible-bundle";
 import { DnsTarget, namesTtl } from "./dns";
+import { GrafanaPlugin, pluginsEnv } from "./grafana-plugins";
 import { Host } from "./host";
 import { absolute, customerNames, CustomerNames, NAME_SUFFIXES } from "./naming";
 import * as powerdns from "./powerdns";
@@ -42,6 +43,10 @@ export interface CustomerArgs {
      * and credentials as backed up (README.md, Backups). The host refuses it over a running container.
      */
     restoreFrom?: string;
+    /** Grafana plugins in its container (customers.json `grafanaPlugins`), fetched by its host. */
+    grafanaPlugins?: readonly GrafanaPlugin[];
+    /** Where the host fetches them (stack config `grafanaPluginSource`). */
+    grafanaPluginSource: string;
 }
 
 /** One playbook run per customer: container, services, NGINX, firewall (ansible/README.md). */
@@ -109,6 +114,8 @@ export class Customer extends pulumi.ComponentResource {
             ...(args.restoreFrom !== undefined ? { OSM_RESTORE_FROM: args.restoreFrom } : {}),
             // Only when adopted: other customers keep the environment they had.
             ...(args.adoptContainer !== undefined ? { OSM_ADOPT_CONTAINER: args.adoptContainer } : {}),
+            // Only with plugins (the source with them): customers without any keep the environment they had.
+            ...(args.grafanaPlugins?.length ? { OSM_GRAFANA_PLUGINS: pluginsEnv(args.grafanaPlugins), OSM_GRAFANA_PLUGIN_SOURCE: args.grafanaPluginSource } : {}),
         };
         const from = args.movedFrom;
         if (from) {

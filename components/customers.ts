@@ -5,6 +5,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { acceptsEnv, expectOf } from "./contract";
+import { GrafanaPlugin, pluginProblems } from "./grafana-plugins";
 import { customerLabel, MAX_LABEL_LENGTH, upstreamContainerName } from "./naming";
 import { projectRoot } from "./paths";
 import { CustomerRequest, reservedPorts } from "./placement";
@@ -35,6 +36,8 @@ export interface CustomersFileEntry {
     mqttWebsocket?: boolean;
     /** Create it from its backup: `latest` or a snapshot id (README: Backups, restoring). */
     restore?: { from: string };
+    /** Grafana plugins installed into its container from the host side (README: Grafana plugins). */
+    grafanaPlugins?: GrafanaPlugin[];
 }
 
 /** Where a customer's label comes from: its `label` field, the lock (placed earlier under this name), or its name. */
@@ -62,6 +65,8 @@ export interface CustomerEntry extends CustomerRequest {
     mqttWebsocket: boolean;
     /** customers.json `restore.from`: `latest` or a snapshot id; absent without a restore request. */
     restoreFrom?: string;
+    /** customers.json `grafanaPlugins` (none: []). */
+    grafanaPlugins: GrafanaPlugin[];
 }
 
 /** What validation needs to know of the hosts. */
@@ -119,7 +124,7 @@ export function checkCustomers(doc: unknown, file: string, hosts: KnownHost[], l
 
     entries.forEach((raw, i) => {
         if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return; // reported by the schema
-        const e = raw as { name?: unknown; label?: unknown; previousLabel?: unknown; host?: unknown; mqttPort?: unknown; adopt?: unknown; mqttWebsocket?: unknown; restore?: { from?: unknown } };
+        const e = raw as { name?: unknown; label?: unknown; previousLabel?: unknown; host?: unknown; mqttPort?: unknown; adopt?: unknown; mqttWebsocket?: unknown; restore?: { from?: unknown }; grafanaPlugins?: unknown };
         const at = `/customers/${i}`;
         const nameOk = typeof e.name === "string" && e.name.length >= 1 && e.name.length <= 80;
         const explicitOk = typeof e.label === "string" && e.label.length >= 1;
@@ -204,11 +209,18 @@ export function checkCustomers(doc: unknown, file: string, hosts: KnownHost[], l
         if (e.restore !== undefined && e.adopt === true) {
             problems.push({ file, path: `${at}/restore`, message: "restore and adopt: true exclude each other (adopting takes over the container where it runs, a restore creates it from its backup); remove one of them" });
         }
+        const pluginIssues = pluginProblems(e.grafanaPlugins, `${at}/grafanaPlugins`);
+        problems.push(...pluginIssues.map((p) => ({ file, ...p })));
+        const plugins = Array.isArray(e.grafanaPlugins) && !pluginIssues.length ? e.grafanaPlugins as GrafanaPlugin[] : [];
+        if (e.adopt === true && Array.isArray(e.grafanaPlugins) && e.grafanaPlugins.length > 0) {
+            problems.push({ file, path: `${at}/grafanaPlugins`, message: "Grafana plugins for an adopted customer (its old orchestrator's container) are not supported yet; remove grafanaPlugins, or add them once it runs in a container of the project's own" });
+        }
         entryIndex.push(i);
         customers.push({ name, label, labelSource, ...(previousLabel !== undefined ? { previousLabel } : {}), host: hostName, mqttPort: port, adopt: e.adopt === true,
             ...(upstreamContainer !== undefined ? { upstreamContainer } : {}),
             // A non-boolean is the schema's problem; the default follows adopt.
-            mqttWebsocket: typeof e.mqttWebsocket === "boolean" ? e.mqttWebsocket : e.adopt === true, ...(restoreFrom !== undefined ? { restoreFrom } : {}) });
+            mqttWebsocket: typeof e.mqttWebsocket === "boolean" ? e.mqttWebsocket : e.adopt === true, ...(restoreFrom !== undefined ? { restoreFrom } : {}),
+            grafanaPlugins: plugins.map((p) => ({ id: p.id, version: p.version, ...(p.sha256 ? { sha256: p.sha256 } : {}) })) });
     });
     // A previous label still in use by another entry is not being given up, nor can two customers be it.
     const givenUp = new Map<string, number>();

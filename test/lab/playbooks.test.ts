@@ -20,6 +20,7 @@ import { run } from "../../lab/lab-exec";
 import { httpsGet, mosquitto, MqttTarget } from "../../lab/outside";
 import { PowerDnsLab, startPowerDns } from "../../lab/pdns-server";
 import { Pebble, startPebble } from "../../lab/pebble";
+import { PluginMirror } from "../../lab/plugin-mirror";
 import { acmeChallengeZone, AcmeDns } from "../../lab/lab-stack";
 import { Connection, connect, execOn } from "../../lab/remote";
 import { withCpuHogsFor } from "../../lab/load";
@@ -319,6 +320,68 @@ describe("playbooks on a lab host (ansible/ over SSH)", function () {
         assert.strictEqual((await httpsGet(`clash.${DOMAIN}`, hostAddress, pebble.rootCaPath)).body.trim(), "grafana stand-in for customer clash");
         assert.strictEqual(again.result.mqttUsername, "clash");
         assert.strictEqual((await ok("container-delete.yml", customerEnv("clash"))).code, 0);
+    });
+
+    it("installs a customer's Grafana plugins from the host side, replaces and removes them, leaves other customers alone, and refuses bad archives changing nothing", async () => {
+        const mirror = await PluginMirror.start(lab.state.bridgeAddress, [
+            { id: "acme-clock-panel", version: "1.0.0", files: { "module.js": "clock 1.0.0", "gpx_clock_linux_amd64!": "#!/bin/sh\n" } },
+            { id: "acme-clock-panel", version: "1.1.0", files: { "module.js": "clock 1.1.0" } },
+            { id: "acme-map-panel", version: "2.0.0", folder: "map-dist" },
+            { id: "acme-other-panel", version: "1.0.0", jsonId: "acme-impostor-panel" },
+        ]);
+        try {
+            const dir = "/var/lib/grafana/plugins";
+            const inAcme = (script: string) => inHost(`lxc-attach -n acme -- sh -c ${JSON.stringify(script)} 2>&1 || true`);
+            const plugins = (...list: string[]) => ({ ...customerEnv("acme"), ...(list.length ? { OSM_GRAFANA_PLUGINS: list.join(" "), OSM_GRAFANA_PLUGIN_SOURCE: mirror.url } : {}) });
+            const clockSha = mirror.sha256("acme-clock-panel", "1.0.0");
+
+            const first = await ok("customer.yml", plugins(`acme-clock-panel@1.0.0@${clockSha}`, "acme-map-panel@2.0.0"));
+            assert.match(first.stderr, /TASK \[Install the customer's Grafana plugins[^\]]*\] \*+\nchanged: /);
+            assert.deepStrictEqual(first.result.mqttPassword, creds.get("acme")!.mqttPassword, "credentials kept");
+            assert.strictEqual((await inAcme(`cat ${dir}/acme-clock-panel/module.js; echo; stat -c %a ${dir}/acme-clock-panel/gpx_clock_linux_amd64; ls -A ${dir}`)).trim(),
+                ["clock 1.0.0", "755", ".osm-hosting-plugins.json", "acme-clock-panel", "acme-map-panel"].join("\n"));
+            // The archive's folder (map-dist) lands under the plugin's id.
+            assert.match(await inAcme(`cat ${dir}/acme-map-panel/plugin.json`), /"id":"acme-map-panel"/);
+            assert.match(await inHost("lxc-attach -n beta -- ls -A /var/lib/grafana/plugins 2>&1 || true"), /No such file or directory/, "beta never has acme's plugins");
+            const again = await ok("customer.yml", plugins(`acme-clock-panel@1.0.0@${clockSha}`, "acme-map-panel@2.0.0"));
+            assert.strictEqual(again.changed, 0, again.stderr.slice(-2000));
+            assert.deepStrictEqual(mirror.fetched.sort(), ["acme-clock-panel/1.0.0", "acme-map-panel/2.0.0"], "each archive fetched once (the host's cache)");
+
+            const upgraded = await ok("customer.yml", plugins("acme-clock-panel@1.1.0", "acme-map-panel@2.0.0"));
+            assert.strictEqual(upgraded.changed, 1, upgraded.stderr.slice(-2000));
+            assert.strictEqual((await inAcme(`cat ${dir}/acme-clock-panel/module.js; echo; ls -A ${dir}/acme-clock-panel`)).trim(), "clock 1.1.0\nmodule.js\nplugin.json");
+
+            // Refused, naming the step and the plugin; what is installed stays as it was.
+            const before = await inAcme(`cat ${dir}/.osm-hosting-plugins.json; ls -A ${dir}`);
+            for (const [list, says] of [
+                [["acme-clock-panel@1.0.0@" + "0".repeat(64)], /has SHA-256 [0-9a-f]{64}, not the 0{64} customers\.json gives/],
+                [["acme-other-panel@1.0.0"], /acme-other-panel 1\.0\.0's archive is not that plugin: its plugin\.json id is acme-impostor-panel/],
+                [["acme-clock-panel@9.9.9"], /fetching plugin acme-clock-panel 9\.9\.9 from http:\/\/[0-9.:]+\/grafana-plugins\/acme-clock-panel\/versions\/9\.9\.9\/download failed: .*404/],
+            ] as [string[], RegExp][]) {
+                const r = await play("customer.yml", plugins(...list));
+                assert.notStrictEqual(r.code, 0, list.join(" "));
+                assert.match(r.stderr, /TASK \[Install the customer's Grafana plugins[^\]]*\][^]*osm-grafana-plugins: acme: /);
+                assert.match(r.stderr, says);
+                assert.strictEqual(await inAcme(`cat ${dir}/.osm-hosting-plugins.json; ls -A ${dir}`), before, `${list}: nothing changed`);
+            }
+            // A plugin folder the project did not install is never overwritten.
+            await inAcme(`mkdir ${dir}/acme-other-panel`);
+            const blocked = await play("customer.yml", plugins("acme-clock-panel@1.1.0", "acme-map-panel@2.0.0", "acme-other-panel@1.0.0"));
+            assert.notStrictEqual(blocked.code, 0);
+            assert.match(blocked.stderr, /\/var\/lib\/grafana\/plugins\/acme-other-panel exists in the container but was not installed by osm-hosting: remove it there/);
+            await inAcme(`rmdir ${dir}/acme-other-panel`);
+
+            const dropped = await ok("customer.yml", plugins("acme-clock-panel@1.1.0"));
+            assert.strictEqual(dropped.changed, 1, dropped.stderr.slice(-2000));
+            assert.strictEqual((await inAcme(`ls -A ${dir}`)).trim(), ".osm-hosting-plugins.json\nacme-clock-panel");
+            const none = await ok("customer.yml", customerEnv("acme"));
+            assert.strictEqual(none.changed, 1, none.stderr.slice(-2000));
+            assert.strictEqual((await inAcme(`ls -A ${dir}; cat ${dir}/.osm-hosting-plugins.json`)).trim(), ".osm-hosting-plugins.json\n{}");
+            assert.strictEqual((await httpsGet(`acme.${DOMAIN}`, hostAddress, pebble.rootCaPath)).body.trim(), "grafana stand-in for customer acme");
+            assert.strictEqual((await ok("customer.yml", customerEnv("acme"))).changed, 0);
+        } finally {
+            await mirror.stop();
+        }
     });
 
     it("creates and provisions 10 customers at once on one host, beside two busy CPU hogs", async () => {

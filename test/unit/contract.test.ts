@@ -15,6 +15,7 @@ import { acceptsEnv, CONTRACT_FILE, hostContract, parseContract } from "../../co
 import { MQTT_WEBSOCKET_ON } from "../../components/customer";
 import { parseMoveKey } from "../../components/host";
 import { checkCustomers } from "../../components/customers";
+import { pluginsEnv } from "../../components/grafana-plugins";
 import * as yaml from "js-yaml";
 import { customerLabel, MAX_LABEL_LENGTH, NAME_SUFFIXES } from "../../components/naming";
 import { projectRoot } from "../../components/paths";
@@ -64,6 +65,11 @@ const TABLE: Record<string, [value: string, accepted: boolean][]> = {
         ["LATEST", false], ["0A1B2C3D", false], ["latest;reboot", false]],
     OSM_ADOPT_CONTAINER: [["quayside-svr", true], ["Harbour Cold Store-svr", true], ["acme", false], ["-svr", false], ["acme-svr;reboot", false], ["a$(x)-svr", false]],
     OSM_DNS_TTL: [["30", true], ["300", true], ["86400", true], ["29", false], ["86401", false]],
+    OSM_GRAFANA_PLUGINS: [["grafana-clock-panel@2.1.5", true], [`a-panel@1.0.0 yesoreyeram-infinity-datasource@2.0.0-beta.1@aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa`, true],
+        ["grafana-clock@2.1.5", false], ["grafana-clock-panel@2.1", false], ["grafana-clock-panel@2.1.5@abc", false], ["Grafana-clock-panel@2.1.5", false],
+        ["grafana-clock-panel@2.1.5  b-app@1.0.0", false], ["grafana-clock-panel@2.1.5;reboot", false]],
+    OSM_GRAFANA_PLUGIN_SOURCE: [["https://grafana.com/api/plugins", true], ["http://10.0.0.1:8080/mirror", true], ["file:///srv/grafana-plugins", true],
+        ["ftp://mirror.example/plugins", false], ["https://a b/", false], ["https://x/$(reboot)", false], ["grafana.com/api/plugins", false]],
     OSM_BACKUP_REPOSITORY: [["sftp:osmbackup@backup.example.org:/srv/restic/osm", true], ["sftp://osmbackup@127.0.0.1:2222//srv/restic", true],
         ["s3:https://s3.example.org/osm-backups", true], ["sftp:osmbackup@backup.example.org:relative", false], ["/srv/restic", false],
         ["sftp:u@h:/x;reboot", false], ["s3:https://s3.example.org", false], ["rest:http://backup.example.org/", false]],
@@ -161,6 +167,17 @@ function programAccepts(name: string, value: string): boolean {
         case "OSM_ADOPT_CONTAINER":
             return value.endsWith("-svr") && checkCustomers({ customers: [{ name: value.slice(0, -4), host: "alpha", mqttPort: 30001, adopt: true }] },
                 "customers.json", [{ name: "alpha" }]).problems.length === 0;
+        // customers.json grafanaPlugins, as pluginsEnv formats a valid list (sorted by id).
+        case "OSM_GRAFANA_PLUGINS": {
+            const plugins = value.split(" ").map((item) => {
+                const [id, version, sha256] = item.split("@");
+                return { id, version, ...(sha256 !== undefined ? { sha256 } : {}) };
+            });
+            return checkCustomers({ customers: [{ name: "acme", grafanaPlugins: plugins }] }, "customers.json", [{ name: "alpha" }]).problems.length === 0 &&
+                pluginsEnv(plugins) === value;
+        }
+        case "OSM_GRAFANA_PLUGIN_SOURCE":
+            return accepts({ grafanaPluginSource: value });
         case "OSM_DNS_TTL":
             return accepts({ powerdns: { ...(settings.powerdns as object), ttl: Number(value) } });
         // Backups: the program sends osm-hosting:backup's values and its secrets as they are

@@ -122,7 +122,7 @@ describe("restore: from a backup, onto a host, declared in customers.json or by 
     describe("the plan", () => {
         const hosts = readSettings(lookupOf({ ...lostGamma(), ...SECRETS }), "Pulumi.unit.yaml").settings.hosts;
         const entry = (label: string, extra: Partial<CustomerEntry> = {}): CustomerEntry =>
-            ({ name: label, label, labelSource: "name", adopt: false, mqttWebsocket: false, ...extra });
+            ({ name: label, label, labelSource: "name", adopt: false, mqttWebsocket: false, grafanaPlugins: [], ...extra });
         const plan = (customers: CustomerEntry[], deployed: Record<string, { host: string; mqttPort: number }>, hostList = hosts) => planFleet({
             settings: { hosts: hostList, customersFile: "customers.json", maxDeletes: 1 }, customers, lock: emptyLock(), lockFile: "placements.lock.json",
             stack: "unit", deployed, deployedSource: "test", stackFile: "Pulumi.unit.yaml",
