@@ -4,6 +4,7 @@ import * as path from "path";
 import { shipAnsible } from "./components/ansible-bundle";
 import { backupEnvironment, PROJECT } from "./components/config";
 import { Customer } from "./components/customer";
+import { pluginsEnv } from "./components/grafana-plugins";
 import { Host } from "./components/host";
 import { planFleet } from "./components/fleet-plan";
 import { loadInputs } from "./components/inputs";
@@ -54,6 +55,7 @@ export = async () => {
         hosts: usage(settings.hosts, placements),
         customers: Object.fromEntries(fleet.map((c, i) => [c.label, {
             name: customers[i].name, host: c.hostName, mqttEndpoint: c.mqttEndpoint, urls: c.urls, credentials: c.credentials,
+            ...(customers[i].grafanaPlugins.length ? { grafanaPlugins: pluginsEnv(customers[i].grafanaPlugins).split(" ") } : {}),
         }])),
         ...(mysql ? { powerdnsMysql: { database: mysql.database, user: mysql.user, password: mysql.password } } : {}),
     };

@@ -8,6 +8,7 @@
  */
 import { FleetSettings } from "./config";
 import { CustomerEntry } from "./customers";
+import { pluginsEnv } from "./grafana-plugins";
 import { CustomerRequest, placeOrReport, Placements } from "./placement";
 import { DeployedFleet, diffFleet, diffHosts, HostDiff, maxDeletesProblems, PlanDiff } from "./plan-diff";
 import { knownPlacements, lockedCustomers, lockedHosts, lockedPlacements, PlacementsLock } from "./placements-lock";
@@ -61,11 +62,12 @@ export function planFleet(a: FleetPlanArgs): FleetPlan {
     if (pinnedToLost.length) throw new InputError(pinnedToLost);
     const placements = placeOrReport(a.settings.hosts, a.customers.map((c) => request(c, known, hosts)), known, a.settings.customersFile);
     const deployed: DeployedFleet = Object.fromEntries(Object.entries(known).map(([label, p]) =>
-        [label, { host: p.host, mqttPort: p.mqttPort, ...(locked[label] ? { name: locked[label].name, mqttWebsocket: locked[label].mqttWebsocket === true } : {}) }]));
+        [label, { host: p.host, mqttPort: p.mqttPort, ...(locked[label] ? { name: locked[label].name, mqttWebsocket: locked[label].mqttWebsocket === true, grafanaPlugins: locked[label].grafanaPlugins ?? [] } : {}) }]));
     const restores = restoreRequests(a.customers, known, lost);
     const diff = diffFleet(deployed, a.customers.map((c) => ({
         label: c.label, name: c.name, ...placements[c.label], ...(c.previousLabel !== undefined ? { previousLabel: c.previousLabel } : {}),
         mqttWebsocket: c.mqttWebsocket, ...(restores[c.label] !== undefined ? { restoreFrom: restores[c.label] } : {}),
+        grafanaPlugins: pluginsEnv(c.grafanaPlugins).split(" ").filter(Boolean),
     })));
     const problems = [
         ...restoreProblems(a.customers, known, placements, lost, a.settings.customersFile),

@@ -22,12 +22,15 @@ export interface LockedPlacement extends Placement {
     name: string;
     /** Present (true) only when it has the fourth name, `<label>-mqtt` (customers.json `mqttWebsocket`). */
     mqttWebsocket?: true;
+    /** Present only when it has Grafana plugins: each `id@version[@sha256]`, sorted (customers.json `grafanaPlugins`). */
+    grafanaPlugins?: string[];
 }
 
 /** What `withStack` records of a customer besides its placement. */
 export interface LockedCustomerFacts {
     name: string;
     mqttWebsocket?: boolean;
+    grafanaPlugins?: string[];
 }
 
 /** One host in the lock: what the stack config said of it when the lock was written. */
@@ -71,9 +74,11 @@ function checkCustomers(entries: unknown, at: string, file: string, problems: Pr
         return {};
     }
     for (const [label, p] of Object.entries(entries)) {
-        const e = p as { name?: unknown; host?: unknown; mqttPort?: unknown; mqttWebsocket?: unknown } | null;
-        if (typeof e?.name !== "string" || typeof e?.host !== "string" || !Number.isInteger(e?.mqttPort) || (e.mqttWebsocket !== undefined && e.mqttWebsocket !== true)) {
-            problems.push({ file, path: `${at}/${label}`, message: `must be {"name": "...", "host": "...", "mqttPort": <number>} and optionally "mqttWebsocket": true (got ${JSON.stringify(p)}); ${RESTORE}` });
+        const e = p as { name?: unknown; host?: unknown; mqttPort?: unknown; mqttWebsocket?: unknown; grafanaPlugins?: unknown } | null;
+        const plugins = e?.grafanaPlugins;
+        if (typeof e?.name !== "string" || typeof e?.host !== "string" || !Number.isInteger(e?.mqttPort) || (e.mqttWebsocket !== undefined && e.mqttWebsocket !== true) ||
+            (plugins !== undefined && !(Array.isArray(plugins) && plugins.every((x) => typeof x === "string")))) {
+            problems.push({ file, path: `${at}/${label}`, message: `must be {"name": "...", "host": "...", "mqttPort": <number>} and optionally "mqttWebsocket": true and "grafanaPlugins": ["id@version", ...] (got ${JSON.stringify(p)}); ${RESTORE}` });
         }
     }
     return entries as Record<string, LockedPlacement>;
@@ -171,6 +176,7 @@ export function withStack(lock: PlacementsLock, stack: string, placements: Place
         customers[label] = {
             name: facts[label]?.name ?? label, host: placements[label].host, mqttPort: placements[label].mqttPort,
             ...(facts[label]?.mqttWebsocket ? { mqttWebsocket: true as const } : {}),
+            ...(facts[label]?.grafanaPlugins?.length ? { grafanaPlugins: [...facts[label].grafanaPlugins!].sort() } : {}),
         };
     }
     const stacks: PlacementsLock["stacks"] = {};

@@ -22,6 +22,8 @@ export interface DeployedCustomer extends Placement {
     name?: string;
     /** Whether it has the fourth name `<label>-mqtt`; unknown (absent) when only the stack's placements know it. */
     mqttWebsocket?: boolean;
+    /** Its Grafana plugins (`id@version[@sha256]`); unknown (absent) when only the stack's placements know it. */
+    grafanaPlugins?: string[];
 }
 
 /** The deployed customers by label (the lock's and the stack's `placements`). */
@@ -37,13 +39,15 @@ export interface PlannedCustomer extends Placement {
     mqttWebsocket?: boolean;
     /** Created from its backup (`latest` or a snapshot id): customers.json `restore`, or its host is lost. */
     restoreFrom?: string;
+    /** customers.json `grafanaPlugins`, each `id@version[@sha256]`. */
+    grafanaPlugins?: string[];
 }
 
 /**
  * What happens to one customer. `move`: another host (its data, credentials and port copied
  * there; the old host forwards for the DNS TTL, then archives its copy); `port`: another MQTT port on the same host; `rename`: only the display
  * name; `relabel`: an explicit label change (`previousLabel`): new names, container and port;
- * `option`: only `mqttWebsocket` (the fourth name, its vhost and listener, added or removed in place);
+ * `option`: only `mqttWebsocket` (the fourth name, its vhost and listener, added or removed in place) or its Grafana plugins;
  * `restore`: created from its backup, on a new host (its own is lost) or in place (its data replaced).
  */
 export type ChangeKind = "delete" | "relabel" | "restore" | "move" | "port" | "option" | "rename" | "add";
@@ -76,6 +80,8 @@ export interface Change {
     mqttWebsocketChange?: "on" | "off";
     /** `restore`: what it is restored from (`latest` or a snapshot id). */
     restoreFrom?: string;
+    /** Grafana plugins installed (a new one or a new version) and removed, each `id@version`. */
+    pluginsChange?: { installed: string[]; removed: string[] };
 }
 
 export interface PlanDiff {
@@ -128,15 +134,18 @@ export function diffFleet(deployed: DeployedFleet, planned: PlannedCustomer[]): 
             continue;
         }
         if (!d) {
-            changes.push({ kind: "add", label: p.label, name: p.name, to, ...(p.mqttWebsocket ? { mqttWebsocket: true as const } : {}) });
+            changes.push({ kind: "add", label: p.label, name: p.name, to, ...(p.mqttWebsocket ? { mqttWebsocket: true as const } : {}),
+                ...(p.grafanaPlugins?.length ? { pluginsChange: { installed: [...p.grafanaPlugins].sort(), removed: [] } } : {}) });
             continue;
         }
         const from: Placement = { host: d.host, mqttPort: d.mqttPort };
         const renamed = d.name !== undefined && d.name !== p.name;
         const websocket = d.mqttWebsocket === undefined || d.mqttWebsocket === (p.mqttWebsocket === true) ? undefined : p.mqttWebsocket ? "on" as const : "off" as const;
-        const kind: ChangeKind | undefined = d.host !== p.host ? "move" : d.mqttPort !== p.mqttPort ? "port" : websocket ? "option" : renamed ? "rename" : undefined;
+        const plugins = pluginsChange(d.grafanaPlugins, p.grafanaPlugins ?? []);
+        const kind: ChangeKind | undefined = d.host !== p.host ? "move" : d.mqttPort !== p.mqttPort ? "port" : websocket || plugins ? "option" : renamed ? "rename" : undefined;
         if (!kind) { unchanged++; continue; }
-        changes.push({ kind, label: p.label, name: p.name, from, to, ...(renamed ? { previousName: d.name } : {}), ...(websocket ? { mqttWebsocketChange: websocket } : {}) });
+        changes.push({ kind, label: p.label, name: p.name, from, to, ...(renamed ? { previousName: d.name } : {}), ...(websocket ? { mqttWebsocketChange: websocket } : {}),
+            ...(plugins ? { pluginsChange: plugins } : {}) });
     }
     for (const [label, d] of Object.entries(deployed)) {
         if (plannedLabels.has(label) || relabelled.has(label)) continue;
@@ -263,4 +272,13 @@ export function diffHosts(locked: Record<string, LockedHost> | undefined, planne
     }
     changes.sort((a, b) => HOST_CHANGE_ORDER.indexOf(a.kind) - HOST_CHANGE_ORDER.indexOf(b.kind) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     return { known: true, changes, unchanged };
+}
+
+/** The plugins a customer gains (or gets in another version) and loses; none when the deployed ones are unknown or the same. */
+export function pluginsChange(deployed: string[] | undefined, planned: string[]): { installed: string[]; removed: string[] } | undefined {
+    if (deployed === undefined) return undefined;
+    const idOf = (p: string) => p.split("@")[0];
+    const installed = planned.filter((p) => !deployed.includes(p)).sort();
+    const removed = deployed.filter((p) => !planned.some((q) => idOf(q) === idOf(p))).sort();
+    return installed.length || removed.length ? { installed, removed } : undefined;
 }

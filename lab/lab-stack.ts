@@ -103,6 +103,8 @@ export class LabStack {
     readonly handlers: Handlers;
     readonly seconds: Record<string, number> = {};
     readonly domain: string;
+    /** More stack config for the next deployments (plain settings, e.g. `grafanaPluginSource`). */
+    readonly settings: Record<string, unknown> = {};
     private constructor(
         public readonly lab: Lab,
         public readonly pdns: PowerDnsLab,
@@ -153,6 +155,7 @@ export class LabStack {
                 propagationSeconds: 0,
             },
             containerLimits: { cpus: 1, memoryMiB: 256 },
+            ...this.settings,
             customersFile,
             sshPrivateKey: lab.privateKey(),
             powerdnsApiKey: pdns.apiKey,

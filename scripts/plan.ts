@@ -14,11 +14,11 @@ import { loadInputs } from "../components/inputs";
 import { projectRoot } from "../components/paths";
 import { Placements } from "../components/placement";
 import { formatLock, HostRecord, lockedCustomers, lockedHosts, lockedPlacements, readLock, withStack } from "../components/placements-lock";
-import { diffHosts } from "../components/plan-diff";
+import { diffHosts, pluginsChange } from "../components/plan-diff";
 import { formatProblem, InputError, jsonErrorAt } from "../components/problems";
 import { checkPlacements } from "../components/previous";
 import { declaredRecords, evaluateOffline, offlineConfig, OfflineOptions } from "./lib/offline";
-import { formatDiff, formatHostDiff, formatHosts, hostLoads, hostLockLines, table } from "./lib/plan-report";
+import { formatDiff, formatHostDiff, formatHosts, hostLoads, hostLockLines, pluginsWords, table } from "./lib/plan-report";
 
 const USAGE = "usage: npm run plan -- [--stack NAME] [--customers PATH] [--previous PATH] [--lock PATH] [--json | --all] [--write | --check]";
 
@@ -73,7 +73,8 @@ function lockStep(opts: { stack: string; write: boolean; check: boolean }, lockP
     const file = lockPath;
     const shown = path.relative(process.cwd(), lockPath).startsWith("..") ? lockPath : path.relative(process.cwd(), lockPath);
     const placements = outputs.placements as Placements;
-    const facts = Object.fromEntries(Object.entries<any>(outputs.customers).map(([label, c]) => [label, { name: c.name, mqttWebsocket: c.urls?.mqttWebsocket !== undefined }]));
+    const facts = Object.fromEntries(Object.entries<any>(outputs.customers).map(([label, c]) => [label, { name: c.name, mqttWebsocket: c.urls?.mqttWebsocket !== undefined,
+        grafanaPlugins: (c.grafanaPlugins ?? []) as string[] }]));
     const old = readLock(file);
     const next = withStack(old, opts.stack, placements, facts, hosts);
     const text = formatLock(next);
@@ -89,6 +90,10 @@ function lockStep(opts: { stack: string; write: boolean; check: boolean }, lockP
             .map((l) => `~ ${l} ${before[l].host}:${before[l].mqttPort} -> ${placements[l].host}:${placements[l].mqttPort}`),
         ...Object.keys(placements).filter((l) => before[l] && (lockedCustomers(old, opts.stack)[l]?.mqttWebsocket === true) !== facts[l]?.mqttWebsocket)
             .map((l) => `~ ${l} mqttWebsocket ${facts[l]?.mqttWebsocket ? "on" : "off"}`),
+        ...Object.keys(placements).filter((l) => before[l]).flatMap((l) => {
+            const c = pluginsChange(lockedCustomers(old, opts.stack)[l]?.grafanaPlugins ?? [], facts[l]?.grafanaPlugins ?? []);
+            return c ? [`~ ${l} grafanaPlugins ${pluginsWords(c)}`] : [];
+        }),
     ];
     const counted = `${Object.keys(placements).length} customers, ${hosts.length} hosts`;
     if (opts.check) {

@@ -54,13 +54,26 @@ function websocketDetail(c: Change, domain: string): string {
         : `mqttWebsocket off: removes ${name}; clients using MQTT over WebSockets there stop working`;
 }
 
+/** Plugins installed and removed, in words ("+grafana-clock-panel 2.1.5, -acme-map-panel 2.0.0"). */
+export function pluginsWords(c: { installed: string[]; removed: string[] }): string {
+    const shown = (p: string) => p.split("@").slice(0, 2).join(" ");
+    return [...c.installed.map((p) => `+${shown(p)}`), ...c.removed.map((p) => `-${shown(p)}`)].join(", ");
+}
+
+/** A change of Grafana plugins (in the container's data; Grafana restarts once). */
+function pluginsDetail(c: Change): string {
+    return `Grafana plugins ${pluginsWords(c.pluginsChange!)} (installed by its host; Grafana restarts once)`;
+}
+
 /** What a change does, in words: the DETAIL column. */
 export function changeDetail(c: Change, domain: string): string {
     const renamed = (c.previousName !== undefined && c.kind !== "rename" ? `; renamed from ${JSON.stringify(c.previousName)}` : "") +
-        (c.mqttWebsocketChange && c.kind !== "option" ? `; ${websocketDetail(c, domain)}` : "");
+        (c.mqttWebsocketChange && c.kind !== "option" ? `; ${websocketDetail(c, domain)}` : "") +
+        (c.pluginsChange && c.kind !== "option" ? `; ${pluginsDetail(c)}` : "");
     switch (c.kind) {
         case "add":
-            return `new on ${where(c.to!)}: ${c.label}{${Object.values(NAME_SUFFIXES).filter((x) => c.mqttWebsocket || x !== NAME_SUFFIXES.mqtt).join(",")}}.${domain}` + (c.likelyRenameOf
+            return `new on ${where(c.to!)}: ${c.label}{${Object.values(NAME_SUFFIXES).filter((x) => c.mqttWebsocket || x !== NAME_SUFFIXES.mqtt).join(",")}}.${domain}` +
+                (c.pluginsChange ? `; ${pluginsDetail(c)}` : "") + (c.likelyRenameOf
                 ? `; looks like "${c.likelyRenameOf}" renamed: to keep its container, data, port and credentials, add "label": "${c.likelyRenameOf}" to this entry`
                 : "");
         case "delete":
@@ -73,7 +86,8 @@ export function changeDetail(c: Change, domain: string): string {
         case "port":
             return `port ${c.from!.mqttPort} -> ${c.to!.mqttPort} on ${c.to!.host}; its devices must be reconfigured${renamed}`;
         case "option":
-            return websocketDetail(c, domain) + (c.previousName !== undefined ? `; renamed from ${JSON.stringify(c.previousName)}` : "");
+            return [...(c.mqttWebsocketChange ? [websocketDetail(c, domain)] : []), ...(c.pluginsChange ? [pluginsDetail(c)] : [])].join("; ") +
+                (c.previousName !== undefined ? `; renamed from ${JSON.stringify(c.previousName)}` : "");
         case "rename":
             return `rename ${JSON.stringify(c.previousName)} -> ${JSON.stringify(c.name)} (label, names, container, port and credentials kept)`;
         case "restore":

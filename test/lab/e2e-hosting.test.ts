@@ -18,6 +18,7 @@ import { unregisterExitTeardown } from "../../lab/hosts";
 import { httpsGet, MqttTarget, mosquitto } from "../../lab/outside";
 import { CustomersFileEntry } from "../../components/customers";
 import { LAB_DOMAIN as DOMAIN, LabStack } from "../../lab/lab-stack";
+import { PluginMirror } from "../../lab/plugin-mirror";
 import { withCpuHogsFor } from "../../lab/load";
 import { credentialsOf, labFleet, labVerifyOptions } from "../../lab/verify-stack";
 import { formatReport } from "../../scripts/lib/verify/report";
@@ -198,6 +199,40 @@ describe("end to end: the program carried out on lab hosts", function () {
         assert.match(wrong.stderr, /not authori[sz]ed|Connection Refused/i);
         const crossed = await mosquitto("mosquitto_pub", await mqttTarget(first, a, creds(first, b).mqttPassword), ["-t", "osm/x", "-m", "x"]);
         assert.notStrictEqual(crossed.code, 0, "b's password must not open a's broker");
+    });
+
+    it("a Grafana plugin in customers.json reaches that customer's container only, from the stack's plugin mirror, and goes when removed; only its command re-runs", async () => {
+        needFirst();
+        const [a] = labels;
+        const mirror = await PluginMirror.start(stack.lab.state.bridgeAddress, [{ id: "alpha-clock-panel", version: "1.0.0" }]);
+        try {
+            stack.settings.grafanaPluginSource = mirror.url;
+            const placements = current.outputs.placements as Record<string, { host: string }>;
+            const pluginDir = async (l: string) =>
+                (await stack.lab.sh(placements[l].host, 'lxc-attach -n "$1" -- ls -A /var/lib/grafana/plugins 2>&1 || true', l)).stdout.trim();
+            const changed = (d: Deployment) => Object.fromEntries([...planOf(d.steps!)].filter(([, p]) => p !== "same")
+                .map(([urn, p]) => [d.resources.find((r) => r.urn === urn)?.name ?? urn.split("::").pop()!, p]));
+            const sha = mirror.sha256("alpha-clock-panel", "1.0.0");
+            const withPlugin = currentEntries.map((e) => (e.name === "Alpha Dairy" ? { ...e, grafanaPlugins: [{ id: "alpha-clock-panel", version: "1.0.0", sha256: sha }] } : e));
+            const added = await deploy(withPlugin, current);
+            current = added;
+            currentEntries = withPlugin;
+            assert.deepStrictEqual(changed(added), { [`${a}-container`]: "update" });
+            assert.strictEqual(await pluginDir(a), ".osm-hosting-plugins.json\nalpha-clock-panel");
+            for (const l of labels.slice(1)) assert.match(await pluginDir(l), /No such file or directory/, `${l} never has ${a}'s plugin`);
+            assert.deepStrictEqual(added.outputs.customers[a].grafanaPlugins, [`alpha-clock-panel@1.0.0@${sha}`]);
+            assert.deepStrictEqual(creds(added, a), creds(first, a));
+            await assertAnswers(a);
+            const without = currentEntries.map(({ grafanaPlugins: _, ...e }) => e);
+            const removed = await deploy(without, current);
+            current = removed;
+            currentEntries = without;
+            assert.deepStrictEqual(changed(removed), { [`${a}-container`]: "update" });
+            assert.strictEqual(await pluginDir(a), ".osm-hosting-plugins.json");
+            assert.deepStrictEqual(mirror.fetched, ["alpha-clock-panel/1.0.0"]);
+        } finally {
+            await mirror.stop();
+        }
     });
 
     it("creates 10 customers at once on one host, beside two busy CPU hogs: distinct addresses and MACs, consistent /etc/hosts and dnsmasq, nginx -t, all answer", async () => {

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { DEFAULT_MAX_DELETES, readSettings } from "../../components/config";
 import { Placements } from "../../components/placement";
-import { formatLock, HostRecord, LockedHost, lockedCustomers, lockedHosts, readLock, withStack } from "../../components/placements-lock";
+import { emptyLock, formatLock, HostRecord, LockedHost, lockedCustomers, lockedHosts, readLock, withStack } from "../../components/placements-lock";
 import { DeployedFleet, diffFleet, diffHosts, maxDeletesProblems, PlannedCustomer } from "../../components/plan-diff";
 import { formatProblem, InputError } from "../../components/problems";
 import { formatDiff, formatHostDiff, formatHosts, hostLoads, hostLockLines } from "../../scripts/lib/plan-report";
@@ -122,6 +122,41 @@ describe("plan diff: against what is deployed", () => {
         assert.ok(lines.some((l) => /^ {2}~ +a +"A" +mqttWebsocket on: adds a-mqtt\.osm\.example\.org \(record, vhost/.test(l)), lines.join("\n"));
         assert.ok(lines.some((l) => /^ {2}~ +b +"B" +mqttWebsocket off: removes b-mqtt\.osm\.example\.org; clients using MQTT over WebSockets there stop working$/.test(l)), lines.join("\n"));
         assert.ok(lines.some((l) => /^ {2}~ +c +"C" +move osm1:9002 -> osm2:9002; .*; mqttWebsocket on: adds c-mqtt\./.test(l)), lines.join("\n"));
+    });
+
+    it("Grafana plugins added, upgraded or dropped are an option change (in place), also beside a move; the lock records them sorted; unknown deployed plugins claim nothing", () => {
+        const was: DeployedFleet = {
+            a: { name: "A", host: "osm1", mqttPort: 9000, grafanaPlugins: ["grafana-clock-panel@2.1.5"] },
+            b: { name: "B", host: "osm1", mqttPort: 9001, grafanaPlugins: ["grafana-clock-panel@2.1.5", "acme-map-panel@2.0.0"] },
+            c: { name: "C", host: "osm1", mqttPort: 9002, grafanaPlugins: [] },
+            d: { name: "D", host: "osm1", mqttPort: 9003 },                      // only the stack's placements know it
+            e: { name: "E", host: "osm1", mqttPort: 9004, grafanaPlugins: ["grafana-clock-panel@2.1.5"] },
+        };
+        const diff = diffFleet(was, [
+            { label: "a", name: "A", host: "osm1", mqttPort: 9000, grafanaPlugins: ["grafana-clock-panel@2.2.0", "zeta-graph-panel@1.0.0@" + "a".repeat(64)] },
+            { label: "b", name: "B", host: "osm1", mqttPort: 9001, grafanaPlugins: ["grafana-clock-panel@2.1.5"] },
+            { label: "c", name: "C", host: "osm2", mqttPort: 9002, grafanaPlugins: ["grafana-clock-panel@2.1.5"] },
+            { label: "d", name: "D", host: "osm1", mqttPort: 9003, grafanaPlugins: ["grafana-clock-panel@2.1.5"] },
+            { label: "e", name: "E", host: "osm1", mqttPort: 9004, grafanaPlugins: ["grafana-clock-panel@2.1.5"] },
+        ]);
+        assert.deepStrictEqual(diff.changes.map((c) => [c.kind, c.label, c.pluginsChange]), [
+            ["move", "c", { installed: ["grafana-clock-panel@2.1.5"], removed: [] }],
+            ["option", "a", { installed: ["grafana-clock-panel@2.2.0", `zeta-graph-panel@1.0.0@${"a".repeat(64)}`], removed: [] }],
+            ["option", "b", { installed: [], removed: ["acme-map-panel@2.0.0"] }],
+        ]);
+        assert.strictEqual(diff.unchanged, 2);
+        const lines = formatDiff(diff, DOMAIN);
+        assert.ok(lines.some((l) => /^ {2}~ +a +"A" +Grafana plugins \+grafana-clock-panel 2\.2\.0, \+zeta-graph-panel 1\.0\.0 \(installed by its host; Grafana restarts once\)$/.test(l)), lines.join("\n"));
+        assert.ok(lines.some((l) => /^ {2}~ +b +"B" +Grafana plugins -acme-map-panel 2\.0\.0 /.test(l)), lines.join("\n"));
+        assert.ok(lines.some((l) => /^ {2}~ +c +"C" +move osm1:9002 -> osm2:9002; .*; Grafana plugins \+grafana-clock-panel 2\.1\.5 /.test(l)), lines.join("\n"));
+        const added = formatDiff(diffFleet({}, [{ label: "g", name: "G", host: "osm1", mqttPort: 9007, grafanaPlugins: ["grafana-clock-panel@2.1.5"] }]), DOMAIN);
+        assert.ok(added.some((l) => l.endsWith(`new on osm1:9007: g{,-influx,-chirpstack}.${DOMAIN}; Grafana plugins +grafana-clock-panel 2.1.5 (installed by its host; Grafana restarts once)`)), added.join("\n"));
+        const lock = withStack(emptyLock(), "prod", { a: { host: "osm1", mqttPort: 9000 }, f: { host: "osm1", mqttPort: 9005 } },
+            { a: { name: "A", grafanaPlugins: ["zeta-graph-panel@1.0.0", "grafana-clock-panel@2.2.0"] }, f: { name: "F", grafanaPlugins: [] } }, []);
+        assert.deepStrictEqual(lockedCustomers(lock, "prod"), {
+            a: { name: "A", host: "osm1", mqttPort: 9000, grafanaPlugins: ["grafana-clock-panel@2.2.0", "zeta-graph-panel@1.0.0"] },
+            f: { name: "F", host: "osm1", mqttPort: 9005 },
+        });
     });
 
     it("a name changed without a label is a delete and an add: both lines say so and give the label to keep it", () => {
@@ -305,7 +340,7 @@ describe("plan diff: the lock's versions (2 records hosts; 1 is still read)", ()
     });
 
     it("records mqttWebsocket only for customers that have it (the others' entries stay as they were), and reads it back", () => {
-        const lock = withStack(readLock(path.join(scratch.dir, "none.lock.json")), "prod",
+        const lock = withStack(emptyLock(), "prod",
             { acme: { host: "osm1", mqttPort: 9000 }, zeta: { host: "osm1", mqttPort: 9001 } },
             { acme: { name: "Acme", mqttWebsocket: true }, zeta: { name: "Zeta", mqttWebsocket: false } }, hosts);
         assert.deepStrictEqual(lockedCustomers(lock, "prod"), {
@@ -326,7 +361,9 @@ describe("plan diff: the lock's versions (2 records hosts; 1 is still read)", ()
             "/stacks/prod/hosts/osm1", /must be \{"address": "\.\.\.", "capacity": <number>, "drain": <boolean>\}/);
         refused({ lockfileVersion: 2, stacks: { prod: { customers: { acme: { host: "osm1" } } } } }, "/stacks/prod/customers/acme", /must be \{"name": "\.\.\.", "host": "\.\.\.", "mqttPort": <number>\}/);
         refused({ lockfileVersion: 2, stacks: { prod: { customers: { acme: { name: "Acme", host: "osm1", mqttPort: 9000, mqttWebsocket: "yes" } } } } },
-            "/stacks/prod/customers/acme", /optionally "mqttWebsocket": true \(got/);
+            "/stacks/prod/customers/acme", /optionally "mqttWebsocket": true and "grafanaPlugins": \["id@version", \.\.\.\] \(got/);
+        refused({ lockfileVersion: 2, stacks: { prod: { customers: { acme: { name: "Acme", host: "osm1", mqttPort: 9000, grafanaPlugins: "grafana-clock-panel@2.1.5" } } } } },
+            "/stacks/prod/customers/acme", /"grafanaPlugins": \["id@version", \.\.\.\] \(got/);
         // A version 1 body under version 2: its labels are not "hosts" or "customers".
         refused({ lockfileVersion: 2, stacks: v1.stacks }, "/stacks/prod", /has unknown key\(s\) "acme": only "hosts" and "customers"/);
         assert.ok(fs.existsSync(path.join(scratch.dir, "bad.lock.json")));

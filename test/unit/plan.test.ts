@@ -58,6 +58,7 @@ describe("plan: npm run plan, offline", function () {
         const changed = example.filter((c) => c.name !== "Saxon Mills").map((c) =>
             c.name === "Blue Widget Co" ? { name: "Blue Widget Company", label: "blue-widget-co" } : c.name === "Devtank" ? { ...c, host: "osm1" } : c);
         const diffFile = scratch.customers({ customers: [...changed, { name: "Zed New" }] });
+        const pluginsFile = scratch.customers({ customers: example.map((c) => (c.name === "Acme" ? { ...c, grafanaPlugins: [{ id: "grafana-clock-panel", version: "2.1.5" }] } : c)) });
         // The committed lock, as written against other hosts (osm1 elsewhere, osm5 since removed)...
         const committed = JSON.parse(fs.readFileSync(path.join(ROOT, "placements.lock.json"), "utf8"));
         const otherHosts = structuredClone(committed);
@@ -72,6 +73,7 @@ describe("plan: npm run plan, offline", function () {
             plain: [],
             diff: ["--customers", diffFile],
             diffJson: ["--customers", diffFile, "--json"],
+            plugins: ["--customers", pluginsFile],
             empty: ["--customers", scratch.customers({ customers: [] })],
             json: ["--json"],
             previous: ["--json", "--previous", previousFile, "--lock", path.join(scratch.dir, "no-lock.json")],
@@ -167,6 +169,14 @@ describe("plan: npm run plan, offline", function () {
         assert.deepStrictEqual(out.changes[1].from, { host: "osm3", mqttPort: 9000 });
         assert.deepStrictEqual(out.changes[1].to, { host: "osm1", mqttPort: 9000 });
         assert.strictEqual(out.unchanged, 4);
+    });
+
+    it("a customer's Grafana plugins added: one option change, saying which plugin and what happens", () => {
+        const { code, stdout, stderr } = runs.plugins;
+        assert.strictEqual(code, 0, stderr);
+        const lines = stdout.split("\n");
+        assert.ok(lines.includes("Plan: 1 option change(s), 6 unchanged"), stdout);
+        assert.ok(lines.some((l) => /^ {2}~ +acme +"Acme" +Grafana plugins \+grafana-clock-panel 2\.1\.5 \(installed by its host; Grafana restarts once\)$/.test(l)), stdout);
     });
 
     it("host changes against the hosts the lock was written against: a warning at the top, one line per changed host", () => {
