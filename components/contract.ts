@@ -28,8 +28,12 @@ export interface PlaybookEnv {
 export interface HostContract {
     /** Where the program keeps its files on a host; `ansible/` lands in it as `ansible`. */
     remoteRoot: string;
-    /** The customers' OS base on a host. */
+    /** The customers' OS base of before bases were versioned, on a host. */
     baseRootfs: string;
+    /** The versioned bases on a host: `<basesDir>/<name>/rootfs`. */
+    basesDir: string;
+    /** Where a versioned base records what it holds, relative to its root (JSON). */
+    baseRecord: string;
     /** Where the host's scripts keep their locks (and NGINX's reload generations). */
     locksDir: string;
     /** The customers' containers (one folder each: LXC config, data, log). */
@@ -77,7 +81,7 @@ export function parseContract(text: string, file: string): HostContract {
         playbookEnv[playbook] = { required: list("required"), optional: list("optional") };
     }
     return {
-        remoteRoot: str("osm_remote_root"), baseRootfs: str("osm_base_rootfs"), locksDir: str("osm_locks_dir"),
+        remoteRoot: str("osm_remote_root"), baseRootfs: str("osm_base_rootfs"), basesDir: str("osm_bases_dir"), baseRecord: str("osm_base_record"), locksDir: str("osm_locks_dir"),
         containersDir: str("osm_containers_dir"), letsencryptDir: str("osm_letsencrypt_dir"), nginxDir: str("osm_nginx_dir"),
         wildcardCertName: str("osm_wildcard_cert_name"), envRules: rules, playbookEnv,
     };

@@ -12,6 +12,7 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import { hostContract } from "../components/contract";
 import { LAB_ROOT, REPO_ROOT } from "./hosts";
 import { run } from "./lab-exec";
 
@@ -22,6 +23,8 @@ export const BASE_PACKAGES = ["systemd-sysv", "iproute2", "mosquitto", "busybox"
 
 /** Service -> port of the stand-ins (the ports the real services use). */
 export const STANDIN_PORTS: Record<string, number> = { grafana: 3000, chirpstack: 8080, influxdb: 8086 };
+
+const BASE_RECORD = `/${hostContract().baseRecord}`;
 
 const STANDIN_SCRIPT = `#!/bin/sh
 # Lab stand-in for a vendor service (Grafana, ChirpStack, InfluxDB 2): answers every request
@@ -37,12 +40,21 @@ esac
 dir=/run/osm-standin/$svc
 mkdir -p "$dir"
 customer=$(hostname)
-printf '%s stand-in for customer %s\\n' "$svc" "$customer" > "$dir/index.html"
+# A versioned base (osm-build-base's record) gives each service its version, as the real
+# packages would; a version ending in "-fails" is the lab's base whose service does not start.
+version="lab stand-in"; shown=""
+key=$svc; [ "$svc" != influxdb ] || key=influxdb2
+if [ -f ${BASE_RECORD} ]; then
+  version=$(grep -o '"'"$key"'": "[^"]*"' ${BASE_RECORD} | cut -d'"' -f4)
+  shown=" (version $version)"
+  case "$version" in *-fails) echo "osm-standin: $svc $version does not start (the lab's failing base)" >&2; exit 1 ;; esac
+fi
+printf '%s stand-in for customer %s%s\\n' "$svc" "$customer" "$shown" > "$dir/index.html"
 # The health endpoints npm run verify asks (scripts/lib/verify/services.ts), answered as
 # the real services do.
 case "$svc" in
-  grafana) mkdir -p "$dir/api"; printf '{"database": "ok", "version": "lab stand-in", "customer": "%s"}\\n' "$customer" > "$dir/api/health" ;;
-  influxdb) printf '{"name": "influxdb", "status": "pass", "message": "lab stand-in for customer %s"}\\n' "$customer" > "$dir/health" ;;
+  grafana) mkdir -p "$dir/api"; printf '{"database": "ok", "version": "%s", "customer": "%s"}\\n' "$version" "$customer" > "$dir/api/health" ;;
+  influxdb) printf '{"name": "influxdb", "status": "pass", "version": "%s", "message": "lab stand-in for customer %s"}\\n' "$version" "$customer" > "$dir/health" ;;
 esac
 # Any other path answers the same text (as the 404 page).
 printf 'E404:%s/index.html\\n' "$dir" > "$dir/httpd.conf"

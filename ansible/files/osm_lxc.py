@@ -21,3 +21,39 @@ def state(container):
     """RUNNING, FROZEN, ... as lxc-info says; STOPPED when LXC does not know the container."""
     r = subprocess.run(["lxc-info", "-n", container, "-sH"], capture_output=True, text=True, timeout=30)
     return r.stdout.strip() if r.returncode == 0 else "STOPPED"
+
+
+def attach(container, script, args=(), stdin="", timeout=None):
+    """Runs a /bin/sh -eu SCRIPT in the running CONTAINER (a clean environment), ARGS as $1...;
+    stdin text, or bytes for binary data. Returns the CompletedProcess (output as stdin's type)."""
+    return subprocess.run(
+        ["lxc-attach", "-n", container, "--clear-env", "--set-var", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+         "--", "/bin/sh", "-euc", script, "osm", *args],
+        input=stdin, text=isinstance(stdin, str), capture_output=True, timeout=timeout)
+
+
+# Restarts each unit named ($@) that the container has; says which it skipped.
+RESTART_UNITS = r"""
+for unit in "$@"; do
+  if systemctl cat "$unit.service" >/dev/null 2>&1; then
+    timeout 120 systemctl restart "$unit.service" || {
+      echo "restarting $unit failed or did not finish within 120 s (exit $?): journalctl -u $unit in the container" >&2; exit 1; }
+    echo "changed: $unit restarted"
+  else
+    echo "skipped: $unit (not installed in this container)"
+  fi
+done
+"""
+
+
+def restart_units(container, units):
+    """Restarts UNITS in the running CONTAINER (those it has); the CompletedProcess, as text."""
+    return attach(container, RESTART_UNITS, units)
+
+
+def overlay_layers(config_text):
+    """(lower, upper) of an LXC config's overlayfs rootfs; None when its rootfs is not an overlay."""
+    parts = config_keys(config_text).get("lxc.rootfs.path", "").split(":")
+    if len(parts) != 3 or parts[0] != "overlayfs":
+        return None
+    return parts[1], parts[2]

@@ -16,7 +16,7 @@ import { BOOTSTRAP_SCRIPT, parseMoveKey } from "../../components/host";
 import { playbook as playbookCommand } from "../../components/remote";
 import { ensureBase } from "../../lab/base";
 import { Lab, REPO_ROOT, stopLab } from "../../lab/hosts";
-import { run } from "../../lab/lab-exec";
+import { run, waitFor } from "../../lab/lab-exec";
 import { httpsGet, mosquitto, MqttTarget } from "../../lab/outside";
 import { PowerDnsLab, startPowerDns } from "../../lab/pdns-server";
 import { Pebble, startPebble } from "../../lab/pebble";
@@ -382,6 +382,96 @@ describe("playbooks on a lab host (ansible/ over SSH)", function () {
         } finally {
             await mirror.stop();
         }
+    });
+
+    it("builds versioned bases once each, upgrades a customer to another base keeping its data, rolls a failing upgrade back (also one killed halfway), and removes unused bases", async () => {
+        const { basesDir, baseRootfs } = hostContract();
+        const spec = (name: string, v: string) => `${name}:suite=bookworm,grafana=${v},influxdb2=${v},chirpstack=${v},mosquitto=${v}`;
+        // The lab builds its bases from its own base (stand-ins for the vendors' services, which report the record's versions).
+        const setup = (...bases: string[]) => ok("host-setup.yml", { ...hostEnv(), OSM_BASES: bases.join(" "), OSM_BASE_SEED: baseRootfs });
+        const built = await setup(spec("lab-1", "1.0.0"), spec("lab-2", "2.0.0"));
+        assert.ok(built.changed > 0);
+        assert.strictEqual((await inHost(`ls ${basesDir}; cat ${basesDir}/lab-2/rootfs/etc/osm-base.json`)).trim(),
+            `lab-1\nlab-2\n{"chirpstack": "2.0.0", "grafana": "2.0.0", "influxdb2": "2.0.0", "mosquitto": "2.0.0", "name": "lab-2", "suite": "bookworm"}`);
+        assert.strictEqual((await setup(spec("lab-1", "1.0.0"), spec("lab-2", "2.0.0"))).changed, 0, "built once");
+        // A base is never changed in place.
+        const changed = await play("host-setup.yml", { ...hostEnv(), OSM_BASES: spec("lab-1", "1.0.1"), OSM_BASE_SEED: baseRootfs });
+        assert.notStrictEqual(changed.code, 0);
+        // (Ansible's message quotes the JSON in it.)
+        assert.match(changed.stderr, /osm-bases: base lab-1 on this host holds \{[^}]*grafana\\?": \\?"1\.0\.0[^}]*\}, but the stack config now says \{[^}]*grafana\\?": \\?"1\.0\.1[^}]*\}: a base is never changed in place/);
+
+        const on = (c: string, base: string) => ({ ...customerEnv(c), OSM_BASE: base });
+        const version = async (c: string) => JSON.parse((await httpsGet(`${c}.${DOMAIN}`, hostAddress, pebble.rootCaPath, "/api/health")).body).version;
+        const lower = async (c: string) => (await inHost(`sed -n 's/^lxc.rootfs.path = overlayfs:\\([^:]*\\):.*/\\1/p' /var/lib/lxc/${c}/config`)).trim();
+        const [a, b] = ["upa", "upb"];
+        const madeA = await ok("customer.yml", on(a, "lab-1"));
+        const madeB = await ok("customer.yml", on(b, "lab-2"));
+        creds.set(a, madeA.result);
+        assert.strictEqual(await version(a), "1.0.0");
+        assert.strictEqual(await version(b), "2.0.0");
+        assert.strictEqual(await lower(a), `${basesDir}/lab-1/rootfs`);
+        // Data from outside: a retained reading that must survive every change below.
+        const reading = `reading-${Date.now()}`;
+        assert.strictEqual((await mosquitto("mosquitto_pub", mqtt(a, madeA.result), ["-t", "osm/upgrade", "-r", "-q", "1", "-m", reading])).code, 0);
+        const retained = async () => (await mosquitto("mosquitto_sub", mqtt(a, madeA.result), ["-t", "osm/upgrade", "-C", "1", "-W", "5"], 15_000)).stdout.trim();
+        assert.strictEqual(await retained(), reading);
+        const bPid = (await inHost(`lxc-info -n ${b} -pH`)).trim();
+
+        // The upgrade, watched from outside: the longest time Grafana's name did not answer.
+        let watching = true;
+        let downMs = 0;
+        const watcher = (async () => {
+            let since: number | undefined;
+            while (watching) {
+                const t = Date.now();
+                const up = await httpsGet(`${a}.${DOMAIN}`, hostAddress, pebble.rootCaPath, "/api/health").then((r) => r.status === 200, () => false);
+                if (!up && since === undefined) since = t;
+                if (up && since !== undefined) { downMs = Math.max(downMs, Date.now() - since); since = undefined; }
+                await new Promise((r) => setTimeout(r, 100));
+            }
+        })();
+        const upgraded = await ok("customer.yml", on(a, "lab-2")).finally(() => { watching = false; });
+        await watcher;
+        timings.push(`upgrade of one customer to another base: ${upgraded.seconds.toFixed(1)} s in all, Grafana's name down ${(downMs / 1000).toFixed(1)} s (seen from outside)`);
+        assert.match(upgraded.stderr, /TASK \[Upgrade the container to its new base[^\]]*\] \*+\nchanged: /);
+        assert.strictEqual(await version(a), "2.0.0");
+        assert.strictEqual(await lower(a), `${basesDir}/lab-2/rootfs`);
+        assert.strictEqual(upgraded.result.mqttPassword, madeA.result.mqttPassword, "credentials kept");
+        assert.strictEqual(await retained(), reading, "data kept");
+        assert.strictEqual((await inHost(`ls -A /var/lib/osm/containers/${a}`)).split("\n").filter((f) => /upgrade/.test(f)).length, 0, "no snapshot or record left");
+        assert.strictEqual((await inHost(`lxc-info -n ${b} -pH`)).trim(), bPid, "the other customer was not restarted");
+        assert.strictEqual(await version(b), "2.0.0");
+        assert.strictEqual((await ok("customer.yml", on(a, "lab-2"))).changed, 0, "a re-run changes nothing");
+        assert.ok(madeB.result.mqttPassword);
+
+        // lab-1 is used by no container any more: host set-up removes it; a base whose service does not start is built.
+        const pruned = await setup(spec("lab-2", "2.0.0"), spec("lab-3", "3.0.0-fails"));
+        assert.ok(pruned.changed > 0);
+        assert.strictEqual((await inHost(`ls ${basesDir}`)).trim(), "lab-2\nlab-3");
+        const failed = await play("customer.yml", on(a, "lab-3"));
+        assert.notStrictEqual(failed.code, 0);
+        assert.match(failed.stderr, /osm-upgrade: upa: the upgrade to \S+lab-3\/rootfs failed at step 'answer': Grafana \(:3000\), InfluxDB 2 \(:8086\), ChirpStack \(:8080\) did not accept connections within \d+ s/);
+        assert.match(failed.stderr, /rolled back: it runs on \S+lab-2\/rootfs again with its data as it was before the upgrade/);
+        assert.strictEqual(await lower(a), `${basesDir}/lab-2/rootfs`);
+        assert.strictEqual(await version(a), "2.0.0");
+        assert.strictEqual(await retained(), reading, "data kept through the roll-back");
+        assert.strictEqual((await play("customer.yml", on(a, "lab-2"))).changed, 0, "back on its base, nothing left to do");
+
+        // Killed halfway (once it runs on the new base): the next run rolls it back first.
+        const script = "/opt/osm/ansible/files/osm-upgrade";
+        const address = (await inHost(`sed -n 's/^lxc.net.0.ipv4.address = \\([0-9.]*\\)\\/.*/\\1/p' /var/lib/lxc/${a}/config`)).trim();
+        const pid = (await inHost(`setsid python3 ${script} ${a} ${basesDir}/lab-3/rootfs ${address} > /tmp/upgrade-killed.log 2>&1 < /dev/null & echo $!`)).trim();
+        await waitFor("the upgrade runs on the new base", async () => /"step": "started"/.test(await inHost(`cat /var/lib/osm/containers/${a}/upgrade.json 2>/dev/null || true`)), 60_000, 200);
+        await inHost(`kill -9 ${pid}`);
+        assert.strictEqual(await lower(a), `${basesDir}/lab-3/rootfs`, "left on the new base");
+        const resumed = await ok("customer.yml", on(a, "lab-2"));
+        assert.match(resumed.stderr, /TASK \[Upgrade the container to its new base[^\]]*\] \*+\nchanged: /);
+        assert.strictEqual(await lower(a), `${basesDir}/lab-2/rootfs`);
+        assert.strictEqual(await version(a), "2.0.0");
+        assert.strictEqual(await retained(), reading, "data kept through the interrupted upgrade");
+        assert.strictEqual((await ok("customer.yml", on(a, "lab-2"))).changed, 0);
+
+        for (const c of [a, b]) await ok("container-delete.yml", { OSM_CUSTOMER: c });
     });
 
     it("creates and provisions 10 customers at once on one host, beside two busy CPU hogs", async () => {

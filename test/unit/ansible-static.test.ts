@@ -277,7 +277,8 @@ describe("ansible/ static checks", function () {
 
     it("renders the LXC config with v2 limits on cgroup v2 hosts and v1 limits elsewhere", async () => {
         const vars = {
-            osm_customer: "acme", osm_base_rootfs: "/var/lib/osm/base/rootfs", osm_containers_dir: "/var/lib/osm/containers",
+            // The customer's base, as customer.yml sets it: here the one base of before (no OSM_BASE).
+            osm_customer: "acme", osm_customer_base_rootfs: "/var/lib/osm/base/rootfs", osm_containers_dir: "/var/lib/osm/containers",
             osm_bridge: "osmbr0", osm_bridge_prefix: 16, osm_bridge_broadcast: "10.118.255.255", osm_veth_prefix: "osmv",
             osm_mac: "00:16:3e:76:01:0a", osm_address: "10.118.1.10",
             osm_memory_mib: "512", osm_cpus: "1.5",
@@ -474,6 +475,12 @@ describe("ansible/ static checks", function () {
                     "grafana-clock-panel@2.1.5  b-app@1.0.0", "grafana-clock-panel@2.1.5\n", "Grafana-clock-panel@1.0.0"],
                 OSM_GRAFANA_PLUGIN_SOURCE: ["https://grafana.com/api/plugins", "http://10.0.0.1:8080/mirror", "file:///srv/grafana-plugins", "ftp://x/y",
                     "https://a b/", "https://x/$(reboot)", "https://x/\n"],
+                OSM_BASE: ["2027-01", "b".repeat(32), "b".repeat(33), "-2027", "Base", "2027-01\n"],
+                OSM_BASES: ["2027-01:suite=bookworm,grafana=11.3.0,influxdb2=2.7.10-1,chirpstack=4.9.0,mosquitto=2.0.11-1.2+deb12u1",
+                    "a:suite=bookworm,grafana=1,influxdb2=2,chirpstack=3,mosquitto=4 b:suite=trixie,grafana=1~rc1,influxdb2=2,chirpstack=3,mosquitto=4",
+                    "a:suite=bookworm,grafana=1:1,influxdb2=2,chirpstack=3,mosquitto=4", "a:suite=bookworm,influxdb2=2,grafana=1,chirpstack=3,mosquitto=4",
+                    "a:suite=bookworm,grafana=1,influxdb2=2,chirpstack=3,mosquitto=4 ", "a:suite=bookworm,grafana=1,influxdb2=2,chirpstack=3,mosquitto=4\n"],
+                OSM_BASE_SEED: ["/var/lib/osm/base-seed", "relative/seed", "/srv/a b", "/srv/seed\n"],
                 OSM_MQTT_WEBSOCKET: ["yes", "no", "YES", "yes\n"],
                 OSM_RESTORE_FROM: ["latest", "0a1b2c3d", "0a1b2c3", "Latest", "latest\n"],
                 OSM_ADOPT_CONTAINER: ["quayside-svr", "Harbour Cold Store-svr", "quayside", "-svr", "a;b-svr", "quayside-svr\n"],

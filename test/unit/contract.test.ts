@@ -10,6 +10,7 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { basesEnv, BaseSpec } from "../../components/bases";
 import { backupEnvironment, readSettings } from "../../components/config";
 import { acceptsEnv, CONTRACT_FILE, hostContract, parseContract } from "../../components/contract";
 import { MQTT_WEBSOCKET_ON } from "../../components/customer";
@@ -64,6 +65,16 @@ const TABLE: Record<string, [value: string, accepted: boolean][]> = {
     OSM_RESTORE_FROM: [["latest", true], ["0a1b2c3d", true], ["0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9", true], ["0a1b2c3", false],
         ["LATEST", false], ["0A1B2C3D", false], ["latest;reboot", false]],
     OSM_ADOPT_CONTAINER: [["quayside-svr", true], ["Harbour Cold Store-svr", true], ["acme", false], ["-svr", false], ["acme-svr;reboot", false], ["a$(x)-svr", false]],
+    OSM_BASE: [["2027-01", true], ["bookworm.2", true], ["b".repeat(32), true], ["b".repeat(33), false], ["-2027", false], [".x", false],
+        ["2027_01", false], ["Base", false], ["2027-01;reboot", false]],
+    OSM_BASES: [["2027-01:suite=bookworm,grafana=11.3.0,influxdb2=2.7.10-1,chirpstack=4.9.0,mosquitto=2.0.11-1.2+deb12u1", true],
+        ["2026-12:suite=bookworm,grafana=10.4.2,influxdb2=2.7.1,chirpstack=4.6.0,mosquitto=2.0.11 2027-01:suite=trixie,grafana=11.3.0~beta1,influxdb2=2.7.10,chirpstack=4.9.0,mosquitto=2.0.20", true],
+        ["2027-01:suite=bookworm,grafana=1:11.3.0,influxdb2=2.7.10,chirpstack=4.9.0,mosquitto=2.0.11", false],
+        ["2027-01:suite=bookworm,influxdb2=2.7.10,grafana=11.3.0,chirpstack=4.9.0,mosquitto=2.0.11", false],
+        ["2027-01:suite=Bookworm,grafana=11.3.0,influxdb2=2.7.10,chirpstack=4.9.0,mosquitto=2.0.11", false],
+        ["2027-01:suite=bookworm,grafana=11.3.0,influxdb2=2.7.10,chirpstack=4.9.0,mosquitto=v2", false],
+        ["2027-01:suite=bookworm,grafana=11.3.0,influxdb2=2.7.10,chirpstack=4.9.0,mosquitto=2.0.11;reboot", false]],
+    OSM_BASE_SEED: [["/var/lib/osm/base-seed", true], ["/srv/seed_1.0", true], ["relative/seed", false], ["/srv/a b", false], ["/srv/$(reboot)", false]],
     OSM_DNS_TTL: [["30", true], ["300", true], ["86400", true], ["29", false], ["86401", false]],
     OSM_GRAFANA_PLUGINS: [["grafana-clock-panel@2.1.5", true], [`a-panel@1.0.0 yesoreyeram-infinity-datasource@2.0.0-beta.1@aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa`, true],
         ["grafana-clock@2.1.5", false], ["grafana-clock-panel@2.1", false], ["grafana-clock-panel@2.1.5@abc", false], ["Grafana-clock-panel@2.1.5", false],
@@ -92,6 +103,9 @@ const BACKUP = { repository: "sftp:osmbackup@backup.example.org:/srv/restic/osm"
     sftpKnownHosts: `backup.example.org ${HOST_KEYS.alpha.split(" ").slice(0, 2).join(" ")}` };
 const BACKUP_SECRETS = { backupPassword: "correct-horse-battery", backupSftpKey: SENTINEL_SSH_KEY };
 const S3_SECRETS = { backupS3AccessKeyId: "AKIAEXAMPLE123", backupS3SecretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" };
+
+/** A good stack config base (osm-hosting:bases.<name>), for the verdicts on the base variables. */
+const BASE = { grafana: "11.3.0", influxdb2: "2.7.10-1", chirpstack: "4.9.0", mosquitto: "2.0.11-1.2+deb12u1" };
 
 /** The program's verdict: does it accept an input that makes it send exactly `value` as `name`? */
 function programAccepts(name: string, value: string): boolean {
@@ -178,6 +192,23 @@ function programAccepts(name: string, value: string): boolean {
         }
         case "OSM_GRAFANA_PLUGIN_SOURCE":
             return accepts({ grafanaPluginSource: value });
+        // Stack config bases: a base's name (with defaultBase naming it), the whole as basesEnv gives
+        // the bases a host's customers use (every one of the stack's here), and baseSeed.
+        case "OSM_BASE":
+            return accepts({ bases: { [value]: BASE }, defaultBase: value });
+        case "OSM_BASES": {
+            const specs: Record<string, BaseSpec> = {};
+            for (const item of value.split(" ")) {
+                const [name, fields] = item.split(/:(.*)/s);
+                const pairs = (fields ?? "").split(",").map((f) => f.split("="));
+                // The program writes the fields in one order: another order is no value it sends.
+                if (pairs.map(([k]) => k).join(",") !== "suite,grafana,influxdb2,chirpstack,mosquitto") return false;
+                specs[name] = Object.fromEntries(pairs) as unknown as BaseSpec;
+            }
+            return accepts({ bases: specs, defaultBase: Object.keys(specs)[0] }) && basesEnv(specs, Object.keys(specs)) === value;
+        }
+        case "OSM_BASE_SEED":
+            return accepts({ bases: { "2027-01": BASE }, defaultBase: "2027-01", baseSeed: value });
         case "OSM_DNS_TTL":
             return accepts({ powerdns: { ...(settings.powerdns as object), ttl: Number(value) } });
         // Backups: the program sends osm-hosting:backup's values and its secrets as they are
