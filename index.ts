@@ -2,6 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { shipAnsible } from "./components/ansible-bundle";
+import { basesByHost, customerBases, inWaveOrder, wavePredecessors } from "./components/bases";
 import { backupEnvironment, PROJECT } from "./components/config";
 import { Customer } from "./components/customer";
 import { pluginsEnv } from "./components/grafana-plugins";
@@ -11,7 +12,7 @@ import { loadInputs } from "./components/inputs";
 import { projectRoot } from "./components/paths";
 import { movedFrom, usage } from "./components/placement";
 import { PowerDnsDatabase } from "./components/powerdns-database";
-import { previousPlacements } from "./components/previous";
+import { previousOutputs } from "./components/previous";
 import { isConfigSecret } from "./components/stack-secrets";
 
 export = async () => {
@@ -21,29 +22,38 @@ export = async () => {
     const { settings, secrets, customers, lock, lockFile } = loadInputs((key) => pulumi.runtime.getConfig(`${PROJECT}:${key}`),
         stackFile, Object.keys(pulumi.runtime.allConfig()), root, pulumi.getStack(), isConfigSecret);
     // Placements: the lock's and the deployed ones (which must agree), then new customers placed;
-    // refused when the update would delete more customers than osm-hosting:maxDeletes allows.
-    const deployed = await previousPlacements();
-    const { placements, restores } = planFleet({
+    // refused when the update would delete more customers than osm-hosting:maxDeletes allows;
+    // customers whose base changes in place are upgraded in waves per host.
+    const { placements: deployed, bases: deployedBases } = await previousOutputs();
+    const { placements, restores, waves } = planFleet({
         settings, customers, lock, lockFile, stack: pulumi.getStack(), stackFile,
-        deployed, deployedSource: `the stack's "placements" output`,
+        deployed, deployedSource: `the stack's "placements" output`, deployedBases,
     });
+    const bases = customerBases(customers, settings.bases);
 
     // 2. Shared inputs of the components; secrets stay secrets from here on.
     const sshPrivateKey = pulumi.secret(secrets.sshPrivateKey);
     const dns = { ...settings.powerdns, apiKey: pulumi.secret(secrets.powerdnsApiKey) };
     const ansible = shipAnsible(path.join(root, "ansible"), path.join(root, "build", "ansible-bundle"));
 
-    // 3. Hosts (a lost one has nothing left to run: its resources go), then each customer on the
-    // host it was placed on, restored from its backup where asked or where its host is lost.
+    // 3. Hosts (a lost one has nothing left to run: its resources go) with the bases their
+    // customers use, then each customer on the host it was placed on, restored from its backup
+    // where asked or where its host is lost; an upgrade waits for the wave before it on its host.
+    const hostBases = basesByHost(settings.bases?.specs ?? {}, bases, placements);
     const hosts = new Map(settings.hosts.filter((h) => !h.lost).map((h) => [h.name, new Host(h.name, {
         host: h, domain: settings.domain, sshUser: settings.sshUser, sshPrivateKey, dns, acme: settings.acme, ansible,
         acmeTsigSecret: pulumi.secret(secrets.acmeTsigSecret), backupEnv: backupEnvironment(settings.backup, secrets),
+        bases: hostBases[h.name], baseSeed: settings.bases?.baseSeed,
     })]));
-    const fleet = customers.map((c) => new Customer(c.label, {
+    const before = wavePredecessors(waves);
+    const built = new Map<string, Customer>();
+    for (const c of inWaveOrder(customers, waves)) built.set(c.label, new Customer(c.label, {
         label: c.label, domain: settings.domain, host: hosts.get(placements[c.label].host)!, mqttPort: placements[c.label].mqttPort, adopt: c.adopt, adoptContainer: c.upstreamContainer, mqttWebsocket: c.mqttWebsocket,
         dns, limits: settings.containerLimits, ansible, movedFrom: movedFrom(deployed[c.label]?.host, placements[c.label].host, hosts),
         restoreFrom: restores[c.label], grafanaPlugins: c.grafanaPlugins, grafanaPluginSource: settings.grafanaPluginSource,
+        base: bases[c.label], after: (before[c.label] ?? []).map((l) => built.get(l)!.container),
     }));
+    const fleet = customers.map((c) => built.get(c.label)!);
 
     // 4. PowerDNS's own MySQL database, when the stack manages it.
     const mysql = settings.powerdnsMysql && new PowerDnsDatabase("powerdns-mysql", {
@@ -57,6 +67,8 @@ export = async () => {
             name: customers[i].name, host: c.hostName, mqttEndpoint: c.mqttEndpoint, urls: c.urls, credentials: c.credentials,
             ...(customers[i].grafanaPlugins.length ? { grafanaPlugins: pluginsEnv(customers[i].grafanaPlugins).split(" ") } : {}),
         }])),
+        // What each customer runs on, read back by the next update (components/previous.ts): only with bases.
+        ...(settings.bases ? { bases } : {}),
         ...(mysql ? { powerdnsMysql: { database: mysql.database, user: mysql.user, password: mysql.password } } : {}),
     };
 };

@@ -3,7 +3,8 @@
  * Schema and the rules beyond it. Pure apart from the lookup, so `npm run plan`, the tests
  * and the Pulumi program share it. Every problem names the key and the command that fixes it.
  */
-import { hostContract, schemaOf } from "./contract";
+import { BASE_PACKAGES, BASE_SUITE, BASE_VERSION, BaseSettings, BaseSpec, hostsAcceptBases } from "./bases";
+import { acceptsEnv, expectOf, hostContract, schemaOf } from "./contract";
 import { InputError, Problem } from "./problems";
 import { compile, schemaProblems } from "./schema";
 
@@ -132,6 +133,11 @@ export interface FleetSettings {
      * laid out the same (http(s):// or file:// on the hosts).
      */
     grafanaPluginSource: string;
+    /**
+     * Versioned OS bases (README.md, "Bases and upgrades"): absent when the stack names none, and
+     * then every customer stays on the one base of before and no base variable is sent anywhere.
+     */
+    bases?: BaseSettings;
 }
 
 /** The highest `maxDeletes` the stack takes (read-only tools evaluate with it). */
@@ -139,6 +145,15 @@ export const MAX_DELETES_CEILING = 100000;
 
 /** The default of `grafanaPluginSource`: grafana.com's plugin API (what grafana-cli fetches from). */
 export const DEFAULT_GRAFANA_PLUGIN_SOURCE = "https://grafana.com/api/plugins";
+
+/** The default of a base's `suite` (stack config `bases.<name>.suite`). */
+export const DEFAULT_BASE_SUITE = "bookworm";
+
+/** The default of `upgradeConcurrency`: one customer of a host upgraded at a time. */
+export const DEFAULT_UPGRADE_CONCURRENCY = 1;
+
+/** The highest `upgradeConcurrency` the stack takes. */
+export const MAX_UPGRADE_CONCURRENCY = 50;
 
 /** The default of `maxDeletes`. */
 export const DEFAULT_MAX_DELETES = 1;
@@ -154,6 +169,10 @@ interface StackDoc {
     placementsLock?: string;
     maxDeletes?: number;
     grafanaPluginSource?: string;
+    bases?: Record<string, Omit<BaseSpec, "suite"> & { suite?: string }>;
+    defaultBase?: string;
+    upgradeConcurrency?: number;
+    baseSeed?: string;
     hosts: (Omit<HostSettings, "sshPort" | "drain" | "lost" | "adopt" | "reservedMqttPorts"> & { sshPort?: number; drain?: boolean; lost?: boolean; adopt?: boolean; reservedMqttPorts?: number[] })[];
     powerdns: Omit<PowerDnsSettings, "ttl" | "keepAdoptedTtl" | "reservedNames"> & { ttl?: number; keepAdoptedTtl?: boolean; reservedNames?: string[] };
     acme: Omit<AcmeSettings, "dnsPort" | "tsigAlgorithm" | "propagationSeconds"> & { dnsPort?: number; tsigAlgorithm?: string; propagationSeconds?: number };
@@ -181,6 +200,15 @@ export interface FleetSecrets {
 const hostnamePattern = "^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$";
 const ipv4Pattern = "^((25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)$";
 
+/** The base the fixes and messages show. */
+const EXAMPLE_BASE = "2027-01";
+const EXAMPLE_BASE_SPEC: BaseSpec = { suite: DEFAULT_BASE_SUITE, grafana: "11.3.0", influxdb2: "2.7.10-1", chirpstack: "4.9.0", mosquitto: "2.0.11-1.2+deb12u1" };
+
+/** One package version of a base: OSM_BASES's version piece (checked whole against OSM_BASES too). */
+function baseVersionSchema(pkg: string): Record<string, unknown> {
+    return { type: "string", pattern: BASE_VERSION, description: `the ${pkg} package's Debian version without an epoch, such as "${EXAMPLE_BASE_SPEC[pkg as keyof BaseSpec]}" (quoted in YAML)` };
+}
+
 const stackSchema = {
     type: "object",
     additionalProperties: false,
@@ -193,6 +221,22 @@ const stackSchema = {
         placementsLock: { type: "string", minLength: 1 },
         maxDeletes: { type: "integer", minimum: 0, maximum: MAX_DELETES_CEILING },
         grafanaPluginSource: schemaOf("OSM_GRAFANA_PLUGIN_SOURCE"),
+        // Names are checked by rule (OSM_BASE), the whole by OSM_BASES's: readSettings, basesProblems.
+        bases: {
+            type: "object",
+            additionalProperties: {
+                type: "object",
+                additionalProperties: false,
+                required: [...BASE_PACKAGES],
+                properties: {
+                    suite: { type: "string", pattern: BASE_SUITE, description: `a Debian suite's code name such as "${DEFAULT_BASE_SUITE}"` },
+                    ...Object.fromEntries(BASE_PACKAGES.map((p) => [p, baseVersionSchema(p)])),
+                },
+            },
+        },
+        defaultBase: schemaOf("OSM_BASE"),
+        upgradeConcurrency: { type: "integer", minimum: 1, maximum: MAX_UPGRADE_CONCURRENCY },
+        baseSeed: schemaOf("OSM_BASE_SEED"),
         hosts: {
             type: "array",
             minItems: 1,
@@ -291,10 +335,12 @@ const stackSchema = {
 const validateStack = compile(stackSchema);
 
 /** Keys whose values are objects or arrays (stored JSON-encoded by Pulumi). */
-const structured = ["hosts", "powerdns", "acme", "containerLimits", "powerdnsMysql", "backup"];
-const plain = ["domain", "sshUser", "customersFile", "placementsLock", "grafanaPluginSource"];
+const structured = ["hosts", "powerdns", "acme", "containerLimits", "powerdnsMysql", "backup", "bases"];
+const plain = ["domain", "sshUser", "customersFile", "placementsLock", "grafanaPluginSource", "defaultBase", "baseSeed"];
 /** Keys whose values are numbers (Pulumi stores them as strings). */
-const numeric = ["maxDeletes"];
+const numeric = ["maxDeletes", "upgradeConcurrency"];
+/** Settings of the bases that mean nothing without `bases`. */
+const BASE_KEYS = ["defaultBase", "upgradeConcurrency", "baseSeed"] as const;
 export const SECRET_KEYS = ["sshPrivateKey", "powerdnsApiKey", "powerdnsMysqlAdminPassword", "acmeTsigSecret",
     "backupPassword", "backupSftpKey", "backupS3AccessKeyId", "backupS3SecretAccessKey"] as const;
 
@@ -306,6 +352,10 @@ const examples: Record<string, string | number | boolean> = {
     placementsLock: "placements.lock.json",
     maxDeletes: 3,
     grafanaPluginSource: DEFAULT_GRAFANA_PLUGIN_SOURCE,
+    defaultBase: EXAMPLE_BASE,
+    upgradeConcurrency: 2,
+    baseSeed: "/var/lib/osm/base-seed",
+    ...Object.fromEntries(Object.entries(EXAMPLE_BASE_SPEC).map(([k, v]) => [`bases.${k}`, v])),
     "hosts.name": "osm1",
     "hosts.address": "203.0.113.10",
     "hosts.capacity": 40,
@@ -345,6 +395,9 @@ const examples: Record<string, string | number | boolean> = {
     "backup.maxAgeHours": 26,
 };
 
+/** Structured settings whose keys are names (`bases.<name>`), not fields. */
+const NAMED = new Set(["bases"]);
+
 /** A structured setting that is missing or empty is fixed by setting its first required field. */
 const firstField: Record<string, string> = {
     hosts: "/hosts/0/name",
@@ -353,12 +406,15 @@ const firstField: Record<string, string> = {
     containerLimits: "/containerLimits/cpus",
     powerdnsMysql: "/powerdnsMysql/endpoint",
     backup: "/backup/repository",
+    bases: `/bases/${EXAMPLE_BASE}/grafana`,
 };
 
 /** `/hosts/0/capacity` -> `osm-hosting:hosts[0].capacity`, the form `pulumi config set --path` takes. */
 export function configKeyPath(path: string): string {
-    const [top, ...rest] = path.split("/").slice(1);
-    return rest.reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : `${acc}.${p}`), `${PROJECT}:${top}`);
+    const [top, ...rest] = path.split("/").slice(1).map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
+    // The name of a named setting (`bases.2027-01`) is a key, whatever its characters: quoted when it has a dot.
+    return rest.reduce((acc, p, i) => (NAMED.has(top) && i === 0 ? (p.includes(".") ? `${acc}[${JSON.stringify(p)}]` : `${acc}.${p}`)
+        : /^\d+$/.test(p) ? `${acc}[${p}]` : `${acc}.${p}`), `${PROJECT}:${top}`);
 }
 
 /** The command that sets the value at a JSON path such as `/hosts/0/capacity`. */
@@ -367,7 +423,8 @@ export function configFix(path: string): string {
     if (parts.length === 0) return "";
     if (parts.length === 1 && firstField[parts[0]]) path = firstField[parts[0]];
     const [top, ...rest] = path.split("/").slice(1);
-    const example = examples[[top, ...rest.filter((p) => !/^\d+$/.test(p))].join(".")] ?? "VALUE";
+    // Indexes and the names of named settings stand for any: `hosts.capacity`, `bases.grafana`.
+    const example = examples[[top, ...rest.filter((p, i) => !/^\d+$/.test(p) && !(NAMED.has(top) && i === 0))].join(".")] ?? "VALUE";
     const value = typeof example === "string" ? JSON.stringify(example) : String(example);
     return rest.length
         ? `set it with: pulumi config set --path '${configKeyPath(path)}' ${value}`
@@ -464,6 +521,7 @@ export function readSettings(lookup: ConfigLookup, file: string, presentKeys: st
         problems.push({ file, path: `${PROJECT}:powerdnsMysqlAdminPassword`, message: `is missing while powerdnsMysql is set; ${secretFix("powerdnsMysqlAdminPassword", "mysql-admin-password.txt")}` });
     }
     problems.push(...backupProblems(doc.backup, secrets, file, secretFix));
+    problems.push(...basesProblems(doc, lookup("bases") !== undefined, file));
     // Checks across fields need a well-formed document, but not the absence of other problems.
     if (wellFormed) {
         const d = doc as unknown as StackDoc;
@@ -505,8 +563,67 @@ export function readSettings(lookup: ConfigLookup, file: string, presentKeys: st
         placementsLock: d.placementsLock ?? "placements.lock.json",
         maxDeletes: d.maxDeletes ?? DEFAULT_MAX_DELETES,
         grafanaPluginSource: (d.grafanaPluginSource ?? DEFAULT_GRAFANA_PLUGIN_SOURCE).replace(/\/+$/, ""),
+        // Only with bases: a stack without them has no such key, and behaves as before bases existed.
+        ...(d.bases ? { bases: {
+            specs: Object.fromEntries(Object.entries(d.bases).map(([name, b]) => [name, { suite: b.suite ?? DEFAULT_BASE_SUITE,
+                grafana: b.grafana, influxdb2: b.influxdb2, chirpstack: b.chirpstack, mosquitto: b.mosquitto }])),
+            defaultBase: d.defaultBase!,
+            upgradeConcurrency: d.upgradeConcurrency ?? DEFAULT_UPGRADE_CONCURRENCY,
+            ...(d.baseSeed !== undefined ? { baseSeed: d.baseSeed } : {}),
+        } } : {}),
     };
     return { settings, secrets };
+}
+
+/** A JSON pointer's segment for `name` (RFC 6901). */
+const pointerSegment = (name: string) => name.replace(/~/g, "~0").replace(/\//g, "~1");
+
+/**
+ * The rules of the bases beyond the schema: each name the hosts' (OSM_BASE), the whole as the
+ * hosts take it (OSM_BASES), `defaultBase` one of them; `defaultBase`, `upgradeConcurrency` and
+ * `baseSeed` refused without `bases` (`basesSet`: the key is there, even if malformed).
+ */
+function basesProblems(doc: Record<string, unknown>, basesSet: boolean, file: string): Problem[] {
+    const out: Problem[] = [];
+    const bases = doc.bases;
+    if (!basesSet) {
+        for (const key of BASE_KEYS) {
+            if (doc[key] === undefined) continue;
+            out.push({ file, path: `${PROJECT}:${key}`, message: `is set but ${PROJECT}:bases is not, so there is no base it could apply to; ` +
+                `remove it (pulumi config rm ${PROJECT}:${key}) or define the bases in ${PROJECT}:bases (README.md, Bases and upgrades)` });
+        }
+        return out;
+    }
+    if (bases === null || typeof bases !== "object" || Array.isArray(bases)) return out; // the schema's problem
+    const names = Object.keys(bases);
+    const known = names.map((n) => JSON.stringify(n)).join(", ");
+    if (names.length === 0) {
+        out.push({ file, path: `${PROJECT}:bases`, message: `names no base; add one, ${configFix("/bases")}, or remove it (pulumi config rm ${PROJECT}:bases) to keep every customer on the base of before` });
+    }
+    const badNames = names.filter((n) => !acceptsEnv("OSM_BASE", n));
+    for (const n of badNames) {
+        out.push({ file, path: configKeyPath(`/bases/${pointerSegment(n)}`), message: `"${n}" is not a base name: it must be ${expectOf("OSM_BASE")}; rename it` });
+    }
+    const defaultBase = doc.defaultBase;
+    if (defaultBase === undefined) {
+        if (names.length) out.push({ file, path: `${PROJECT}:defaultBase`, message: `is missing while ${PROJECT}:bases is set: it is the base of every customer whose entry names none; ` +
+            `set it to one of ${known} with: pulumi config set ${PROJECT}:defaultBase ${JSON.stringify(names[names.length - 1])}` });
+    } else if (typeof defaultBase === "string" && acceptsEnv("OSM_BASE", defaultBase) && names.length && !names.includes(defaultBase)) {
+        out.push({ file, path: `${PROJECT}:defaultBase`, message: `"${defaultBase}" is not one of ${PROJECT}:bases (${known}); ` +
+            `set it to one of them with: pulumi config set ${PROJECT}:defaultBase ${JSON.stringify(names[names.length - 1])}, or add a base "${defaultBase}" to ${PROJECT}:bases` });
+    }
+    // The hosts' own rule has the last word, once each spec is well-formed (the schema said why otherwise).
+    const specs = bases as Record<string, Record<string, unknown> | null>;
+    const wellFormed = names.length > 0 && !badNames.length && names.every((n) => {
+        const b = specs[n];
+        return b !== null && typeof b === "object" && (b.suite === undefined || (typeof b.suite === "string" && new RegExp(BASE_SUITE).test(b.suite))) &&
+            BASE_PACKAGES.every((p) => typeof b[p] === "string" && new RegExp(BASE_VERSION).test(b[p] as string));
+    });
+    if (wellFormed) {
+        const full = Object.fromEntries(names.map((n) => [n, { suite: DEFAULT_BASE_SUITE, ...specs[n] } as BaseSpec]));
+        if (!hostsAcceptBases(full)) out.push({ file, path: `${PROJECT}:bases`, message: `the hosts refuse these bases: they must be ${expectOf("OSM_BASES")}` });
+    }
+    return out;
 }
 
 /**

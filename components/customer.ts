@@ -47,6 +47,18 @@ export interface CustomerArgs {
     grafanaPlugins?: readonly GrafanaPlugin[];
     /** Where the host fetches them (stack config `grafanaPluginSource`). */
     grafanaPluginSource: string;
+    /**
+     * Its OS base (bases.ts effectiveBase): one of the stack's bases, which its host builds
+     * (OSM_BASES). A change on the same host upgrades the container in place. Absent: the base
+     * of before (a stack without bases, or an adopted customer), and OSM_BASE is not sent.
+     */
+    base?: string;
+    /**
+     * Resources its container waits for besides its host's set-up: in a rolling upgrade, the
+     * containers of the wave before it on its host (README.md, "Bases and upgrades"), so a
+     * failed upgrade stops the later waves there.
+     */
+    after?: pulumi.Resource[];
 }
 
 /** One playbook run per customer: container, services, NGINX, firewall (ansible/README.md). */
@@ -116,6 +128,8 @@ export class Customer extends pulumi.ComponentResource {
             ...(args.adoptContainer !== undefined ? { OSM_ADOPT_CONTAINER: args.adoptContainer } : {}),
             // Only with plugins (the source with them): customers without any keep the environment they had.
             ...(args.grafanaPlugins?.length ? { OSM_GRAFANA_PLUGINS: pluginsEnv(args.grafanaPlugins), OSM_GRAFANA_PLUGIN_SOURCE: args.grafanaPluginSource } : {}),
+            // Only with a base of the stack's: without bases, customers keep the environment they had.
+            ...(args.base !== undefined ? { OSM_BASE: args.base } : {}),
         };
         const from = args.movedFrom;
         if (from) {
@@ -166,7 +180,7 @@ export class Customer extends pulumi.ComponentResource {
             addPreviousOutputInEnv: false,
             // stdout carries the credentials: secret, and never logged.
             logging: "stderr",
-        }, { parent: this, dependsOn: [args.host.setup, ...(this.moveGrant ? [this.moveGrant] : [])], additionalSecretOutputs: ["stdout"], deletedWith: args.host.record });
+        }, { parent: this, dependsOn: [args.host.setup, ...(this.moveGrant ? [this.moveGrant] : []), ...(args.after ?? [])], additionalSecretOutputs: ["stdout"], deletedWith: args.host.record });
 
         // The names come after the container: they point to a host once it serves the customer
         // (the host's wildcard certificate needs no name of the customer's), so a move re-points

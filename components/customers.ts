@@ -38,6 +38,8 @@ export interface CustomersFileEntry {
     restore?: { from: string };
     /** Grafana plugins installed into its container from the host side (README: Grafana plugins). */
     grafanaPlugins?: GrafanaPlugin[];
+    /** Its OS base: one of the stack config's `bases` (default: its `defaultBase`; README: Bases and upgrades). */
+    base?: string;
 }
 
 /** Where a customer's label comes from: its `label` field, the lock (placed earlier under this name), or its name. */
@@ -67,6 +69,16 @@ export interface CustomerEntry extends CustomerRequest {
     restoreFrom?: string;
     /** customers.json `grafanaPlugins` (none: []). */
     grafanaPlugins: GrafanaPlugin[];
+    /** customers.json `base`: one of the stack's bases; absent: the stack's `defaultBase` (bases.ts effectiveBase). */
+    base?: string;
+}
+
+/**
+ * What validation knows of the stack's bases: their names (`[]`: the stack has none). Not given,
+ * a customer's `base` is judged on its form alone (the stack config could not be read).
+ */
+export interface KnownBases {
+    names: readonly string[];
 }
 
 /** What validation needs to know of the hosts. */
@@ -104,7 +116,7 @@ export function labelProblem(label: string, what: string, fromName: boolean): st
  * stack's lock, label -> name: an entry without `label` whose name the lock holds under another
  * label keeps that label (it was fixed when the customer was first placed).
  */
-export function checkCustomers(doc: unknown, file: string, hosts: KnownHost[], locked: Record<string, string> = {}): { customers: CustomerEntry[]; problems: Problem[] } {
+export function checkCustomers(doc: unknown, file: string, hosts: KnownHost[], locked: Record<string, string> = {}, bases?: KnownBases): { customers: CustomerEntry[]; problems: Problem[] } {
     const schemaOk = validateSchema(doc);
     const problems: Problem[] = schemaOk ? [] : schemaProblems(validateSchema.errors, doc, file);
     // The rules run even when the schema fails, on the values that are well-typed, so one run
@@ -124,7 +136,7 @@ export function checkCustomers(doc: unknown, file: string, hosts: KnownHost[], l
 
     entries.forEach((raw, i) => {
         if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return; // reported by the schema
-        const e = raw as { name?: unknown; label?: unknown; previousLabel?: unknown; host?: unknown; mqttPort?: unknown; adopt?: unknown; mqttWebsocket?: unknown; restore?: { from?: unknown }; grafanaPlugins?: unknown };
+        const e = raw as { name?: unknown; label?: unknown; previousLabel?: unknown; host?: unknown; mqttPort?: unknown; adopt?: unknown; mqttWebsocket?: unknown; restore?: { from?: unknown }; grafanaPlugins?: unknown; base?: unknown };
         const at = `/customers/${i}`;
         const nameOk = typeof e.name === "string" && e.name.length >= 1 && e.name.length <= 80;
         const explicitOk = typeof e.label === "string" && e.label.length >= 1;
@@ -215,12 +227,15 @@ export function checkCustomers(doc: unknown, file: string, hosts: KnownHost[], l
         if (e.adopt === true && Array.isArray(e.grafanaPlugins) && e.grafanaPlugins.length > 0) {
             problems.push({ file, path: `${at}/grafanaPlugins`, message: "Grafana plugins for an adopted customer (its old orchestrator's container) are not supported yet; remove grafanaPlugins, or add them once it runs in a container of the project's own" });
         }
+        const baseIssue = baseProblem(e.base, e.adopt === true, bases);
+        if (baseIssue) problems.push({ file, path: `${at}/base`, message: baseIssue });
         entryIndex.push(i);
         customers.push({ name, label, labelSource, ...(previousLabel !== undefined ? { previousLabel } : {}), host: hostName, mqttPort: port, adopt: e.adopt === true,
             ...(upstreamContainer !== undefined ? { upstreamContainer } : {}),
             // A non-boolean is the schema's problem; the default follows adopt.
             mqttWebsocket: typeof e.mqttWebsocket === "boolean" ? e.mqttWebsocket : e.adopt === true, ...(restoreFrom !== undefined ? { restoreFrom } : {}),
-            grafanaPlugins: plugins.map((p) => ({ id: p.id, version: p.version, ...(p.sha256 ? { sha256: p.sha256 } : {}) })) });
+            grafanaPlugins: plugins.map((p) => ({ id: p.id, version: p.version, ...(p.sha256 ? { sha256: p.sha256 } : {}) })),
+            ...(typeof e.base === "string" ? { base: e.base } : {}) });
     });
     // A previous label still in use by another entry is not being given up, nor can two customers be it.
     const givenUp = new Map<string, number>();
@@ -241,8 +256,29 @@ export function checkCustomers(doc: unknown, file: string, hosts: KnownHost[], l
     return { customers: problems.length ? [] : customers, problems };
 }
 
+/** What is wrong with an entry's `base` (a string: the schema judges the rest), or undefined. */
+function baseProblem(base: unknown, adopt: boolean, bases: KnownBases | undefined): string | undefined {
+    if (typeof base !== "string" || base.length === 0) return undefined;
+    if (adopt) {
+        return "a base for an adopted customer (it runs in the old orchestrator's container, on that one's own OS base) is not supported yet; " +
+            "remove \"base\", or add it once the customer runs in a container of the project's own";
+    }
+    if (bases === undefined) {
+        return acceptsEnv("OSM_BASE", base) ? undefined : `"${base}" is not a base name: it must be ${expectOf("OSM_BASE")}, one of the stack config's bases`;
+    }
+    if (bases.names.length === 0) {
+        return `the stack config has no bases (osm-hosting:bases), so there is no base "${base}" to run on; remove "base", ` +
+            "or define the bases in the stack config first (README.md, Bases and upgrades)";
+    }
+    if (!bases.names.includes(base)) {
+        return `base "${base}" is not one of the stack config's bases (${bases.names.map((n) => JSON.stringify(n)).join(", ")}); ` +
+            `use one of them, remove "base" for the stack's defaultBase, or add "${base}" to osm-hosting:bases`;
+    }
+    return undefined;
+}
+
 /** Reads and validates a customers file; throws InputError with every problem. */
-export function loadCustomers(file: string, hosts: KnownHost[], locked: Record<string, string> = {}): CustomerEntry[] {
+export function loadCustomers(file: string, hosts: KnownHost[], locked: Record<string, string> = {}, bases?: KnownBases): CustomerEntry[] {
     let text: string;
     try {
         text = fs.readFileSync(file, "utf8");
@@ -255,7 +291,7 @@ export function loadCustomers(file: string, hosts: KnownHost[], locked: Record<s
     } catch (err) {
         throw new InputError([{ file, path: "", message: `is not valid JSON (${jsonErrorAt(text, err as Error)}); fix the syntax` }]);
     }
-    const { customers, problems } = checkCustomers(doc, file, hosts, locked);
+    const { customers, problems } = checkCustomers(doc, file, hosts, locked, bases);
     if (problems.length) throw new InputError(problems);
     return customers;
 }

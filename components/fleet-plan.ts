@@ -6,7 +6,8 @@
  * `npm run plan` runs the same for its diff.
  * Pure (no Pulumi).
  */
-import { FleetSettings } from "./config";
+import { baseUpgrades, effectiveBase, Upgrade, upgradeWaves } from "./bases";
+import { DEFAULT_UPGRADE_CONCURRENCY, FleetSettings } from "./config";
 import { CustomerEntry } from "./customers";
 import { pluginsEnv } from "./grafana-plugins";
 import { CustomerRequest, placeOrReport, Placements } from "./placement";
@@ -15,7 +16,7 @@ import { knownPlacements, lockedCustomers, lockedHosts, lockedPlacements, Placem
 import { InputError, Problem } from "./problems";
 
 export interface FleetPlanArgs {
-    settings: Pick<FleetSettings, "hosts" | "customersFile" | "maxDeletes">;
+    settings: Pick<FleetSettings, "hosts" | "customersFile" | "maxDeletes" | "bases">;
     customers: CustomerEntry[];
     /** The placements lock and where it was read. */
     lock: PlacementsLock;
@@ -24,6 +25,12 @@ export interface FleetPlanArgs {
     /** The stack's deployed placements (its `placements` output, or `--previous`), and what to call them in messages. */
     deployed: Placements;
     deployedSource: string;
+    /**
+     * The stack's `bases` output (label -> base, customers on a named base only), read with
+     * `deployed`: for the customers there, what they run on ("" when not named: the base of
+     * before). Not given (`npm run plan`), the lock's bases are what is deployed.
+     */
+    deployedBases?: Record<string, string>;
     /** The stack file, for the `maxDeletes` problem (`Pulumi.<stack>.yaml`). */
     stackFile: string;
 }
@@ -38,6 +45,10 @@ export interface FleetPlan {
     hosts: HostDiff;
     /** The customers this update creates from their backups: label -> `latest` or a snapshot id. */
     restores: Record<string, string>;
+    /** The customers whose base changes in place (README.md, "Bases and upgrades"), in customers.json's order. */
+    upgrades: Upgrade[];
+    /** Their waves per host (bases.ts upgradeWaves, the stack's upgradeConcurrency); {} without upgrades. */
+    waves: Record<string, string[][]>;
 }
 
 /**
@@ -61,22 +72,56 @@ export function planFleet(a: FleetPlanArgs): FleetPlan {
         message: `customer "${c.label}" is pinned to host "${c.host}", which is lost (the stack config's lost: true); pin another host, or remove the pin so it is restored on the least used one` }));
     if (pinnedToLost.length) throw new InputError(pinnedToLost);
     const placements = placeOrReport(a.settings.hosts, a.customers.map((c) => request(c, known, hosts)), known, a.settings.customersFile);
-    const deployed: DeployedFleet = Object.fromEntries(Object.entries(known).map(([label, p]) =>
-        [label, { host: p.host, mqttPort: p.mqttPort, ...(locked[label] ? { name: locked[label].name, mqttWebsocket: locked[label].mqttWebsocket === true, grafanaPlugins: locked[label].grafanaPlugins ?? [] } : {}) }]));
+    // The base a customer runs on: the stack's bases output where it knows the customer (the
+    // program), else the lock's; unknown for one only --previous knows.
+    const deployedBase = (label: string): string | undefined => a.deployedBases !== undefined && a.deployed[label] ? a.deployedBases[label] ?? ""
+        : locked[label] ? locked[label].base ?? "" : undefined;
+    const deployed: DeployedFleet = Object.fromEntries(Object.entries(known).map(([label, p]) => {
+        const base = deployedBase(label);
+        return [label, { host: p.host, mqttPort: p.mqttPort, ...(locked[label] ? { name: locked[label].name, mqttWebsocket: locked[label].mqttWebsocket === true, grafanaPlugins: locked[label].grafanaPlugins ?? [] } : {}),
+            ...(base !== undefined ? { base } : {}) }];
+    }));
     const restores = restoreRequests(a.customers, known, lost);
+    const bases = Object.fromEntries(a.customers.map((c) => [c.label, effectiveBase(c, a.settings.bases)]));
     const diff = diffFleet(deployed, a.customers.map((c) => ({
         label: c.label, name: c.name, ...placements[c.label], ...(c.previousLabel !== undefined ? { previousLabel: c.previousLabel } : {}),
         mqttWebsocket: c.mqttWebsocket, ...(restores[c.label] !== undefined ? { restoreFrom: restores[c.label] } : {}),
-        grafanaPlugins: pluginsEnv(c.grafanaPlugins).split(" ").filter(Boolean),
+        grafanaPlugins: pluginsEnv(c.grafanaPlugins).split(" ").filter(Boolean), ...(bases[c.label] !== undefined ? { base: bases[c.label] } : {}),
     })));
+    // An upgrade is judged against where the customer really runs (the stack's placements when
+    // they know it: a move under review has the lock on its new host already).
+    const upgrades = baseUpgrades(a.customers.map((c) => ({ label: c.label, host: placements[c.label].host, base: bases[c.label], restored: restores[c.label] !== undefined })), (label) => {
+        const host = a.deployed[label]?.host ?? known[label]?.host;
+        const base = deployed[label]?.base;
+        return host !== undefined && base !== undefined ? { host, base } : undefined;
+    });
+    // The diff says "upgrade" exactly for the customers upgraded here (the waves').
+    const upgraded = new Set(upgrades.map((u) => u.label));
+    for (const c of diff.changes) if (c.baseChange) c.baseChange.upgrade = upgraded.has(c.label);
     const problems = [
+        ...backToBeforeProblems(a.customers, deployed, bases, a.settings.bases !== undefined, { customersFile: a.settings.customersFile, stackFile: a.stackFile }),
         ...restoreProblems(a.customers, known, placements, lost, a.settings.customersFile),
         ...adoptionProblems(a.customers, known, placements, a.settings.customersFile),
         ...orphanedDeletes(diff, hosts, lost, a.settings.customersFile),
         ...maxDeletesProblems(diff, a.settings.maxDeletes, { customersFile: a.settings.customersFile, stackFile: a.stackFile }),
     ];
     if (problems.length) throw new InputError(problems);
-    return { placements, deployed, diff, hosts: diffHosts(lockedHosts(a.lock, a.stack), a.settings.hosts, deployed, placements), restores };
+    return { placements, deployed, diff, hosts: diffHosts(lockedHosts(a.lock, a.stack), a.settings.hosts, deployed, placements), restores,
+        upgrades, waves: upgradeWaves(upgrades, a.settings.bases?.upgradeConcurrency ?? DEFAULT_UPGRADE_CONCURRENCY) };
+}
+
+/**
+ * A customer on a named base cannot go back to the base of before (the stack's bases removed,
+ * or it was adopted since): nothing on the hosts takes a customer's data back to older
+ * software. Refused, with the fix.
+ */
+function backToBeforeProblems(customers: CustomerEntry[], deployed: DeployedFleet, bases: Record<string, string | undefined>, stackHasBases: boolean,
+    files: { customersFile: string; stackFile: string }): Problem[] {
+    return customers.filter((c) => (deployed[c.label]?.base ?? "") !== "" && bases[c.label] === undefined).map((c) => stackHasBases
+        ? { file: files.customersFile, path: "", message: `customer "${c.label}" runs on base "${deployed[c.label].base}", and an adopted customer has no base of the stack's: ` +
+            `going back to the base of before is not supported; remove "adopt" from its entry` }
+        : { file: files.stackFile, path: "osm-hosting:bases", message: `is not set, but customer "${c.label}" runs on base "${deployed[c.label].base}": ` +
+            `going back to the base of before is not supported; set osm-hosting:bases and osm-hosting:defaultBase again (README.md, Bases and upgrades)` });
 }
 
 /**

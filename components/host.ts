@@ -28,6 +28,14 @@ export interface HostArgs {
      * re-runs host set-up, so every host gets the new schedule. The secret ones stay secrets.
      */
     backupEnv?: Record<string, string>;
+    /**
+     * OSM_BASES: the bases its customers use (bases.ts basesEnv), which host set-up builds before
+     * their containers run on them; "" or absent (no customer there on a base of the stack's):
+     * not sent, and host set-up runs as it did before bases.
+     */
+    bases?: string;
+    /** OSM_BASE_SEED: a prepared root tree on the host that bases are copied from (stack config `baseSeed`); absent: not sent. */
+    baseSeed?: string;
     /** The playbooks shipped to the host; a change of what host set-up runs re-runs it. */
     ansible: AnsibleShipment;
 }
@@ -134,6 +142,8 @@ export class Host extends pulumi.ComponentResource {
             OSM_PLAYBOOK_HASH: args.ansible.hashOf(HOST_SETUP),
         };
         if (args.acme.caBundle) environment.OSM_ACME_CA_BUNDLE = args.acme.caBundle;
+        if (args.bases) environment.OSM_BASES = args.bases;
+        if (args.baseSeed !== undefined) environment.OSM_BASE_SEED = args.baseSeed;
         for (const [k, v] of Object.entries(args.backupEnv ?? {})) {
             environment[k] = BACKUP_SECRET_ENV.includes(k) ? pulumi.secret(v) : v;
         }

@@ -4,7 +4,7 @@
  */
 import * as path from "path";
 import { ConfigLookup, FleetSecrets, FleetSettings, readSettings } from "./config";
-import { CustomerEntry, KnownHost, loadCustomers } from "./customers";
+import { CustomerEntry, KnownBases, KnownHost, loadCustomers } from "./customers";
 import { emptyLock, lockedCustomers, PlacementsLock, readLock } from "./placements-lock";
 import { InputError, Problem } from "./problems";
 import { zoneNameProblems } from "./zone-names";
@@ -24,6 +24,18 @@ function hostsOfInvalidConfig(lookup: ConfigLookup): KnownHost[] | undefined {
         const hosts = JSON.parse(lookup("hosts") ?? "");
         if (!Array.isArray(hosts) || !hosts.every((h) => typeof h?.name === "string")) return undefined;
         return hosts.map((h) => ({ name: h.name, sshPort: Number.isInteger(h.sshPort) ? h.sshPort : undefined }));
+    } catch {
+        return undefined;
+    }
+}
+
+/** The base names of a config that failed validation: none when it sets no bases; unknown when they cannot be made out. */
+function basesOfInvalidConfig(lookup: ConfigLookup): KnownBases | undefined {
+    const raw = lookup("bases");
+    if (raw === undefined) return { names: [] };
+    try {
+        const bases = JSON.parse(raw);
+        return bases !== null && typeof bases === "object" && !Array.isArray(bases) ? { names: Object.keys(bases) } : undefined;
     } catch {
         return undefined;
     }
@@ -60,7 +72,9 @@ export function loadInputs(lookup: ConfigLookup, stackFile: string, presentKeys:
     if (hosts) {
         const file = config?.settings.customersFile ?? lookup("customersFile") ?? "customers.json";
         try {
-            customers = loadCustomers(path.resolve(root, file), hosts, lockedNames);
+            // Each customer's base is judged against the stack's bases here, where both are known.
+            const bases = config ? { names: Object.keys(config.settings.bases?.specs ?? {}) } : basesOfInvalidConfig(lookup);
+            customers = loadCustomers(path.resolve(root, file), hosts, lockedNames, bases);
         } catch (err) {
             if (!(err instanceof InputError)) throw err;
             problems.push(...err.problems);

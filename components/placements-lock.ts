@@ -7,6 +7,7 @@
  * diffs the stack config's hosts against its hosts. Pure (no Pulumi).
  */
 import * as fs from "fs";
+import { acceptsEnv } from "./contract";
 import { Placement, Placements } from "./placement";
 import { InputError, jsonErrorAt, Problem } from "./problems";
 
@@ -24,6 +25,11 @@ export interface LockedPlacement extends Placement {
     mqttWebsocket?: true;
     /** Present only when it has Grafana plugins: each `id@version[@sha256]`, sorted (customers.json `grafanaPlugins`). */
     grafanaPlugins?: string[];
+    /**
+     * Present only when the stack has bases (stack config `bases`) and the customer one of them:
+     * its effective base. Absent in a stack with bases: the base of before (or an adopted customer's own).
+     */
+    base?: string;
 }
 
 /** What `withStack` records of a customer besides its placement. */
@@ -31,6 +37,8 @@ export interface LockedCustomerFacts {
     name: string;
     mqttWebsocket?: boolean;
     grafanaPlugins?: string[];
+    /** Its effective base, when the stack has bases. */
+    base?: string;
 }
 
 /** One host in the lock: what the stack config said of it when the lock was written. */
@@ -74,11 +82,13 @@ function checkCustomers(entries: unknown, at: string, file: string, problems: Pr
         return {};
     }
     for (const [label, p] of Object.entries(entries)) {
-        const e = p as { name?: unknown; host?: unknown; mqttPort?: unknown; mqttWebsocket?: unknown; grafanaPlugins?: unknown } | null;
+        const e = p as { name?: unknown; host?: unknown; mqttPort?: unknown; mqttWebsocket?: unknown; grafanaPlugins?: unknown; base?: unknown } | null;
         const plugins = e?.grafanaPlugins;
         if (typeof e?.name !== "string" || typeof e?.host !== "string" || !Number.isInteger(e?.mqttPort) || (e.mqttWebsocket !== undefined && e.mqttWebsocket !== true) ||
-            (plugins !== undefined && !(Array.isArray(plugins) && plugins.every((x) => typeof x === "string")))) {
-            problems.push({ file, path: `${at}/${label}`, message: `must be {"name": "...", "host": "...", "mqttPort": <number>} and optionally "mqttWebsocket": true and "grafanaPlugins": ["id@version", ...] (got ${JSON.stringify(p)}); ${RESTORE}` });
+            (plugins !== undefined && !(Array.isArray(plugins) && plugins.every((x) => typeof x === "string"))) ||
+            (e.base !== undefined && !(typeof e.base === "string" && acceptsEnv("OSM_BASE", e.base)))) {
+            problems.push({ file, path: `${at}/${label}`, message: `must be {"name": "...", "host": "...", "mqttPort": <number>} and optionally "mqttWebsocket": true, ` +
+                `"grafanaPlugins": ["id@version", ...] and "base": "<a base's name>" (got ${JSON.stringify(p)}); ${RESTORE}` });
         }
     }
     return entries as Record<string, LockedPlacement>;
@@ -177,6 +187,8 @@ export function withStack(lock: PlacementsLock, stack: string, placements: Place
             name: facts[label]?.name ?? label, host: placements[label].host, mqttPort: placements[label].mqttPort,
             ...(facts[label]?.mqttWebsocket ? { mqttWebsocket: true as const } : {}),
             ...(facts[label]?.grafanaPlugins?.length ? { grafanaPlugins: [...facts[label].grafanaPlugins!].sort() } : {}),
+            // Only with a base: a stack without bases keeps the lock it had, byte for byte.
+            ...(facts[label]?.base !== undefined ? { base: facts[label].base } : {}),
         };
     }
     const stacks: PlacementsLock["stacks"] = {};

@@ -24,6 +24,8 @@ export interface DeployedCustomer extends Placement {
     mqttWebsocket?: boolean;
     /** Its Grafana plugins (`id@version[@sha256]`); unknown (absent) when only the stack's placements know it. */
     grafanaPlugins?: string[];
+    /** Its base ("": the base of before); unknown (absent) when only the stack's placements know it. */
+    base?: string;
 }
 
 /** The deployed customers by label (the lock's and the stack's `placements`). */
@@ -41,13 +43,16 @@ export interface PlannedCustomer extends Placement {
     restoreFrom?: string;
     /** customers.json `grafanaPlugins`, each `id@version[@sha256]`. */
     grafanaPlugins?: string[];
+    /** Its effective base (bases.ts effectiveBase); absent: the base of before (no bases, or adopted). */
+    base?: string;
 }
 
 /**
  * What happens to one customer. `move`: another host (its data, credentials and port copied
  * there; the old host forwards for the DNS TTL, then archives its copy); `port`: another MQTT port on the same host; `rename`: only the display
  * name; `relabel`: an explicit label change (`previousLabel`): new names, container and port;
- * `option`: only `mqttWebsocket` (the fourth name, its vhost and listener, added or removed in place) or its Grafana plugins;
+ * `option`: only `mqttWebsocket` (the fourth name, its vhost and listener, added or removed in place), its Grafana plugins or its
+ * base (an upgrade in place: README.md, "Bases and upgrades");
  * `restore`: created from its backup, on a new host (its own is lost) or in place (its data replaced).
  */
 export type ChangeKind = "delete" | "relabel" | "restore" | "move" | "port" | "option" | "rename" | "add";
@@ -82,6 +87,11 @@ export interface Change {
     restoreFrom?: string;
     /** Grafana plugins installed (a new one or a new version) and removed, each `id@version`. */
     pluginsChange?: { installed: string[]; removed: string[] };
+    /**
+     * Its base changes ("": the base of before). `upgrade`: in place, its container upgraded (in
+     * the plan's waves); otherwise (a move) its new container is made on `to`.
+     */
+    baseChange?: { from: string; to: string; upgrade: boolean };
 }
 
 export interface PlanDiff {
@@ -142,10 +152,11 @@ export function diffFleet(deployed: DeployedFleet, planned: PlannedCustomer[]): 
         const renamed = d.name !== undefined && d.name !== p.name;
         const websocket = d.mqttWebsocket === undefined || d.mqttWebsocket === (p.mqttWebsocket === true) ? undefined : p.mqttWebsocket ? "on" as const : "off" as const;
         const plugins = pluginsChange(d.grafanaPlugins, p.grafanaPlugins ?? []);
-        const kind: ChangeKind | undefined = d.host !== p.host ? "move" : d.mqttPort !== p.mqttPort ? "port" : websocket || plugins ? "option" : renamed ? "rename" : undefined;
+        const base = d.base === undefined || d.base === (p.base ?? "") ? undefined : { from: d.base, to: p.base ?? "", upgrade: d.host === p.host };
+        const kind: ChangeKind | undefined = d.host !== p.host ? "move" : d.mqttPort !== p.mqttPort ? "port" : websocket || plugins || base ? "option" : renamed ? "rename" : undefined;
         if (!kind) { unchanged++; continue; }
         changes.push({ kind, label: p.label, name: p.name, from, to, ...(renamed ? { previousName: d.name } : {}), ...(websocket ? { mqttWebsocketChange: websocket } : {}),
-            ...(plugins ? { pluginsChange: plugins } : {}) });
+            ...(plugins ? { pluginsChange: plugins } : {}), ...(base ? { baseChange: base } : {}) });
     }
     for (const [label, d] of Object.entries(deployed)) {
         if (plannedLabels.has(label) || relabelled.has(label)) continue;

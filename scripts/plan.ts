@@ -8,7 +8,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { PROJECT } from "../components/config";
+import { DEFAULT_UPGRADE_CONCURRENCY, PROJECT } from "../components/config";
 import { planFleet } from "../components/fleet-plan";
 import { loadInputs } from "../components/inputs";
 import { projectRoot } from "../components/paths";
@@ -18,7 +18,7 @@ import { diffHosts, pluginsChange } from "../components/plan-diff";
 import { formatProblem, InputError, jsonErrorAt } from "../components/problems";
 import { checkPlacements } from "../components/previous";
 import { declaredRecords, evaluateOffline, offlineConfig, OfflineOptions } from "./lib/offline";
-import { formatDiff, formatHostDiff, formatHosts, hostLoads, hostLockLines, pluginsWords, table } from "./lib/plan-report";
+import { baseChangeWords, formatDiff, formatHostDiff, formatHosts, formatWaves, hostLoads, hostLockLines, pluginsWords, table } from "./lib/plan-report";
 
 const USAGE = "usage: npm run plan -- [--stack NAME] [--customers PATH] [--previous PATH] [--lock PATH] [--json | --all] [--write | --check]";
 
@@ -73,8 +73,10 @@ function lockStep(opts: { stack: string; write: boolean; check: boolean }, lockP
     const file = lockPath;
     const shown = path.relative(process.cwd(), lockPath).startsWith("..") ? lockPath : path.relative(process.cwd(), lockPath);
     const placements = outputs.placements as Placements;
+    // The bases output exists only for a stack with bases: without, the lock records none.
+    const bases = (outputs.bases ?? {}) as Record<string, string>;
     const facts = Object.fromEntries(Object.entries<any>(outputs.customers).map(([label, c]) => [label, { name: c.name, mqttWebsocket: c.urls?.mqttWebsocket !== undefined,
-        grafanaPlugins: (c.grafanaPlugins ?? []) as string[] }]));
+        grafanaPlugins: (c.grafanaPlugins ?? []) as string[], ...(bases[label] !== undefined ? { base: bases[label] } : {}) }]));
     const old = readLock(file);
     const next = withStack(old, opts.stack, placements, facts, hosts);
     const text = formatLock(next);
@@ -94,6 +96,8 @@ function lockStep(opts: { stack: string; write: boolean; check: boolean }, lockP
             const c = pluginsChange(lockedCustomers(old, opts.stack)[l]?.grafanaPlugins ?? [], facts[l]?.grafanaPlugins ?? []);
             return c ? [`~ ${l} grafanaPlugins ${pluginsWords(c)}`] : [];
         }),
+        ...Object.keys(placements).filter((l) => before[l] && (lockedCustomers(old, opts.stack)[l]?.base ?? "") !== (facts[l]?.base ?? ""))
+            .map((l) => `~ ${l} ${baseChangeWords({ from: lockedCustomers(old, opts.stack)[l]?.base ?? "", to: facts[l]?.base ?? "" })}`),
     ];
     const counted = `${Object.keys(placements).length} customers, ${hosts.length} hosts`;
     if (opts.check) {
@@ -152,6 +156,8 @@ async function main() {
             hosts: Object.fromEntries(loads.map(({ name, ...load }) => [name, load])),
             // null: the lock records no hosts (version 1), so host changes are not known.
             hostChanges: fleet.hosts.known ? fleet.hosts.changes : null, hostsUnchanged: fleet.hosts.known ? fleet.hosts.unchanged : null,
+            // Only for a stack with bases: per host, the waves of its customers' upgrades.
+            ...(inputs.settings.bases ? { upgradeWaves: fleet.waves } : {}),
         }, null, 2));
         return;
     }
@@ -160,7 +166,8 @@ async function main() {
     console.log(`Stack ${opts.stack}, against what is deployed: the lock ${shown}` +
         `${opts.previous ? ` and --previous ${opts.previous} (customers only: it holds no hosts, so hosts are diffed against the lock)` : ""}`);
     const hostDiff = formatHostDiff(fleet.hosts, domain, inputs.settings.powerdns.ttl);
-    for (const line of [...hostDiff.warnings, ...formatDiff(fleet.diff, domain), ...hostDiff.lines]) console.log(line);
+    const waves = formatWaves(fleet.waves, inputs.settings.bases?.upgradeConcurrency ?? DEFAULT_UPGRADE_CONCURRENCY);
+    for (const line of [...hostDiff.warnings, ...formatDiff(fleet.diff, domain), ...waves, ...hostDiff.lines]) console.log(line);
     console.log("");
     if (opts.all) {
         const target = new Map(records.map((r) => [r.name, `${r.type} ${r.content}`]));

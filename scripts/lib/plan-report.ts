@@ -65,11 +65,28 @@ function pluginsDetail(c: Change): string {
     return `Grafana plugins ${pluginsWords(c.pluginsChange!)} (installed by its host; Grafana restarts once)`;
 }
 
+/** A base change in words: "base 2026-12 -> 2027-01", "base of before -> 2027-01" ("": the base of before). */
+export function baseChangeWords(b: { from: string; to: string }): string {
+    return `${b.from === "" ? "base of before" : `base ${b.from}`} -> ${b.to === "" ? "the base of before" : b.to}`;
+}
+
+/** What the host does to upgrade a customer in place (README.md, "Bases and upgrades"). */
+export const UPGRADE_STEPS = "upgrade: snapshot, stop, switch, start, verify; rolled back on failure";
+
+/** A change of base: in place an upgrade; with a move, the new container is made on the new base. */
+function baseDetail(c: Change): string {
+    const b = c.baseChange!;
+    return b.upgrade
+        ? `${baseChangeWords(b)} (${UPGRADE_STEPS})`
+        : `${baseChangeWords(b)} (its new container is made on ${b.to === "" ? "the base of before" : b.to})`;
+}
+
 /** What a change does, in words: the DETAIL column. */
 export function changeDetail(c: Change, domain: string): string {
     const renamed = (c.previousName !== undefined && c.kind !== "rename" ? `; renamed from ${JSON.stringify(c.previousName)}` : "") +
         (c.mqttWebsocketChange && c.kind !== "option" ? `; ${websocketDetail(c, domain)}` : "") +
-        (c.pluginsChange && c.kind !== "option" ? `; ${pluginsDetail(c)}` : "");
+        (c.pluginsChange && c.kind !== "option" ? `; ${pluginsDetail(c)}` : "") +
+        (c.baseChange && c.kind !== "option" ? `; ${baseDetail(c)}` : "");
     switch (c.kind) {
         case "add":
             return `new on ${where(c.to!)}: ${c.label}{${Object.values(NAME_SUFFIXES).filter((x) => c.mqttWebsocket || x !== NAME_SUFFIXES.mqtt).join(",")}}.${domain}` +
@@ -86,7 +103,7 @@ export function changeDetail(c: Change, domain: string): string {
         case "port":
             return `port ${c.from!.mqttPort} -> ${c.to!.mqttPort} on ${c.to!.host}; its devices must be reconfigured${renamed}`;
         case "option":
-            return [...(c.mqttWebsocketChange ? [websocketDetail(c, domain)] : []), ...(c.pluginsChange ? [pluginsDetail(c)] : [])].join("; ") +
+            return [...(c.baseChange ? [baseDetail(c)] : []), ...(c.mqttWebsocketChange ? [websocketDetail(c, domain)] : []), ...(c.pluginsChange ? [pluginsDetail(c)] : [])].join("; ") +
                 (c.previousName !== undefined ? `; renamed from ${JSON.stringify(c.previousName)}` : "");
         case "rename":
             return `rename ${JSON.stringify(c.previousName)} -> ${JSON.stringify(c.name)} (label, names, container, port and credentials kept)`;
@@ -121,6 +138,11 @@ export function formatDiff(diff: PlanDiff, domain: string): string[] {
     if (of("move").length) risky.push(`moves ${customers(of("move").length)} (${someLabels(of("move"))})`);
     if (of("relabel").length) risky.push(`changes the label of ${customers(of("relabel").length)} (${someLabels(of("relabel"))})`);
     if (risky.length) lines.push(`WARNING: this plan ${risky.join(", ")}: their containers are replaced and the old ones archived; read the lines marked - and ~ below`);
+    const upgraded = diff.changes.filter((c) => c.baseChange?.upgrade);
+    if (upgraded.length) {
+        lines.push(`WARNING: this plan changes the base of ${customers(upgraded.length)} in place (${someLabels(upgraded)}): each is stopped, switched to its new base and started, ` +
+            "its devices see an outage meanwhile; read the lines marked ~ and the upgrade waves below");
+    }
     if (of("restore").length) lines.push(`WARNING: this plan restores ${customers(of("restore").length)} (${someLabels(of("restore"))}) from backups: their data becomes what was backed up; read the lines marked < below`);
     const counts = (["add", "delete", "restore", "move", "relabel", "port", "option", "rename"] as const).map((k) => [k, of(k).length] as const).filter(([, n]) => n > 0);
     lines.push(`Plan: ${counts.length ? counts.map(([k, n]) => `${n} ${COUNTED[k]}`).join(", ") : "no changes"}, ${diff.unchanged} unchanged`);
@@ -134,6 +156,15 @@ export function formatDiff(diff: PlanDiff, domain: string): string[] {
         lines.push(`note: customer "${s.label}" has "previousLabel": "${s.previousLabel}", which is not deployed (the label change is done, or there was none); remove previousLabel from its entry`);
     }
     return lines;
+}
+
+/**
+ * The rolling upgrade's waves, one line per host (bases.ts upgradeWaves):
+ * `upgrade waves on osm1 (upgradeConcurrency 2): 1: acme, beta  2: gamma`; none without upgrades.
+ */
+export function formatWaves(waves: Readonly<Record<string, string[][]>>, concurrency: number): string[] {
+    return Object.keys(waves).sort().filter((h) => waves[h].length)
+        .map((h) => `upgrade waves on ${h} (upgradeConcurrency ${concurrency}): ${waves[h].map((w, k) => `${k + 1}: ${w.join(", ")}`).join("  ")}`);
 }
 
 /** The host table: record, used/capacity, percent, what the update changes, draining. */

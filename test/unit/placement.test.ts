@@ -55,7 +55,7 @@ function collidingLabels(count: number): string[] {
 describe("placement: a pure module", () => {
     it("placement, naming, validation and problems import nothing of Pulumi (directly or through each other)", () => {
         const dir = path.join(projectRoot(), "components");
-        const pure = ["placement", "naming", "customers", "config", "schema", "problems", "paths", "contract", "grafana-plugins"];
+        const pure = ["placement", "naming", "customers", "config", "schema", "problems", "paths", "contract", "grafana-plugins", "bases"];
         for (const name of pure) {
             const source = fs.readFileSync(path.join(dir, `${name}.ts`), "utf8");
             const imports = [...source.matchAll(/^import\b[^;]*?from "([^"]+)";|require\("([^"]+)"\)/gm)].map((m) => m[1] ?? m[2]);

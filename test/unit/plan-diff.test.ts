@@ -361,9 +361,9 @@ describe("plan diff: the lock's versions (2 records hosts; 1 is still read)", ()
             "/stacks/prod/hosts/osm1", /must be \{"address": "\.\.\.", "capacity": <number>, "drain": <boolean>\}/);
         refused({ lockfileVersion: 2, stacks: { prod: { customers: { acme: { host: "osm1" } } } } }, "/stacks/prod/customers/acme", /must be \{"name": "\.\.\.", "host": "\.\.\.", "mqttPort": <number>\}/);
         refused({ lockfileVersion: 2, stacks: { prod: { customers: { acme: { name: "Acme", host: "osm1", mqttPort: 9000, mqttWebsocket: "yes" } } } } },
-            "/stacks/prod/customers/acme", /optionally "mqttWebsocket": true and "grafanaPlugins": \["id@version", \.\.\.\] \(got/);
+            "/stacks/prod/customers/acme", /optionally "mqttWebsocket": true, "grafanaPlugins": \["id@version", \.\.\.\] and "base": "<a base's name>" \(got/);
         refused({ lockfileVersion: 2, stacks: { prod: { customers: { acme: { name: "Acme", host: "osm1", mqttPort: 9000, grafanaPlugins: "grafana-clock-panel@2.1.5" } } } } },
-            "/stacks/prod/customers/acme", /"grafanaPlugins": \["id@version", \.\.\.\] \(got/);
+            "/stacks/prod/customers/acme", /"grafanaPlugins": \["id@version", \.\.\.\] and "base": "<a base's name>" \(got/);
         // A version 1 body under version 2: its labels are not "hosts" or "customers".
         refused({ lockfileVersion: 2, stacks: v1.stacks }, "/stacks/prod", /has unknown key\(s\) "acme": only "hosts" and "customers"/);
         assert.ok(fs.existsSync(path.join(scratch.dir, "bad.lock.json")));

@@ -93,7 +93,7 @@ const customerCases: CustomersCase[] = [
     { title: "mqttPort pinned without host", doc: { customers: [{ name: "Acme", mqttPort: 9000 }] },
         expect: [{ path: "/customers/0/mqttPort", says: ["mqttPort is pinned but host is not", 'pin "host" too'] }] },
     { title: "unknown field hots in a customer", doc: { customers: [{ name: "Acme", hots: "osm1" }] },
-        expect: [{ path: "/customers/0/hots", says: ['unknown field "hots"', "remove it or correct its spelling", "(allowed: name, label, previousLabel, host, mqttPort, adopt, restore, grafanaPlugins, mqttWebsocket)"] }] },
+        expect: [{ path: "/customers/0/hots", says: ['unknown field "hots"', "remove it or correct its spelling", "(allowed: name, label, previousLabel, host, mqttPort, adopt, restore, grafanaPlugins, base, mqttWebsocket)"] }] },
     { title: "unknown field at the top level", doc: { customers: [], hots: [] },
         expect: [{ path: "/hots", says: ['unknown field "hots"', "remove it or correct its spelling", "(allowed: $schema, customers)"] }] },
     { title: "customers missing", doc: { $schema: "./customers.schema.json" },

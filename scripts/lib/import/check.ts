@@ -38,7 +38,7 @@ export function programProblems(c: ProgramCheck): Problem[] {
         throw err;
     }
     const lockedNames = Object.fromEntries(Object.entries(c.lock.stacks[c.stack] ?? {}).map(([label, p]) => [label, p.name]));
-    const { customers, problems } = checkCustomers(c.customersDoc, c.customersFile, settings.hosts, lockedNames);
+    const { customers, problems } = checkCustomers(c.customersDoc, c.customersFile, settings.hosts, lockedNames, { names: Object.keys(settings.bases?.specs ?? {}) });
     if (problems.length) return problems;
     const names = zoneNameProblems({
         domain: settings.domain, zone: settings.powerdns.zone, reserved: settings.powerdns.reservedNames,

@@ -107,6 +107,8 @@ export interface ProgramRun {
     customersFile: string;
     /** The stack's previous `placements` output. */
     previous?: unknown;
+    /** The stack's previous `bases` output (none: the stack had no bases output). */
+    previousBases?: unknown;
     newResource?: (args: NewResourceArgs) => Promise<{ id: string; state: Record<string, any> }>;
     /** The program to evaluate; default the project's index.ts (a copy elsewhere reads its own ansible/). */
     program?: () => unknown;
@@ -121,7 +123,10 @@ export function runProgram(run: ProgramRun): Promise<Evaluation<any>> {
         secretKeys: Object.keys(secrets).filter((k) => !run.plainSecrets?.includes(k)).map((k) => `${PROJECT}:${k}`),
         project: PROJECT,
         stack: "unit",
-        stackReferenceOutputs: run.previous === undefined ? {} : { placements: run.previous },
+        stackReferenceOutputs: {
+            ...(run.previous === undefined ? {} : { placements: run.previous }),
+            ...(run.previousBases === undefined ? {} : { bases: run.previousBases }),
+        },
         newResource: run.newResource,
     });
 }
