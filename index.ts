@@ -2,8 +2,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { shipAnsible } from "./components/ansible-bundle";
-import { basesByHost, customerBases, inWaveOrder, wavePredecessors } from "./components/bases";
-import { backupEnvironment, PROJECT } from "./components/config";
+import { basesByHost, customerBases, formatWaves, inWaveOrder, wavePredecessors } from "./components/bases";
+import { backupEnvironment, DEFAULT_UPGRADE_CONCURRENCY, PROJECT } from "./components/config";
 import { Customer } from "./components/customer";
 import { pluginsEnv } from "./components/grafana-plugins";
 import { Host } from "./components/host";
@@ -30,6 +30,11 @@ export = async () => {
         deployed, deployedSource: `the stack's "placements" output`, deployedBases,
     });
     const bases = customerBases(customers, settings.bases);
+    // The preview's and the update's messages list the waves (the lines `npm run plan` prints);
+    // under mocks (plan, tests, lab) there is no engine to tell.
+    if (pulumi.runtime.getEngine()) {
+        for (const line of formatWaves(waves, settings.bases?.upgradeConcurrency ?? DEFAULT_UPGRADE_CONCURRENCY)) void pulumi.log.info(line);
+    }
 
     // 2. Shared inputs of the components; secrets stay secrets from here on.
     const sshPrivateKey = pulumi.secret(secrets.sshPrivateKey);

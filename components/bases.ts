@@ -147,6 +147,15 @@ export function upgradeWaves(upgrades: readonly { label: string; host: string }[
     return out;
 }
 
+/**
+ * The rolling upgrade's waves, one line per host (upgradeWaves):
+ * `upgrade waves on osm1 (upgradeConcurrency 2): 1: acme, beta  2: gamma`; none without upgrades.
+ */
+export function formatWaves(waves: Readonly<Record<string, string[][]>>, concurrency: number): string[] {
+    return Object.keys(waves).sort().filter((h) => waves[h].length)
+        .map((h) => `upgrade waves on ${h} (upgradeConcurrency ${concurrency}): ${waves[h].map((w, k) => `${k + 1}: ${w.join(", ")}`).join("  ")}`);
+}
+
 /** For each upgraded customer after the first wave of its host: the labels of the wave before it there. */
 export function wavePredecessors(waves: Readonly<Record<string, string[][]>>): Record<string, string[]> {
     const out: Record<string, string[]> = {};

@@ -254,7 +254,9 @@ export async function carryOut(program: () => any, opts: {
             config: opts.config,
             secretKeys: opts.secretKeys,
             stack: opts.stack,
-            stackReferenceOutputs: opts.previous?.outputs?.placements !== undefined ? { placements: opts.previous.outputs.placements } : {},
+            // The outputs the program reads back from its own stack (components/previous.ts).
+            stackReferenceOutputs: Object.fromEntries(["placements", "bases"]
+                .filter((k) => opts.previous?.outputs?.[k] !== undefined).map((k) => [k, opts.previous!.outputs[k]])),
             newResource: async (args) => {
                 try {
                     if (failures.length > 0) throw new Error(`${args.type}::${args.name} not carried out: an earlier resource failed`);

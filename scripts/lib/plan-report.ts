@@ -5,6 +5,8 @@
  * host's load. Pure: the CLI prints it, the tests read it.
  */
 import { NAME_SUFFIXES } from "../../components/naming";
+// The waves' lines: one home (components/bases.ts), shared with the program's own messages.
+export { formatWaves } from "../../components/bases";
 import { HostCapacity, Placements } from "../../components/placement";
 import { Change, ChangeKind, DeployedFleet, HostChange, HostChangeKind, HostDiff, PlanDiff } from "../../components/plan-diff";
 
@@ -156,15 +158,6 @@ export function formatDiff(diff: PlanDiff, domain: string): string[] {
         lines.push(`note: customer "${s.label}" has "previousLabel": "${s.previousLabel}", which is not deployed (the label change is done, or there was none); remove previousLabel from its entry`);
     }
     return lines;
-}
-
-/**
- * The rolling upgrade's waves, one line per host (bases.ts upgradeWaves):
- * `upgrade waves on osm1 (upgradeConcurrency 2): 1: acme, beta  2: gamma`; none without upgrades.
- */
-export function formatWaves(waves: Readonly<Record<string, string[][]>>, concurrency: number): string[] {
-    return Object.keys(waves).sort().filter((h) => waves[h].length)
-        .map((h) => `upgrade waves on ${h} (upgradeConcurrency ${concurrency}): ${waves[h].map((w, k) => `${k + 1}: ${w.join(", ")}`).join("  ")}`);
 }
 
 /** The host table: record, used/capacity, percent, what the update changes, draining. */
