@@ -9,7 +9,7 @@ folder, whose content hash decides what the program re-runs):
 Shell scripts use the command line:
     osm_contract.py shell [NAME VALUE]...   checks each OSM_* value against its rule (the
         messages on stderr, exit 2 when one is malformed), then prints the layout as
-        shell-quoted `osm_name=value` lines for eval
+        shell-quoted `osm_name=value` lines for eval (with OSM_CUSTOMER also osm_customer_lock)
     osm_contract.py check NAME VALUE        exit 0 when VALUE is good, else the message and exit 1
 """
 import json
@@ -64,6 +64,11 @@ def check(name, value):
     return value
 
 
+def customer_lock(customer):
+    """The lock file one customer's playbooks and backups hold (osm_customer_lock_wait_seconds)."""
+    return os.path.join(layout["osm_locks_dir"], f"customer-{customer}.lock")
+
+
 def adoption(customer):
     """The record of an adopted customer (files/osm-adopt), or None for one of the project's own:
     {"container": "<name>-svr", "dir": its folder, "config": its LXC config, "upper": its data,
@@ -83,7 +88,8 @@ def _main(argv):
         if messages:
             sys.stderr.write("".join(f"{m}\n" for m in messages))
             return 2
-        sys.stdout.write("".join(f"{k}={shlex.quote(v)}\n" for k, v in sorted(layout.items())))
+        extra = {"osm_customer_lock": customer_lock(v) for n, v in pairs if n == "OSM_CUSTOMER"}
+        sys.stdout.write("".join(f"{k}={shlex.quote(v)}\n" for k, v in sorted({**layout, **extra}.items())))
         return 0
     if len(argv) == 3 and argv[0] == "check":
         message = problem(argv[1], argv[2])

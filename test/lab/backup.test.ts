@@ -3,7 +3,8 @@
  * second lab host, not in the fleet, as the backup server (its sshd, SFTP, a key of its own, its
  * host key pinned). Two customers with data in their containers; the timer's service run as
  * systemd would run it; then: both customers' snapshots in the repository (restic's own listing),
- * their data in them, osm-status and verify reporting them; an unchanged second run adding almost
+ * their data in them, osm-status and verify reporting them; a customer whose playbook holds its
+ * lock backed up only once it is done; an unchanged second run adding almost
  * nothing, retention pruning; an unreachable repository and a wrong password failing loudly, one
  * journal line per customer, the customers running on; a deleted customer's archive stored in the
  * repository.
@@ -171,6 +172,23 @@ describe("backups in the lab: a nightly run into an SFTP repository on a backup 
         }
         assert.match(text, /BACKUP/);
         assert.ok(!secretKeys.some((k) => text.includes(config[k])), "no secret in the report");
+    });
+
+    it("waits for a customer's lock while a playbook holds it (an upgrade, a move), backing it up once the playbook is done", async () => {
+        // A playbook of the first customer runs (ansible/run's flock on its lock) for 6 s.
+        const [busy, other] = CUSTOMERS;
+        const lock = `${hostContract().locksDir}/customer-${busy}.lock`;
+        const held = await stack.lab.sh(H1, `rm -f /tmp/lock-released; setsid flock "$1" sh -c 'echo held > /tmp/lock-held; sleep 6; date -u +%Y-%m-%dT%H:%M:%SZ > /tmp/lock-released' < /dev/null > /dev/null 2>&1 &
+            for i in $(seq 50); do [ -f /tmp/lock-held ] && exit 0; sleep 0.1; done; echo "the lock holder did not start" >&2; exit 1`, lock);
+        assert.strictEqual(held.code, 0, held.stderr);
+        const r = await runService();
+        assert.strictEqual(r.code, 0, r.stderr);
+        const released = (await stack.lab.exec(H1, "cat", ["/tmp/lock-released"])).stdout.trim();
+        const run = await lastRun();
+        assert.ok(run.customers[busy].ok && run.customers[other].ok, JSON.stringify(run.customers));
+        // Its snapshot was taken after the playbook let go (ISO times of one format compare as strings).
+        assert.ok(run.customers[busy].time >= released, `${busy} backed up at ${run.customers[busy].time}, before its playbook ended at ${released}`);
+        await stack.lab.exec(H1, "rm", ["-f", "/tmp/lock-held", "/tmp/lock-released"]);
     });
 
     it("an unreachable repository fails the run loudly, one line per customer, and the customers keep running", async () => {
