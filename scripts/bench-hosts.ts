@@ -8,6 +8,8 @@
  *
  * Needs root and the lab's Debian packages (see .ci/run). Tears the lab down when done.
  */
+import * as fs from "fs";
+import * as os from "os";
 import { CustomersFileEntry } from "../components/customers";
 import { Deployment } from "../lab/executor";
 import { LabStack, Timing } from "../lab/lab-stack";
@@ -15,6 +17,24 @@ import program = require("../index");
 
 function since(t: number): number {
     return (Date.now() - t) / 1000;
+}
+
+/** The machine's CPU seconds busy and in all so far (/proc/stat; the lab's hosts share this kernel). */
+function cpuSeconds(): { busy: number; all: number; self: number } {
+    const f = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+    const hz = 100; // USER_HZ on Linux
+    const idle = f[3] + (f[4] ?? 0);
+    const all = f.slice(0, 8).reduce((a, b) => a + b, 0);
+    const self = process.cpuUsage();
+    return { busy: (all - idle) / hz, all: all / hz, self: (self.user + self.system) / 1e6 };
+}
+
+/** How busy the CPUs were since `from`: CPU seconds used, the share of all the cores, and this process's part. */
+function cpuSince(from: { busy: number; all: number; self: number }): string {
+    const now = cpuSeconds();
+    const busy = now.busy - from.busy;
+    return `${busy.toFixed(1)} CPU s, ${((100 * busy) / (now.all - from.all)).toFixed(0)}% of ${os.cpus().length} cores; `
+        + `of it this process (the program, SSH) ${(now.self - from.self).toFixed(1)} s`;
 }
 
 function phase(timings: Timing[], from: number, suffix: string): string {
@@ -36,23 +56,27 @@ async function main(): Promise<void> {
         const one: CustomersFileEntry[] = [{ name: "Bench Single" }];
         let mark = stack.timings.length;
         t = Date.now();
+        let cpu = cpuSeconds();
         const d1 = await stack.deploy(program, one, empty);
         const single = since(t);
+        const singleCpu = cpuSince(cpu);
         const singleContainer = phase(stack.timings, mark, "-container");
         const rerunSetup1 = stack.timings.slice(mark).some((x) => x.name.endsWith("-setup"));
 
         const ten: CustomersFileEntry[] = Array.from({ length: 10 }, (_, i) => ({ name: `Bench Ten ${i + 1}` }));
         mark = stack.timings.length;
         t = Date.now();
+        cpu = cpuSeconds();
         await stack.deploy(program, [...one, ...ten], d1);
         const tenAtOnce = since(t);
+        const tenCpu = cpuSince(cpu);
         const rerunSetup10 = stack.timings.slice(mark).some((x) => x.name.endsWith("-setup"));
 
         const lines = [
             `lab up (base ${stack.seconds.base.toFixed(1)} s${stack.seconds.base > 5 ? ", built" : ", cached"}; hosts + PowerDNS + pebble ${stack.seconds.labUp.toFixed(1)} s): ${up.toFixed(1)} s`,
             `host bootstrap + ansible copy + host-setup: ${setup.toFixed(1)} s`,
-            `one customer (records, customer playbook ${singleContainer}): ${single.toFixed(1)} s`,
-            `ten customers at once on one host (customer playbooks ${phase(stack.timings, mark, "-container")}): ${tenAtOnce.toFixed(1)} s`,
+            `one customer (records, customer playbook ${singleContainer}): ${single.toFixed(1)} s (${singleCpu})`,
+            `ten customers at once on one host (customer playbooks ${phase(stack.timings, mark, "-container")}): ${tenAtOnce.toFixed(1)} s (${tenCpu})`,
             `ratio ten-at-once / one: ${(tenAtOnce / single).toFixed(2)} (aim: one < 5 s, ratio < 3)`,
         ];
         if (rerunSetup1 || rerunSetup10) lines.push("note: host-setup re-ran during a measurement (ansible/ changed meanwhile); figures include it");
