@@ -8,6 +8,7 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
 import { baseUpgrades, basesByHost, basesEnv, BaseSpec, customerBases, effectiveBase, inWaveOrder, upgradeWaves, wavePredecessors } from "../../components/bases";
 import { configKeyPath, DEFAULT_BASE_SUITE, DEFAULT_UPGRADE_CONCURRENCY, FleetSettings, readSettings } from "../../components/config";
 import { checkCustomers, CustomerEntry } from "../../components/customers";
@@ -337,6 +338,29 @@ describe("bases: rolling upgrades under mocks (the registered dependencies)", fu
         assert.deepStrictEqual(deps(ev, "alpha-co"), [urn(ev, "beta-setup")]);
         chain.slice(1).forEach((label, i) => assert.deepStrictEqual([...deps(ev, label)].sort(), [urn(ev, "beta-setup"), urn(ev, `${chain[i]}-container`)].sort(), label));
         assert.deepStrictEqual(deps(ev, "echo"), [urn(ev, "alpha-setup")]);
+    });
+
+    it("run by the engine (preview, up), the program lists the waves in its messages; under mocks, as npm run plan runs it, it prints nothing", async () => {
+        const printed: string[] = [];
+        const log = console.log;
+        const runtime = pulumi.runtime as { getEngine: () => unknown };
+        const getEngine = runtime.getEngine;
+        console.log = (...args: unknown[]) => { printed.push(args.join(" ")); };
+        try {
+            await run(2);
+            assert.deepStrictEqual(printed, [], "no engine: nothing printed");
+            // An engine is there: the SDK's log.info sends each line to it (here, with none
+            // connected after all, it prints them as "info: [runtime] ...").
+            runtime.getEngine = () => ({});
+            await run(2);
+        } finally {
+            runtime.getEngine = getEngine;
+            console.log = log;
+        }
+        assert.deepStrictEqual(printed, [
+            "info: [runtime] upgrade waves on alpha (upgradeConcurrency 2): 1: echo",
+            "info: [runtime] upgrade waves on beta (upgradeConcurrency 2): 1: alpha-co, bravo  2: charlie, delta",
+        ]);
     });
 
     it("once upgraded (the bases output says so), nothing waits for anything", async () => {
