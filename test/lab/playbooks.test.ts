@@ -471,6 +471,20 @@ describe("playbooks on a lab host (ansible/ over SSH)", function () {
         assert.strictEqual(await retained(), reading, "data kept through the interrupted upgrade");
         assert.strictEqual((await ok("customer.yml", on(a, "lab-2"))).changed, 0);
 
+        // Killed again, then its roll-back killed too, once it had put the data of before back
+        // but before recording it: the next run must not take that data for the new base's.
+        const pid2 = (await inHost(`setsid python3 ${script} ${a} ${basesDir}/lab-3/rootfs ${address} > /tmp/upgrade-killed.log 2>&1 < /dev/null & echo $!`)).trim();
+        await waitFor("the upgrade runs on the new base", async () => /"step": "started"/.test(await inHost(`cat /var/lib/osm/containers/${a}/upgrade.json 2>/dev/null || true`)), 60_000, 200);
+        await inHost(`kill -9 ${pid2}`);
+        const data = `/var/lib/osm/containers/${a}`;
+        await inHost(`lxc-stop -n ${a} -k; mv ${data}/upper ${data}/upper.failed-upgrade && mv ${data}/upgrade-snapshot ${data}/upper`);
+        const resumedAgain = await ok("customer.yml", on(a, "lab-2"));
+        assert.match(resumedAgain.stderr, /TASK \[Upgrade the container to its new base[^\]]*\] \*+\nchanged: /);
+        assert.strictEqual(await lower(a), `${basesDir}/lab-2/rootfs`);
+        assert.strictEqual(await version(a), "2.0.0");
+        assert.strictEqual(await retained(), reading, "data kept through an interrupted roll-back");
+        assert.strictEqual((await inHost(`ls -A ${data}`)).split("\n").filter((f) => /upgrade/.test(f)).length, 0, "nothing of the upgrade left");
+
         for (const c of [a, b]) await ok("container-delete.yml", { OSM_CUSTOMER: c });
     });
 
