@@ -14,10 +14,7 @@ import { CustomersFileEntry } from "../components/customers";
 import { Deployment } from "../lab/executor";
 import { LabStack, Timing } from "../lab/lab-stack";
 import program = require("../index");
-
-function since(t: number): number {
-    return (Date.now() - t) / 1000;
-}
+import { since } from "./lib/bench";
 
 /** The machine's CPU seconds busy and in all so far (/proc/stat; the lab's hosts share this kernel). */
 function cpuSeconds(): { busy: number; all: number; self: number } {

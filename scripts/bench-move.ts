@@ -16,20 +16,10 @@ import { LAB_DOMAIN, LabStack } from "../lab/lab-stack";
 import { MqttTarget } from "../lab/outside";
 import { Deployment } from "../lab/executor";
 import program = require("../index");
-
-function arg(name: string, dflt: number): number {
-    const i = process.argv.indexOf(`--${name}`);
-    const v = i > 0 ? Number(process.argv[i + 1]) : dflt;
-    if (!Number.isInteger(v) || v < 0) throw new Error(`--${name} takes a whole number`);
-    return v;
-}
-
-function since(t: number): number {
-    return (Date.now() - t) / 1000;
-}
+import { since, wholeArg } from "./lib/bench";
 
 async function main(): Promise<void> {
-    const mib = arg("mib", 1024);
+    const mib = wholeArg("mib", 1024);
     const [a, b] = ["osm-bench-m1", "osm-bench-m2"];
     const stack = await LabStack.start({ id: "bmove", hostNames: [a, b] });
     try {

@@ -21,19 +21,13 @@ import { LAB_DOMAIN, LabStack } from "../lab/lab-stack";
 import { MqttTarget } from "../lab/outside";
 import { longestOutageMs, OutageWatch } from "../lab/outage-watch";
 import program = require("../index");
-
-function arg(name: string, dflt: number): number {
-    const i = process.argv.indexOf(`--${name}`);
-    const v = i > 0 ? Number(process.argv[i + 1]) : dflt;
-    if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} takes a whole number from 1`);
-    return v;
-}
+import { wholeArg } from "./lib/bench";
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const base = (v: string) => ({ grafana: v, influxdb2: v, chirpstack: v, mosquitto: v });
 
 async function main(): Promise<void> {
-    const runs = arg("runs", 3);
+    const runs = wholeArg("runs", 3, 1);
     const host = "osm-bench-u1";
     const stack = await LabStack.start({ id: "bupg", hostNames: [host] });
     try {

@@ -19,10 +19,7 @@ import { credentialsOf, deployConfig, LabHostSpec, labFleet, labStackConfig, lab
 import { formatReport } from "./lib/verify/report";
 import { verifyFleet } from "./lib/verify/run";
 import program = require("../index");
-
-function since(t: number): number {
-    return (Date.now() - t) / 1000;
-}
+import { since } from "./lib/bench";
 
 let lastNotes = "";
 

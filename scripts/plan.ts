@@ -8,6 +8,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { formatWaves } from "../components/bases";
 import { DEFAULT_UPGRADE_CONCURRENCY, PROJECT } from "../components/config";
 import { planFleet } from "../components/fleet-plan";
 import { loadInputs } from "../components/inputs";
@@ -18,7 +19,7 @@ import { diffHosts, pluginsChange } from "../components/plan-diff";
 import { formatProblem, InputError, jsonErrorAt } from "../components/problems";
 import { checkPlacements } from "../components/previous";
 import { declaredRecords, evaluateOffline, offlineConfig, OfflineOptions } from "./lib/offline";
-import { baseChangeWords, formatDiff, formatHostDiff, formatHosts, formatWaves, hostLoads, hostLockLines, pluginsWords, table } from "./lib/plan-report";
+import { baseChangeWords, formatDiff, formatHostDiff, formatHosts, hostLoads, hostLockLines, pluginsWords, table } from "./lib/plan-report";
 
 const USAGE = "usage: npm run plan -- [--stack NAME] [--customers PATH] [--previous PATH] [--lock PATH] [--json | --all] [--write | --check]";
 

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""What the scripts in this folder read of LXC: a config's keys and a container's state.
-Imported as osm_contract is (sys.dont_write_bytecode set first)."""
+"""What the scripts in this folder read of LXC: a config's keys, a container's state, a base's
+accounts. Imported as osm_contract is (sys.dont_write_bytecode set first)."""
+import os
 import re
 import subprocess
 
@@ -57,3 +58,18 @@ def overlay_layers(config_text):
     if len(parts) != 3 or parts[0] != "overlayfs":
         return None
     return parts[1], parts[2]
+
+
+def account_ids(rootfs, db):
+    """name -> its ids in the root tree's etc/DB: "passwd" (uid, gid), "group" (gid,); {} without the file."""
+    width = 2 if db == "passwd" else 1
+    out = {}
+    try:
+        with open(os.path.join(rootfs, "etc", db)) as f:
+            for line in f:
+                fields = line.rstrip("\n").split(":")
+                if len(fields) >= 2 + width and all(x.isdigit() for x in fields[2:2 + width]):
+                    out[fields[0]] = tuple(int(x) for x in fields[2:2 + width])
+    except FileNotFoundError:
+        pass
+    return out

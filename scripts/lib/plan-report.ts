@@ -5,8 +5,6 @@
  * host's load. Pure: the CLI prints it, the tests read it.
  */
 import { NAME_SUFFIXES } from "../../components/naming";
-// The waves' lines: one home (components/bases.ts), shared with the program's own messages.
-export { formatWaves } from "../../components/bases";
 import { HostCapacity, Placements } from "../../components/placement";
 import { Change, ChangeKind, DeployedFleet, HostChange, HostChangeKind, HostDiff, PlanDiff } from "../../components/plan-diff";
 

@@ -9,7 +9,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { baseUpgrades, basesByHost, basesEnv, BaseSpec, customerBases, effectiveBase, inWaveOrder, upgradeWaves, wavePredecessors } from "../../components/bases";
+import { baseUpgrades, basesByHost, basesEnv, BaseSpec, customerBases, effectiveBase, formatWaves, inWaveOrder, upgradeWaves, wavePredecessors } from "../../components/bases";
 import { configKeyPath, DEFAULT_BASE_SUITE, DEFAULT_UPGRADE_CONCURRENCY, FleetSettings, readSettings } from "../../components/config";
 import { checkCustomers, CustomerEntry } from "../../components/customers";
 import { planFleet } from "../../components/fleet-plan";
@@ -21,7 +21,7 @@ import { checkBases } from "../../components/previous";
 import { formatProblem, InputError, Problem } from "../../components/problems";
 import { Evaluation, Registered, unwrapSecrets } from "../../scripts/lib/engine";
 import { readStackFile } from "../../scripts/lib/offline";
-import { formatDiff, formatWaves } from "../../scripts/lib/plan-report";
+import { formatDiff } from "../../scripts/lib/plan-report";
 import { DOMAIN, lookupOf, PROJECT, runProgram, runRefused, Scratch, SENTINEL_TSIG_SECRET, TEST_SECRETS, testHosts, testSettings } from "./support/fleet";
 
 const COMMAND = "command:remote:Command";
